@@ -1,0 +1,193 @@
+"""The backend interface every storage service implements.
+
+A backend knows one service and nothing else: no compression, no retries,
+no threading, no result shaping (the facade does those). Keys passed to a
+backend are relative to the CloudPath it was built for. Required operations
+are ``get``, ``put``, ``head``, ``delete`` and ``list``; the rest have
+defaults built on those, which backends override when the service offers a
+cheaper native form (batch delete, server-side copy, sized listings).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterable, Iterator, Optional
+
+from ..exceptions import UnsupportedOperationError
+from ..integrity import Checksums
+from ..paths import CloudPath
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do natively; the facade falls back where it cannot."""
+
+    writable: bool = True
+    listable: bool = True
+    server_side_copy: bool = False
+    batch_delete: int = 1
+    batch_exists: int = 1
+    wants_md5: bool = False
+    wants_crc32c: bool = False
+    local: bool = False  # CPU-bound, in-process: few threads are best
+
+
+@dataclass
+class BackendOptions:
+    """Settings the facade passes to every backend it builds."""
+
+    secrets: Any = None
+    num_threads: int = 20
+    request_payer: Optional[str] = None
+    no_sign_request: bool = False
+    timeout: float = 60.0
+    composite_upload_threshold: Optional[int] = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class GetResult:
+    """Bytes read from a backend; ``content is None`` means the object is missing."""
+
+    content: Optional[bytes]
+    encoding: Optional[str] = None
+    checksums: Optional[Checksums] = None  # set only for whole-object reads
+
+
+def head_dict(
+    size: Optional[int] = None,
+    encoding: Optional[str] = None,
+    content_type: Optional[str] = None,
+    cache_control: Optional[str] = None,
+    etag: Optional[str] = None,
+    last_modified: Optional[_dt.datetime] = None,
+    md5: Optional[str] = None,
+    storage_class: Optional[str] = None,
+    parts_count: Optional[int] = None,
+    **extra: Any,
+) -> dict:
+    """The metadata dict ``head`` returns, with the reference library's keys."""
+    out = {
+        "Cache-Control": cache_control,
+        "Content-Length": size,
+        "Content-Type": content_type,
+        "ETag": etag,
+        "Last-Modified": last_modified,
+        "Content-Md5": md5,
+        "Content-Encoding": encoding,
+        "Content-Disposition": None,
+        "Content-Language": None,
+        "Storage-Class": storage_class,
+        "Request-Charged": None,
+        "Parts-Count": parts_count,
+    }
+    out.update(extra)
+    return out
+
+
+class Backend:
+    """Base class: subclasses set ``capabilities`` and implement the required methods."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, cloudpath: CloudPath, options: BackendOptions):
+        self.cloudpath = cloudpath
+        self.options = options
+
+    # -- required ---------------------------------------------------------
+    def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
+        """Stored bytes of ``key`` in ``[start, end)``; ``content=None`` if missing."""
+        raise NotImplementedError
+
+    def put(
+        self,
+        key: str,
+        content: bytes,
+        encoding: Optional[str] = None,
+        content_type: Optional[str] = None,
+        cache_control: Optional[str] = None,
+        storage_class: Optional[str] = None,
+        md5: Optional[str] = None,
+        crc32c: Optional[str] = None,
+    ) -> None:
+        """Store ``content`` (already encoded with ``encoding``) at ``key`` atomically.
+
+        ``md5`` (base64) and ``crc32c`` (base64) are sent for the service to verify
+        when the backend's capabilities ask for them.
+        """
+        raise UnsupportedOperationError(f"{self.cloudpath.protocol}:// does not support writing")
+
+    def head(self, key: str) -> Optional[dict]:
+        """Metadata of ``key`` (see :func:`head_dict`), or ``None`` if missing."""
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        """Delete ``key``; deleting a missing key is not an error."""
+        raise UnsupportedOperationError(f"{self.cloudpath.protocol}:// does not support deleting")
+
+    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
+        """Keys under ``prefix``, sorted; ``flat`` stops at the next '/' (dirs end in '/')."""
+        raise UnsupportedOperationError(f"{self.cloudpath.protocol}:// does not support listing")
+
+    # -- optional, with fallbacks -----------------------------------------
+    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
+        """``(key, stored size)`` pairs; directories (flat) have size ``None``."""
+        for key in self.list(prefix, flat):
+            yield key, (None if key.endswith("/") else self.size(key))
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def exists_many(self, keys: list[str]) -> dict[str, bool]:
+        """Existence of a batch (at most ``capabilities.batch_exists`` keys)."""
+        return {k: self.exists(k) for k in keys}
+
+    def size(self, key: str) -> Optional[int]:
+        meta = self.head(key)
+        return None if meta is None else meta["Content-Length"]
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete a batch (at most ``capabilities.batch_delete`` keys)."""
+        for k in keys:
+            self.delete(k)
+
+    def copy_within(self, src_key: str, dest: "Backend", dest_key: str) -> bool:
+        """Server-side copy to ``dest``; return False when not possible here."""
+        return False
+
+    def same_service(self, other: "Backend") -> bool:
+        """True when a server-side copy between ``self`` and ``other`` can work."""
+        return (
+            type(self) is type(other)
+            and self.cloudpath.host == other.cloudpath.host
+            and self.options.secrets == other.options.secrets
+        )
+
+    def close(self) -> None:
+        """Release resources; pools shared between instances stay open."""
+
+
+def check_range(start: Optional[int], end: Optional[int]) -> None:
+    """Validate a ``[start, end)`` byte range; negative ``start`` alone means a suffix."""
+    from ..exceptions import BadRangeError
+
+    for name, v in (("start", start), ("end", end)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise BadRangeError(f"byte range {name} must be an int or None, got {v!r}")
+    if end is not None and end < 0:
+        raise BadRangeError(f"byte range end must not be negative, got {end}")
+    if start is not None and start < 0 and end is not None:
+        raise BadRangeError(f"a negative start ({start}) means 'last N bytes' and takes no end")
+    if start is not None and end is not None and end < start:
+        raise BadRangeError(f"byte range end ({end}) is before start ({start})")
+
+
+def iter_batches(keys: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for k in keys:
+        batch.append(k)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,179 @@
+"""In-memory backend (``mem://``): one store per process, shared by every
+CloudFiles that names the same bucket, safe across threads.
+
+Objects keep their encoding and metadata beside the bytes, as a cloud
+service would, rather than in file-name suffixes.
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as _dt
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator, Optional
+
+from ..exceptions import NotFoundError
+from ..paths import join
+from .base import Backend, Capabilities, GetResult, head_dict
+
+
+@dataclass
+class _MemObject:
+    data: bytes
+    encoding: Optional[str]
+    content_type: Optional[str]
+    cache_control: Optional[str]
+    storage_class: Optional[str]
+    modified: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc))
+
+
+class _Bucket:
+    __slots__ = ("objects", "lock", "_sorted")
+
+    def __init__(self) -> None:
+        self.objects: dict[str, _MemObject] = {}
+        self.lock = threading.Lock()
+        self._sorted: Optional[list[str]] = None
+
+    def sorted_keys(self) -> list[str]:
+        with self.lock:
+            if self._sorted is None:
+                self._sorted = sorted(self.objects)
+            return self._sorted
+
+    def invalidate(self) -> None:
+        self._sorted = None
+
+
+_STORE: dict[str, _Bucket] = {}
+_STORE_LOCK = threading.Lock()
+
+
+def _bucket(name: str) -> _Bucket:
+    b = _STORE.get(name)
+    if b is None:
+        with _STORE_LOCK:
+            b = _STORE.setdefault(name, _Bucket())
+    return b
+
+
+def clear(bucket: Optional[str] = None) -> None:
+    """Drop one in-memory bucket, or all of them."""
+    with _STORE_LOCK:
+        if bucket is None:
+            _STORE.clear()
+        else:
+            _STORE.pop(bucket, None)
+
+
+class MemBackend(Backend):
+    capabilities = Capabilities(server_side_copy=True, local=True, batch_delete=1000, batch_exists=1000)
+
+    def __init__(self, cloudpath, options):
+        super().__init__(cloudpath, options)
+        self._b = _bucket(cloudpath.bucket)
+        self._prefix = cloudpath.path
+
+    def _key(self, key: str) -> str:
+        return join(self._prefix, key) if self._prefix else key
+
+    def get(self, key, start=None, end=None) -> GetResult:
+        obj = self._b.objects.get(self._key(key))
+        if obj is None:
+            return GetResult(None)
+        data = obj.data
+        if start is not None or end is not None:
+            data = data[start:end] if start is None or start >= 0 else data[start:]
+        return GetResult(data, obj.encoding)
+
+    def put(self, key, content, encoding=None, content_type=None, cache_control=None,
+            storage_class=None, md5=None, crc32c=None) -> None:
+        obj = _MemObject(bytes(content), encoding, content_type, cache_control, storage_class)
+        k = self._key(key)
+        b = self._b
+        with b.lock:
+            if k not in b.objects:
+                b.invalidate()
+            b.objects[k] = obj
+
+    def head(self, key) -> Optional[dict]:
+        obj = self._b.objects.get(self._key(key))
+        if obj is None:
+            return None
+        return head_dict(
+            size=len(obj.data), encoding=obj.encoding, content_type=obj.content_type,
+            cache_control=obj.cache_control, storage_class=obj.storage_class, last_modified=obj.modified,
+        )
+
+    def exists(self, key) -> bool:
+        return self._key(key) in self._b.objects
+
+    def exists_many(self, keys) -> dict[str, bool]:
+        objs = self._b.objects
+        return {k: self._key(k) in objs for k in keys}
+
+    def size(self, key) -> Optional[int]:
+        obj = self._b.objects.get(self._key(key))
+        return None if obj is None else len(obj.data)
+
+    def delete(self, key) -> None:
+        b = self._b
+        with b.lock:
+            if b.objects.pop(self._key(key), None) is not None:
+                b.invalidate()
+
+    def delete_many(self, keys) -> None:
+        b = self._b
+        with b.lock:
+            for k in keys:
+                b.objects.pop(self._key(k), None)
+            b.invalidate()
+
+    def touch(self, key: str) -> None:
+        obj = self._b.objects.get(self._key(key))
+        if obj is None:
+            raise NotFoundError(f"{key!r} does not exist in mem://{self.cloudpath.bucket}")
+        obj.modified = _dt.datetime.now(_dt.timezone.utc)
+
+    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
+        for key, _ in self.list_sizes(prefix, flat):
+            yield key
+
+    def list_sizes(self, prefix: str = "", flat: bool = False):
+        root = self._prefix.rstrip("/") + "/" if self._prefix else ""
+        full = root + prefix
+        keys = self._b.sorted_keys()
+        i = bisect.bisect_left(keys, full)
+        objs = self._b.objects
+        last_dir = None
+        while i < len(keys):
+            k = keys[i]
+            i += 1
+            if not k.startswith(full):
+                break
+            rel = k[len(root):]
+            if flat:
+                slash = rel.find("/", len(prefix))
+                if slash >= 0:
+                    d = rel[: slash + 1]
+                    if d != last_dir:
+                        last_dir = d
+                        yield d, None
+                    continue
+            obj = objs.get(k)
+            if obj is not None:
+                yield rel, len(obj.data)
+
+    def copy_within(self, src_key, dest, dest_key) -> bool:
+        if not isinstance(dest, MemBackend):
+            return False
+        obj = self._b.objects.get(self._key(src_key))
+        if obj is None:
+            raise NotFoundError(f"{src_key!r} does not exist in mem://{self.cloudpath.bucket}")
+        k = dest._key(dest_key)
+        with dest._b.lock:
+            if k not in dest._b.objects:
+                dest._b.invalidate()
+            dest._b.objects[k] = _MemObject(obj.data, obj.encoding, obj.content_type,
+                                            obj.cache_control, obj.storage_class)
+        return True

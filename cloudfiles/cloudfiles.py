@@ -1,0 +1,721 @@
+"""The CloudFiles facade: one object over every backend.
+
+It normalises inputs (scalars, dicts, tuples, lists, generators), fans work
+out through the scheduler, applies compression and integrity checks around
+the backend call, retries transient failures, and shapes results. It holds
+no backend-specific code.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterable, Iterator, Optional, Union
+
+from . import compression, inputs, integrity, paths, retry
+from .backends import BackendOptions, backend_class
+from .backends.base import check_range, iter_batches
+from .compression import normalize_content_encoding, normalize_encoding
+from .exceptions import (
+    CloudFilesError,
+    DecompressionError,
+    InvalidInputError,
+    NotFoundError,
+    TransferError,
+    UnsupportedOperationError,
+)
+from .scheduler import schedule
+
+GetPathType = Union[str, dict, Iterable[Union[str, dict]]]
+
+
+def _raise_collected(errors: dict, what: str) -> None:
+    if not errors:
+        return
+    if len(errors) == 1:
+        raise next(iter(errors.values()))
+    first = next(iter(errors.items()))
+    raise TransferError(
+        f"{len(errors)} files failed to {what}; first: {first[0]!r}: {first[1]}", errors
+    ) from first[1]
+
+
+class CloudFiles:
+    """Read and write many files under one cloudpath, concurrently.
+
+    ``cloudpath`` is any form :func:`cloudfiles.paths.extract` accepts.
+    ``num_threads`` bounds concurrent requests, ``green`` uses gevent instead
+    of threads, ``parallel`` adds processes, ``progress`` shows a tqdm bar.
+    ``use_https`` reads gs:// and s3:// through their public HTTPS endpoints,
+    ``endpoint`` points s3:// at another S3-compatible service, and
+    ``request_payer`` bills requests to the caller (requester pays).
+    """
+
+    def __init__(
+        self,
+        cloudpath: str,
+        progress: Union[bool, str] = False,
+        green: Optional[bool] = None,
+        secrets: Any = None,
+        num_threads: int = 20,
+        use_https: bool = False,
+        endpoint: Optional[str] = None,
+        parallel: int = 1,
+        request_payer: Optional[str] = None,
+        no_sign_request: bool = False,
+        timeout: float = 60.0,
+        retry_policy: Optional[retry.RetryPolicy] = None,
+        executor=None,
+        composite_upload_threshold: Optional[int] = None,
+        **backend_extra: Any,
+    ):
+        if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
+            raise InvalidInputError(f"num_threads must be a positive int, got {num_threads!r}")
+        self._init_kwargs = dict(
+            progress=progress, green=green, secrets=secrets, num_threads=num_threads,
+            use_https=use_https, endpoint=endpoint, parallel=parallel,
+            request_payer=request_payer, no_sign_request=no_sign_request, timeout=timeout,
+            retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
+            **backend_extra,
+        )
+        path = paths.extract(cloudpath, endpoint=endpoint)
+        if use_https:
+            path = paths.to_https(path)
+        self._path = path
+        self.cloudpath = paths.ascloudpath(path)
+        self.progress = progress
+        self.green = bool(green)
+        self.num_threads = num_threads
+        self.parallel = _parse_parallel(parallel)
+        self.secrets = secrets
+        self.request_payer = request_payer
+        self.retry_policy = retry_policy or retry.DEFAULT_POLICY
+        self.executor = executor
+        options = BackendOptions(
+            secrets=secrets, num_threads=num_threads, request_payer=request_payer,
+            no_sign_request=no_sign_request, timeout=timeout,
+            composite_upload_threshold=composite_upload_threshold, extra=backend_extra,
+        )
+        self.backend = backend_class(path.protocol)(path, options)
+        self._caps = self.backend.capabilities
+
+    # ------------------------------------------------------------------ info
+    @property
+    def protocol(self) -> str:
+        return self._path.protocol
+
+    @property
+    def path(self) -> paths.CloudPath:
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"CloudFiles({self.cloudpath!r}, num_threads={self.num_threads}, parallel={self.parallel})"
+
+    def join(self, *parts: str) -> str:
+        """Join key parts with '/' (keys are always '/'-separated)."""
+        return paths.join(*parts)
+
+    def abspath(self, key: str) -> str:
+        """The full cloudpath of ``key``."""
+        return paths.join(self.cloudpath, key)
+
+    # -------------------------------------------------------------- plumbing
+    def _key(self, path: str) -> str:
+        path = inputs.check_key(path)
+        if "://" in path:
+            root = self.cloudpath.rstrip("/") + "/"
+            norm = paths.normalize(path)
+            if not norm.startswith(root):
+                raise InvalidInputError(f"{path!r} is not under {self.cloudpath}")
+            return norm[len(root):]
+        return path
+
+    def _threads(self, total: Optional[int]) -> int:
+        n = self.num_threads
+        if self._caps.local:
+            n = min(n, 4)
+        if total is not None:
+            n = min(n, max(total, 1))
+        return n
+
+    def _schedule(self, fn, items, total=None, progress=None, desc=None):
+        if total is None and hasattr(items, "__len__"):
+            total = len(items)
+        return schedule(
+            fn, items, concurrency=self._threads(total), green=self.green,
+            progress=self.progress if progress is None else progress,
+            total=total, desc=desc, executor=self.executor,
+        )
+
+    def _use_processes(self, parallel: Optional[int]) -> int:
+        n = self.parallel if parallel is None else _parse_parallel(parallel)
+        if n > 1 and self.protocol == "mem":
+            return 1  # a child process cannot see this process's memory
+        return n
+
+    def _in_processes(self, method: str, items: list, n: int, **kwargs) -> list:
+        from .processes import run_chunks
+
+        return run_chunks(self.cloudpath, self._init_kwargs, method, items, n, kwargs)
+
+    def _call(self, fn, *args, **kwargs):
+        return retry.call(fn, *args, policy=self.retry_policy, **kwargs)
+
+    # ------------------------------------------------------------------- get
+    def _fetch(self, key: str, start: Optional[int], end: Optional[int]):
+        ranged = start is not None or end is not None
+
+        def attempt():
+            res = self.backend.get(key, start, end)
+            if res.content is not None and res.checksums is not None and not ranged:
+                integrity.verify(res.content, res.checksums, key)
+            return res
+
+        return self._call(attempt)
+
+    def _get_one(self, key: str, start: Optional[int], end: Optional[int], raw: bool):
+        check_range(start, end)
+        res = self._fetch(key, start, end)
+        content = res.content
+        enc = normalize_content_encoding(res.encoding) if content is not None else None
+        if content is None or raw or enc is None:
+            return content, enc
+        if start is not None or end is not None:
+            # Stored bytes are compressed: a range means a range of the decoded file.
+            whole = self._fetch(key, None, None)
+            if whole.content is None:
+                return None, None
+            enc = normalize_content_encoding(whole.encoding)
+            data = compression.decompress(whole.content, enc, key)
+            return (data[start:] if end is None else data[start:end]) if start is None or start >= 0 else data[start:], enc
+        return compression.decompress(content, enc, key), enc
+
+    def get(
+        self,
+        paths: GetPathType,
+        total: Optional[int] = None,
+        raw: bool = False,
+        progress: Optional[bool] = None,
+        parallel: Optional[int] = None,
+        return_dict: bool = False,
+    ):
+        """Download one file (returns its bytes, or ``None`` if missing) or many.
+
+        Many: a list of ``{'path', 'content', 'byte_range', 'error', 'compress',
+        'raw'}`` dicts, one per request, in completion order; a failure is
+        reported in that file's ``error`` and never hides the other files.
+        ``raw=True`` returns stored (possibly compressed) bytes. Requests are
+        names or ``{'path', 'start', 'end'}`` dicts (``end`` exclusive).
+        ``return_dict=True`` returns ``{path: content}`` instead.
+        """
+        if inputs.is_scalar_get(paths):
+            key, start, end = inputs.get_request(paths)
+            content, _ = self._get_one(self._key(key), start, end, raw)
+            return {key: content} if return_dict else content
+
+        items = inputs.to_iter(paths)
+        nproc = self._use_processes(parallel)
+        if nproc > 1:
+            items = list(items)
+            results = self._in_processes("get", items, nproc, raw=raw, progress=False)
+        else:
+            def one(item):
+                try:
+                    key, start, end = inputs.get_request(item)
+                except InvalidInputError as err:
+                    return _get_result(item, None, None, None, err, raw)
+                try:
+                    content, enc = self._get_one(self._key(key), start, end, raw)
+                    return _get_result(key, start, end, content, None, raw, enc)
+                except Exception as err:  # reported per file
+                    return _get_result(key, start, end, None, err, raw)
+
+            results = list(self._schedule(one, items, total=total, progress=progress, desc="Downloading"))
+        if return_dict:
+            return {r["path"]: r["content"] for r in results}
+        return results
+
+    def get_json(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None):
+        """Like :meth:`get`, parsing each file as UTF-8 JSON; lists keep input order.
+
+        Missing files give ``None``; a file that fails to download or parse raises.
+        """
+        if inputs.is_scalar_get(paths):
+            content = self.get(paths)
+            return None if content is None else _parse_json(content, paths)
+        items = list(inputs.to_iter(paths))
+        results = self.get(items, total=total, progress=progress)
+        by_path: dict = {}
+        for r in results:
+            if r["error"] is not None:
+                raise r["error"]
+            by_path[(r["path"], r["byte_range"])] = r["content"]
+        out = []
+        for item in items:
+            key, start, end = inputs.get_request(item)
+            content = by_path[(key, (start, end))]
+            out.append(None if content is None else _parse_json(content, key))
+        return out
+
+    # ------------------------------------------------------------------- put
+    def _put_one(self, req: dict) -> None:
+        key = self._key(req["path"])
+        content = inputs.to_bytes(req["content"], key)
+        raw = req.get("raw", False)
+        enc = normalize_encoding(req.get("compress"))
+        if raw:
+            stored = content
+        else:
+            stored = compression.compress(content, enc, req.get("compression_level"))
+        caps = self._caps
+        md5 = integrity.md5_base64(stored) if caps.wants_md5 else None
+        crc = integrity.crc32c_base64(stored) if caps.wants_crc32c else None
+        self._call(
+            self.backend.put, key, stored, encoding=enc,
+            content_type=req.get("content_type") or "application/octet-stream",
+            cache_control=req.get("cache_control"), storage_class=req.get("storage_class"),
+            md5=md5, crc32c=crc,
+        )
+
+    def put(
+        self,
+        path: str,
+        content: Union[bytes, str],
+        content_type: Optional[str] = None,
+        compress: Union[str, bool, None] = None,
+        compression_level: Optional[int] = None,
+        cache_control: Optional[str] = None,
+        storage_class: Optional[str] = None,
+        raw: bool = False,
+    ) -> int:
+        """Upload one file. ``compress``: gzip (or True), br, zstd, xz, bzip2.
+
+        ``raw=True`` stores ``content`` as given, declaring it encoded with ``compress``.
+        """
+        req = {"path": path, "content": content, "content_type": content_type, "compress": compress,
+               "compression_level": compression_level, "cache_control": cache_control,
+               "storage_class": storage_class, "raw": raw}
+        _validate_put_options(req)
+        self._put_one(req)
+        return 1
+
+    def puts(
+        self,
+        files,
+        content_type: Optional[str] = None,
+        compress: Union[str, bool, None] = None,
+        compression_level: Optional[int] = None,
+        cache_control: Optional[str] = None,
+        total: Optional[int] = None,
+        raw: bool = False,
+        progress: Optional[bool] = None,
+        parallel: Optional[int] = None,
+        storage_class: Optional[str] = None,
+    ) -> int:
+        """Upload many files: ``(path, content)`` tuples and/or dicts, mixed freely.
+
+        Dict fields override the keyword defaults. Lists are validated whole
+        before anything is written (types, options, duplicate paths); iterators
+        and generators are validated as they are consumed. Every file is
+        attempted; failures are raised afterwards (one error as itself, several
+        as :class:`TransferError` with ``.errors``). Returns the number written.
+        """
+        defaults = {"content_type": content_type, "compress": compress,
+                    "compression_level": compression_level, "cache_control": cache_control,
+                    "storage_class": storage_class, "raw": raw}
+        _validate_put_options(defaults)
+        if inputs.is_scalar_put(files):
+            files = [files]
+        items = inputs.to_iter(files)
+        if isinstance(items, list):
+            reqs: Iterable[dict] = list(inputs.iter_put_requests(items, defaults))
+            for r in reqs:
+                _validate_put_options(r)
+                inputs.to_bytes(r["content"], r["path"])
+        else:
+            reqs = _validated(inputs.iter_put_requests(items, defaults))
+
+        nproc = self._use_processes(parallel)
+        if nproc > 1:
+            reqs = list(reqs)
+            return sum(self._in_processes("puts", reqs, nproc, progress=False))
+
+        errors: dict = {}
+        count = 0
+
+        def one(req):
+            try:
+                self._put_one(req)
+                return req["path"], None
+            except InvalidInputError:
+                raise
+            except Exception as err:
+                return req["path"], err
+
+        for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading"):
+            if err is None:
+                count += 1
+            else:
+                errors[path] = err
+        _raise_collected(errors, "upload")
+        return count
+
+    def put_json(self, path: str, content: Any, compress=None, compression_level=None,
+                 cache_control=None, storage_class=None) -> int:
+        """Upload ``content`` serialised as JSON with ``Content-Type: application/json``."""
+        return self.put(path, inputs.json_bytes(content, path), content_type="application/json",
+                        compress=compress, compression_level=compression_level,
+                        cache_control=cache_control, storage_class=storage_class)
+
+    def put_jsons(self, files, compress=None, compression_level=None, cache_control=None,
+                  total=None, progress=None, parallel=None, storage_class=None) -> int:
+        """:meth:`puts` for JSON content: each content is serialised before upload."""
+        def convert(item):
+            if isinstance(item, tuple) and len(item) == 2:
+                return (item[0], inputs.json_bytes(item[1], str(item[0])))
+            if isinstance(item, dict) and "content" in item:
+                out = dict(item)
+                out["content"] = inputs.json_bytes(item["content"], str(item.get("path")))
+                out.setdefault("content_type", "application/json")
+                return out
+            return item
+
+        if inputs.is_scalar_put(files):
+            files = [files]
+        items = inputs.to_iter(files)
+        converted = [convert(f) for f in items] if isinstance(items, list) else (convert(f) for f in items)
+        return self.puts(converted, content_type="application/json", compress=compress,
+                         compression_level=compression_level, cache_control=cache_control,
+                         total=total, progress=progress, parallel=parallel, storage_class=storage_class)
+
+    # ---------------------------------------------------------- delete/exists
+    def delete(self, paths: GetPathType, total: Optional[int] = None,
+               progress: Optional[bool] = None, parallel: Optional[int] = None) -> None:
+        """Delete one or many files; deleting a missing file is not an error."""
+        if isinstance(paths, str):
+            self._call(self.backend.delete, self._key(paths))
+            return
+        keys = inputs.to_iter(paths)
+        nproc = self._use_processes(parallel)
+        if nproc > 1:
+            self._in_processes("delete", list(keys), nproc, progress=False)
+            return
+        batch = self._caps.batch_delete
+        errors: dict = {}
+        if batch > 1:
+            def one(keys_batch):
+                try:
+                    self._call(self.backend.delete_many, keys_batch)
+                    return len(keys_batch), None
+                except Exception as err:
+                    return len(keys_batch), (keys_batch, err)
+
+            batches = iter_batches((self._key(k) for k in keys), batch)
+            bar_total = None
+            for n, failure in self._schedule(one, batches, total=bar_total, progress=progress, desc="Deleting"):
+                if failure:
+                    for k in failure[0]:
+                        errors[k] = failure[1]
+        else:
+            def one(key):
+                try:
+                    self._call(self.backend.delete, self._key(key))
+                    return key, None
+                except Exception as err:
+                    return key, err
+
+            for key, err in self._schedule(one, keys, total=total, progress=progress, desc="Deleting"):
+                if err is not None:
+                    errors[key] = err
+        _raise_collected(errors, "delete")
+
+    def exists(self, paths: GetPathType, total: Optional[int] = None,
+               progress: Optional[bool] = None, parallel: Optional[int] = None):
+        """``True``/``False`` for one path; ``{path: bool}`` for many."""
+        if isinstance(paths, str):
+            return self._call(self.backend.exists, self._key(paths))
+        keys = inputs.to_iter(paths)
+        nproc = self._use_processes(parallel)
+        if nproc > 1:
+            out: dict = {}
+            for part in self._in_processes("exists", list(keys), nproc, progress=False):
+                out.update(part)
+            return out
+        return self._batched_map(keys, self._caps.batch_exists, self.backend.exists_many,
+                                 self.backend.exists, total, progress, "Checking")
+
+    def _batched_map(self, keys, batch, many_fn, one_fn, total, progress, desc) -> dict:
+        out: dict = {}
+        if batch > 1:
+            def run(b):
+                res = self._call(many_fn, [self._key(k) for k in b])
+                return {k: res[self._key(k)] for k in b}
+
+            for part in self._schedule(run, iter_batches(keys, batch), progress=progress, desc=desc):
+                out.update(part)
+        else:
+            def run_one(k):
+                return k, self._call(one_fn, self._key(k))
+
+            for k, v in self._schedule(run_one, keys, total=total, progress=progress, desc=desc):
+                out[k] = v
+        return out
+
+    def size(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None):
+        """Stored size in bytes (``None`` if missing) of one path, or ``{path: size}``."""
+        if isinstance(paths, str):
+            return self._call(self.backend.size, self._key(paths))
+        return self._batched_map(inputs.to_iter(paths), 1, None, self.backend.size, total, progress, "Sizing")
+
+    def head(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None):
+        """Metadata dict (``None`` if missing) of one path, or ``{path: dict}``."""
+        if isinstance(paths, str):
+            return self._call(self.backend.head, self._key(paths))
+        return self._batched_map(inputs.to_iter(paths), 1, None, self.backend.head, total, progress, "Head")
+
+    def touch(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None) -> None:
+        """Create missing files empty; refresh the modification time of existing ones."""
+        keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
+
+        def one(k):
+            key = self._key(k)
+            if self._call(self.backend.exists, key):
+                toucher = getattr(self.backend, "touch", None)
+                if toucher is not None:
+                    self._call(toucher, key)
+            else:
+                self._put_one({"path": key, "content": b""})
+            return k
+
+        for _ in self._schedule(one, keys, total=total, progress=progress, desc="Touching"):
+            pass
+
+    # ------------------------------------------------------------------ list
+    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
+        """Keys under ``prefix`` (lazily, sorted). ``flat`` lists one level; directories end in '/'."""
+        if not isinstance(prefix, str):
+            raise InvalidInputError(f"prefix must be a str, got {type(prefix).__name__}")
+        return self.backend.list(prefix, flat)
+
+    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
+        """``(key, stored size)`` pairs from the listing itself (no request per file)."""
+        return self.backend.list_sizes(prefix, flat)
+
+    def isdir(self, prefix: str = "") -> bool:
+        """True if any file lies under ``prefix`` treated as a directory."""
+        p = prefix.rstrip("/")
+        probe = p + "/" if p else ""
+        for _ in self.backend.list(probe, flat=True):
+            return True
+        return False
+
+    # -------------------------------------------------------------- transfer
+    def transfer_to(
+        self,
+        cf_dest: Union["CloudFiles", str],
+        paths: Optional[Iterable] = None,
+        block_size: int = 64,
+        reencode: Union[str, bool, None] = None,
+        content_type: Optional[str] = None,
+        allow_missing: bool = False,
+        progress: Optional[bool] = None,
+        skip_existing: bool = False,
+    ):
+        """Copy files from here to ``cf_dest``, keeping their stored encoding.
+
+        ``paths`` defaults to everything listed here; items may be names or
+        ``{'path', 'dest_path'}`` dicts. ``reencode`` changes the stored
+        encoding ('none' decompresses). ``skip_existing`` re-runs a transfer
+        without re-sending files already present with the same size.
+        Returns a :class:`cloudfiles.transfer.TransferResult`.
+        """
+        from .transfer import transfer
+
+        dest = cf_dest if isinstance(cf_dest, CloudFiles) else CloudFiles(cf_dest)
+        return transfer(self, dest, paths, block_size=block_size, reencode=reencode,
+                        content_type=content_type, allow_missing=allow_missing,
+                        progress=self.progress if progress is None else progress,
+                        skip_existing=skip_existing)
+
+    def transfer_from(self, cf_src: Union["CloudFiles", str], paths: Optional[Iterable] = None,
+                      block_size: int = 64, reencode=None, content_type=None,
+                      allow_missing: bool = False, progress: Optional[bool] = None,
+                      skip_existing: bool = False):
+        """Copy files from ``cf_src`` to here; see :meth:`transfer_to`."""
+        src = cf_src if isinstance(cf_src, CloudFiles) else CloudFiles(cf_src)
+        return src.transfer_to(self, paths, block_size=block_size, reencode=reencode,
+                               content_type=content_type, allow_missing=allow_missing,
+                               progress=self.progress if progress is None else progress,
+                               skip_existing=skip_existing)
+
+    def move(self, src: str, dest: str) -> None:
+        """Move one file; ``src``/``dest`` are keys here or full cloudpaths."""
+        self.moves(dest if "://" in dest else self.cloudpath, [{"path": src, "dest_path": dest}])
+
+    def moves(self, cf_dest: Union["CloudFiles", str], paths: Iterable, block_size: int = 64,
+              progress: Optional[bool] = None) -> None:
+        """Move files to ``cf_dest``: copy, verify arrival, then delete the sources."""
+        from .transfer import move_files
+
+        dest = cf_dest if isinstance(cf_dest, CloudFiles) else CloudFiles(cf_dest)
+        move_files(self, dest, paths, block_size=block_size,
+                   progress=self.progress if progress is None else progress)
+
+    # ---------------------------------------------------------- item access
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            if key.step not in (None, 1):
+                raise InvalidInputError("file slices do not support a step")
+            import itertools
+
+            names = itertools.islice(self.list(), key.start, key.stop)
+            return self.get(list(names))
+        if isinstance(key, tuple):
+            if len(key) != 2 or not isinstance(key[1], slice):
+                raise InvalidInputError("use cf['name', start:end] for a byte range")
+            rng = key[1]
+            if rng.step not in (None, 1):
+                raise InvalidInputError("byte ranges do not support a step")
+            return self.get({"path": key[0], "start": rng.start, "end": rng.stop})
+        return self.get(key)
+
+    def __setitem__(self, key, value) -> None:
+        if isinstance(key, slice):
+            if key != slice(None):
+                raise InvalidInputError("only cf[:] = source is supported for transfers")
+            self.transfer_from(value)
+            return
+        self.put(key, value)
+
+    def __delitem__(self, key) -> None:
+        self.delete(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return self.list()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.backend.close()
+
+
+class CloudFile:
+    """One file, addressed by its full cloudpath."""
+
+    def __init__(self, path: str, **kwargs: Any):
+        norm = paths.normalize(path)
+        self.cloudpath = norm
+        parent, _, name = norm.rpartition("/")
+        if not name:
+            raise InvalidInputError(f"{path!r} names a directory, not a file")
+        self.key = name
+        self.cf = CloudFiles(parent + "/", **kwargs)
+
+    @property
+    def protocol(self) -> str:
+        return self.cf.protocol
+
+    def get(self, start: Optional[int] = None, end: Optional[int] = None, raw: bool = False) -> Optional[bytes]:
+        return self.cf.get({"path": self.key, "start": start, "end": end}, raw=raw)
+
+    def get_json(self):
+        return self.cf.get_json(self.key)
+
+    def put(self, content, **kwargs) -> int:
+        return self.cf.put(self.key, content, **kwargs)
+
+    def put_json(self, content, **kwargs) -> int:
+        return self.cf.put_json(self.key, content, **kwargs)
+
+    def exists(self) -> bool:
+        return self.cf.exists(self.key)
+
+    def size(self) -> Optional[int]:
+        return self.cf.size(self.key)
+
+    def head(self) -> Optional[dict]:
+        return self.cf.head(self.key)
+
+    def delete(self) -> None:
+        self.cf.delete(self.key)
+
+    def touch(self) -> None:
+        self.cf.touch(self.key)
+
+    def transfer_to(self, dest: str, reencode=None) -> None:
+        """Copy this file to the cloudpath ``dest`` (a file path)."""
+        target = CloudFile(dest)
+        self.cf.transfer_to(target.cf, [{"path": self.key, "dest_path": target.key}], reencode=reencode)
+
+    def __len__(self) -> int:
+        size = self.size()
+        if size is None:
+            raise NotFoundError(f"{self.cloudpath} does not exist")
+        return size
+
+    def __getitem__(self, rng: slice) -> Optional[bytes]:
+        if not isinstance(rng, slice) or rng.step not in (None, 1):
+            raise InvalidInputError("index a CloudFile with a byte range: cf[start:end]")
+        return self.get(rng.start, rng.stop)
+
+    def __repr__(self) -> str:
+        return f"CloudFile({self.cloudpath!r})"
+
+
+def dl(cloudpaths: Union[str, Iterable[str]], raw: bool = False, **kwargs: Any):
+    """Download files given by full cloudpaths, grouping them per directory.
+
+    A single path returns its bytes; many return ``get``-style result dicts
+    whose ``path`` is the full cloudpath.
+    """
+    if isinstance(cloudpaths, str):
+        return CloudFile(cloudpaths, **kwargs).get(raw=raw)
+    groups: dict[str, list[str]] = {}
+    for cp in cloudpaths:
+        norm = paths.normalize(cp)
+        parent, _, name = norm.rpartition("/")
+        groups.setdefault(parent + "/", []).append(name)
+    out = []
+    for parent, names in groups.items():
+        for r in CloudFiles(parent, **kwargs).get(names, raw=raw):
+            r["path"] = parent + r["path"]
+            out.append(r)
+    return out
+
+
+# ----------------------------------------------------------------- helpers
+def _get_result(path, start, end, content, error, raw, enc=None) -> dict:
+    return {"path": path, "content": content, "byte_range": (start, end), "error": error,
+            "compress": enc, "raw": raw}
+
+
+def _parse_json(content: bytes, path) -> Any:
+    try:
+        return json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise DecompressionError(f"{path!r} is not valid UTF-8 JSON: {err}") from err
+
+
+def _validate_put_options(req: dict) -> None:
+    normalize_encoding(req.get("compress"))
+    compression.check_level(normalize_encoding(req.get("compress")), req.get("compression_level"))
+    for name in ("content_type", "cache_control", "storage_class"):
+        v = req.get(name)
+        if v is not None and not isinstance(v, str):
+            raise InvalidInputError(f"{name} must be a str, got {v!r}")
+
+
+def _validated(reqs: Iterator[dict]) -> Iterator[dict]:
+    for r in reqs:
+        _validate_put_options(r)
+        yield r
+
+
+def _parse_parallel(parallel) -> int:
+    if parallel is True:
+        return os.cpu_count() or 1
+    if parallel in (None, False):
+        return 1
+    if isinstance(parallel, int) and parallel >= 1:
+        return parallel
+    raise InvalidInputError(f"parallel must be a positive int, got {parallel!r}")

@@ -1,0 +1,102 @@
+"""Every error cloudfiles raises, in one hierarchy rooted at :class:`CloudFilesError`.
+
+Each class also derives from the closest built-in exception (``ValueError``,
+``FileNotFoundError``, ``PermissionError`` ...) so callers that already catch
+those keep working.
+"""
+from __future__ import annotations
+
+
+class CloudFilesError(Exception):
+    """Root of every error raised by cloudfiles."""
+
+
+class CloudPathError(CloudFilesError, ValueError):
+    """A cloudpath is malformed."""
+
+
+class UnsupportedProtocolError(CloudPathError):
+    """A cloudpath names a protocol cloudfiles does not speak."""
+
+
+class InvalidInputError(CloudFilesError, ValueError):
+    """Arguments that cannot be acted on: wrong types, duplicate paths, bad options."""
+
+
+class BadRangeError(InvalidInputError):
+    """A byte range that is negative, reversed or otherwise unusable."""
+
+
+class CompressionError(CloudFilesError, ValueError):
+    """Base for compression problems."""
+
+
+class UnsupportedCompressionType(CompressionError, InvalidInputError):
+    """An encoding name cloudfiles does not know."""
+
+
+class DecompressionError(CompressionError):
+    """Stored bytes could not be decoded with the encoding they claim."""
+
+
+class NotFoundError(CloudFilesError, FileNotFoundError):
+    """A file (or bucket) does not exist."""
+
+
+class BucketNotFoundError(NotFoundError):
+    """The bucket (or local root) named by a cloudpath does not exist."""
+
+
+class AuthorizationError(CloudFilesError, PermissionError):
+    """The service refused the request (401/403)."""
+
+
+class CredentialsError(AuthorizationError):
+    """No usable credentials were found for a bucket."""
+
+
+class IntegrityError(CloudFilesError):
+    """Bytes did not match their checksum (md5, crc32c, ETag) or their declared size."""
+
+
+class MD5IntegrityError(IntegrityError):
+    """An md5 or S3 ETag check failed."""
+
+
+class CRC32CIntegrityError(IntegrityError):
+    """A crc32c check failed."""
+
+
+class UnsupportedOperationError(CloudFilesError, NotImplementedError):
+    """The backend cannot perform this operation (e.g. writing over plain HTTP)."""
+
+
+class TransientError(CloudFilesError):
+    """A failure worth retrying: a dropped connection, a timeout, 429 or 5xx."""
+
+
+class ServerError(TransientError):
+    """The service answered 5xx."""
+
+
+class ThrottledError(TransientError):
+    """The service answered 429 / SlowDown."""
+
+
+class NetworkError(TransientError, ConnectionError):
+    """The connection failed, was dropped or timed out."""
+
+
+class PreconditionFailedError(CloudFilesError):
+    """A conditional write lost a race: the object changed since it was read."""
+
+
+class TransferError(CloudFilesError):
+    """Some files of a transfer failed; ``errors`` maps each path to its exception."""
+
+    def __init__(self, message: str, errors: dict | None = None):
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+__all__ = [name for name in dir() if name.endswith("Error") or name == "UnsupportedCompressionType"]

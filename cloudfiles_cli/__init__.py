@@ -1,0 +1,1 @@
+"""The ``cloudfiles`` command line, a thin layer over the library."""
