@@ -101,8 +101,14 @@ def _gzip_decompress(data: bytes) -> bytes:
         out = deflate.gzip_decompress(data)
     except deflate.DeflateError:
         out = None
-    # libdeflate stops after the first member; ISIZE of the last member tells us.
-    if out is not None and len(data) >= 18 and int.from_bytes(data[-4:], "little") == (len(out) & 0xFFFFFFFF):
+    # libdeflate stops after the first member. The stream is one member when the
+    # trailer's size matches and no second member header can follow; otherwise
+    # let zlib walk every member.
+    if (
+        out is not None
+        and int.from_bytes(data[-4:], "little") == (len(out) & 0xFFFFFFFF)
+        and data.find(b"\x1f\x8b\x08", 18) == -1
+    ):
         return bytes(out)
     try:
         d = zlib.decompressobj(31)
@@ -128,9 +134,13 @@ def _zstd_decompress(data: bytes) -> bytes:
     except zstandard.ZstdError:
         # Frames written by streaming compressors carry no content size.
         try:
-            return dctx.decompressobj().decompress(data)
+            dobj = dctx.decompressobj()
+            out = dobj.decompress(data)
         except zstandard.ZstdError as err:
             raise DecompressionError(f"invalid zstd data: {err}") from err
+        if not dobj.eof:
+            raise DecompressionError("truncated zstd data")
+        return out
 
 
 def compress(content: bytes, encoding: Encoding, level: Optional[int] = None) -> bytes:

@@ -230,6 +230,8 @@ def extract(cloudpath: str, endpoint: Optional[str] = None) -> CloudPath:
     host = None
     if protocol == "s3":
         inner = _HOST_RE.match(rest)
+        if not inner and re.match(r"^https?:/", rest):
+            raise CloudPathError(f"malformed endpoint in {cloudpath!r}: expected s3://https://host[:port]/bucket/path")
         if inner:
             host = f"{inner.group(1).lower()}://{inner.group(2)}"
             _check_host(host, cloudpath)
