@@ -43,7 +43,8 @@ class CloudFiles:
     """Read and write many files under one cloudpath, concurrently.
 
     ``cloudpath`` is any form :func:`cloudfiles.paths.extract` accepts.
-    ``num_threads`` bounds concurrent requests, ``green`` uses gevent instead
+    ``num_threads`` bounds concurrent requests (default: 20 for network
+    services, 1 for file:// and mem://, which are CPU-bound), ``green`` uses gevent instead
     of threads, ``parallel`` adds processes, ``progress`` shows a tqdm bar.
     ``use_https`` reads gs:// and s3:// through their public HTTPS endpoints,
     ``endpoint`` points s3:// at another S3-compatible service, and
@@ -56,7 +57,7 @@ class CloudFiles:
         progress: Union[bool, str] = False,
         green: Optional[bool] = None,
         secrets: Any = None,
-        num_threads: int = 20,
+        num_threads: Optional[int] = None,
         use_https: bool = False,
         endpoint: Optional[str] = None,
         parallel: int = 1,
@@ -68,7 +69,9 @@ class CloudFiles:
         composite_upload_threshold: Optional[int] = None,
         **backend_extra: Any,
     ):
-        if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
+        if num_threads is not None and (
+            not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1
+        ):
             raise InvalidInputError(f"num_threads must be a positive int, got {num_threads!r}")
         self._init_kwargs = dict(
             progress=progress, green=green, secrets=secrets, num_threads=num_threads,
@@ -82,6 +85,10 @@ class CloudFiles:
             path = paths.to_https(path)
         self._path = path
         self.cloudpath = paths.ascloudpath(path)
+        cls = backend_class(path.protocol)
+        if num_threads is None:
+            # Local backends are CPU-bound under the GIL: one thread beats many.
+            num_threads = 1 if cls.capabilities.local else 20
         self.progress = progress
         self.green = bool(green)
         self.num_threads = num_threads
@@ -95,7 +102,7 @@ class CloudFiles:
             no_sign_request=no_sign_request, timeout=timeout,
             composite_upload_threshold=composite_upload_threshold, extra=backend_extra,
         )
-        self.backend = backend_class(path.protocol)(path, options)
+        self.backend = cls(path, options)
         self._caps = self.backend.capabilities
 
     # ------------------------------------------------------------------ info
@@ -131,8 +138,6 @@ class CloudFiles:
 
     def _threads(self, total: Optional[int]) -> int:
         n = self.num_threads
-        if self._caps.local:
-            n = min(n, 4)
         if total is not None:
             n = min(n, max(total, 1))
         return n

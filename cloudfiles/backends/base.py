@@ -169,6 +169,8 @@ class Backend:
 
 def check_range(start: Optional[int], end: Optional[int]) -> None:
     """Validate a ``[start, end)`` byte range; negative ``start`` alone means a suffix."""
+    if start is None and end is None:
+        return
     from ..exceptions import BadRangeError
 
     for name, v in (("start", start), ("end", end)):

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from ..exceptions import NotFoundError
-from ..paths import join
 from .base import Backend, Capabilities, GetResult, head_dict
 
 
@@ -73,9 +72,10 @@ class MemBackend(Backend):
         super().__init__(cloudpath, options)
         self._b = _bucket(cloudpath.bucket)
         self._prefix = cloudpath.path
+        self._root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
 
     def _key(self, key: str) -> str:
-        return join(self._prefix, key) if self._prefix else key
+        return self._root + key.lstrip("/") if self._root else key
 
     def get(self, key, start=None, end=None) -> GetResult:
         obj = self._b.objects.get(self._key(key))
