@@ -7,6 +7,7 @@ no backend-specific code.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 from typing import Any, Iterable, Iterator, Optional, Union
@@ -67,6 +68,9 @@ class CloudFiles:
         retry_policy: Optional[retry.RetryPolicy] = None,
         executor=None,
         composite_upload_threshold: Optional[int] = None,
+        part_size: Optional[int] = None,
+        part_threads: Optional[int] = None,
+        large_threshold: Optional[int] = None,
         **backend_extra: Any,
     ):
         if num_threads is not None and (
@@ -78,6 +82,7 @@ class CloudFiles:
             use_https=use_https, endpoint=endpoint, parallel=parallel,
             request_payer=request_payer, no_sign_request=no_sign_request, timeout=timeout,
             retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
+            part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
             **backend_extra,
         )
         path = paths.extract(cloudpath, endpoint=endpoint)
@@ -104,6 +109,13 @@ class CloudFiles:
         )
         self.backend = cls(path, options)
         self._caps = self.backend.capabilities
+        from .streaming import DEFAULT, StreamSettings
+
+        self.stream_settings = StreamSettings(
+            part_size=part_size or DEFAULT.part_size,
+            parallel=part_threads or DEFAULT.parallel,
+            threshold=DEFAULT.threshold if large_threshold is None else large_threshold,
+        )
 
     # ------------------------------------------------------------------ info
     @property
@@ -300,6 +312,14 @@ class CloudFiles:
                "compression_level": compression_level, "cache_control": cache_control,
                "storage_class": storage_class, "raw": raw}
         _validate_put_options(req)
+        if _is_stream(content):
+            if raw:
+                raise InvalidInputError("raw=True is not supported for streamed content; use bytes")
+            from .streaming import upload_stream
+
+            upload_stream(self, path, content, compress=compress, compression_level=compression_level,
+                          content_type=content_type, cache_control=cache_control, storage_class=storage_class)
+            return 1
         self._put_one(req)
         return 1
 
@@ -317,6 +337,9 @@ class CloudFiles:
         storage_class: Optional[str] = None,
     ) -> int:
         """Upload many files: ``(path, content)`` tuples and/or dicts, mixed freely.
+
+        ``content`` may also be a binary file object or an iterable of bytes,
+        which is uploaded in parallel parts with bounded memory (see :meth:`open`).
 
         Dict fields override the keyword defaults. Lists are validated whole
         before anything is written (types, options, duplicate paths); iterators
@@ -363,6 +386,50 @@ class CloudFiles:
                 errors[path] = err
         _raise_collected(errors, "upload")
         return count
+
+    # ---------------------------------------------------------- large files
+    def open(self, path: str, mode: str = "rb", raw: bool = False, compress=None,
+             compression_level: Optional[int] = None, content_type: Optional[str] = None,
+             cache_control: Optional[str] = None, storage_class: Optional[str] = None):
+        """A file object for one file: ``'rb'`` reads in parallel ranged parts
+        (decoded unless ``raw``), ``'wb'`` uploads in parallel parts as you write.
+
+        Memory stays near ``(part_threads + 2) * part_size`` whatever the size.
+        A writer's object appears only when it is closed without error.
+        """
+        from . import streaming
+
+        key = self._key(path)
+        if mode in ("rb", "r"):
+            return io.BufferedReader(streaming.Reader(self, key, raw=raw), buffer_size=1024 * 1024)
+        if mode in ("wb", "w"):
+            return streaming.Writer(self, key, compress=compress, compression_level=compression_level,
+                                    content_type=content_type, cache_control=cache_control,
+                                    storage_class=storage_class)
+        raise InvalidInputError(f"mode must be 'rb' or 'wb', got {mode!r}")
+
+    def stream(self, path: str, raw: bool = False) -> Iterator[bytes]:
+        """Chunks of one file in order (decoded unless ``raw``), fetched in parallel parts."""
+        from . import streaming
+
+        return streaming.stream(self, self._key(path), raw=raw)
+
+    def download_file(self, path: str, local_path: str, raw: bool = False) -> int:
+        """Save one file to ``local_path`` (decoded unless ``raw``), atomically and
+        verified, in parallel parts; returns the bytes written."""
+        from . import streaming
+
+        return streaming.download_to_file(self, self._key(path), local_path, raw=raw)
+
+    def upload_file(self, local_path: str, path: str, compress=None, compression_level: Optional[int] = None,
+                    content_type: Optional[str] = None, cache_control: Optional[str] = None,
+                    storage_class: Optional[str] = None) -> int:
+        """Upload a local file in parallel parts without reading it whole; returns stored bytes."""
+        from . import streaming
+
+        return streaming.upload_file(self, local_path, path, compress=compress,
+                                     compression_level=compression_level, content_type=content_type,
+                                     cache_control=cache_control, storage_class=storage_class)
 
     def put_json(self, path: str, content: Any, compress=None, compression_level=None,
                  cache_control=None, storage_class=None) -> int:
@@ -714,6 +781,12 @@ def _validated(reqs: Iterator[dict]) -> Iterator[dict]:
     for r in reqs:
         _validate_put_options(r)
         yield r
+
+
+def _is_stream(content: Any) -> bool:
+    if isinstance(content, (bytes, bytearray, memoryview, str)):
+        return False
+    return hasattr(content, "read") or (hasattr(content, "__iter__") and not isinstance(content, (dict, list, tuple)))
 
 
 def _parse_parallel(parallel) -> int:

@@ -220,3 +220,71 @@ def transcode(
             out["compress"] = target
         out["raw"] = target is not None
         yield out
+
+
+class StreamCodec:
+    """Incremental encoder or decoder with one shape for every encoding:
+    ``process(chunk) -> bytes`` then ``flush() -> bytes``."""
+
+    def __init__(self, encoding: Encoding, decode: bool, level: Optional[int] = None, path: str = ""):
+        self.encoding = normalize_encoding(encoding) if not decode else normalize_content_encoding(encoding)
+        self.decode = decode
+        self.path = path
+        self._obj = None if self.encoding is None else self._make(check_level(self.encoding, level) if not decode else None)
+
+    def _make(self, level):
+        enc = self.encoding
+        if enc == "gzip":
+            return zlib.decompressobj(31) if self.decode else zlib.compressobj(level, zlib.DEFLATED, 31)
+        if enc == "br":
+            import brotli
+
+            return brotli.Decompressor() if self.decode else brotli.Compressor(quality=level)
+        if enc == "zstd":
+            import zstandard
+
+            if self.decode:
+                return zstandard.ZstdDecompressor().decompressobj()
+            return zstandard.ZstdCompressor(level=level).compressobj()
+        if enc == "xz":
+            return lzma.LZMADecompressor() if self.decode else lzma.LZMACompressor(preset=level)
+        if enc == "bzip2":
+            return bz2.BZ2Decompressor() if self.decode else bz2.BZ2Compressor(level)
+        raise UnsupportedCompressionType(f"unknown encoding {enc!r}")
+
+    def process(self, chunk: bytes) -> bytes:
+        if self._obj is None:
+            return chunk
+        try:
+            if not self.decode:
+                return self._obj.process(chunk) if self.encoding == "br" else self._obj.compress(chunk)
+            if self.encoding == "br":
+                return self._obj.process(chunk)
+            if self.encoding == "gzip":
+                out = [self._obj.decompress(chunk)]
+                while self._obj.eof and self._obj.unused_data:  # next gzip member
+                    rest = self._obj.unused_data
+                    self._obj = zlib.decompressobj(31)
+                    out.append(self._obj.decompress(rest))
+                return b"".join(out)
+            return self._obj.decompress(chunk)
+        except UnsupportedCompressionType:
+            raise
+        except Exception as err:
+            raise DecompressionError(f"invalid {self.encoding} data for {self.path!r}: {err}") from err
+
+    def flush(self) -> bytes:
+        if self._obj is None:
+            return b""
+        if not self.decode:
+            return self._obj.finish() if self.encoding == "br" else self._obj.flush()
+        finished = {
+            "gzip": lambda o: o.eof,
+            "br": lambda o: o.is_finished(),
+            "zstd": lambda o: o.eof,
+            "xz": lambda o: o.eof,
+            "bzip2": lambda o: o.eof,
+        }[self.encoding](self._obj)
+        if not finished:
+            raise DecompressionError(f"truncated {self.encoding} data for {self.path!r}")
+        return b""

@@ -163,8 +163,86 @@ class Backend:
             and self.options.secrets == other.options.secrets
         )
 
+    # -- large objects (see cloudfiles/streaming.py) -------------------------
+    def stat(self, key: str) -> Optional["ObjectStat"]:
+        """Size, encoding and whole-object checksums of ``key`` (None if missing).
+
+        Used before a parallel ranged download; backends whose ``head`` knows
+        more checksums (crc32c, multipart part size) override this.
+        """
+        meta = self.head(key)
+        if meta is None:
+            return None
+        md5 = meta.get("Content-Md5")
+        if md5 and len(md5) != 32:  # base64 form
+            import base64
+
+            md5 = base64.b64decode(md5).hex()
+        return ObjectStat(
+            size=meta["Content-Length"],
+            encoding=meta.get("Content-Encoding"),
+            checksums=Checksums(md5=md5, etag=meta.get("ETag"), crc32c=meta.get("Crc32c"),
+                                size=meta["Content-Length"]),
+        )
+
+    def multipart_begin(self, key: str, encoding: Optional[str] = None, content_type: Optional[str] = None,
+                        cache_control: Optional[str] = None, storage_class: Optional[str] = None) -> Any:
+        """Start a multipart upload; returns an opaque upload handle.
+
+        The default buffers parts in memory and writes them with one ``put``
+        at completion, so every backend supports the API; services with a
+        native multipart protocol override all four methods.
+        """
+        return _BufferedUpload(key, dict(encoding=encoding, content_type=content_type,
+                                         cache_control=cache_control, storage_class=storage_class))
+
+    def multipart_put_part(self, upload: Any, part_number: int, data: bytes, offset: int,
+                           md5: Optional[str] = None, crc32c: Optional[str] = None) -> "PartInfo":
+        """Upload part ``part_number`` (1-based), which starts at byte ``offset`` of the
+        object; parts may arrive in any order and concurrently."""
+        upload.parts[part_number] = bytes(data)
+        return PartInfo(part_number, len(data))
+
+    def multipart_complete(self, upload: Any, parts: list["PartInfo"]) -> None:
+        """Assemble ``parts`` (sorted by number) into the final object, atomically."""
+        data = b"".join(upload.parts[p.part_number] for p in parts)
+        self.put(upload.key, data, **upload.meta)
+
+    def multipart_abort(self, upload: Any) -> None:
+        """Discard an unfinished upload and every part sent so far."""
+        if isinstance(upload, _BufferedUpload):
+            upload.parts.clear()
+
     def close(self) -> None:
         """Release resources; pools shared between instances stay open."""
+
+
+@dataclass
+class ObjectStat:
+    """What a parallel download needs to know before it starts."""
+
+    size: int
+    encoding: Optional[str] = None
+    checksums: Optional[Checksums] = None
+
+
+@dataclass
+class PartInfo:
+    """One uploaded part: its number, size and whatever the service returned for it."""
+
+    part_number: int
+    size: int
+    etag: Optional[str] = None
+    extra: dict = field(default_factory=dict)
+
+
+class _BufferedUpload:
+    __slots__ = ("key", "meta", "parts")
+
+    def __init__(self, key: str, meta: dict):
+        self.key = key
+        self.meta = meta
+        self.parts: dict[int, bytes] = {}
 
 
 def check_range(start: Optional[int], end: Optional[int]) -> None:

@@ -1,0 +1,470 @@
+"""Large objects: parallel ranged reads, parallel multipart writes, bounded memory.
+
+Reading: an object is split into ``part_size`` ranges fetched by ``parallel``
+threads through a sliding window, handed out strictly in order, so at most
+``parallel + 1`` parts are held at once whatever the object's size. Every part
+is checked for its length; the in-order stream is hashed and the whole-object
+checksum the service exposes (md5, crc32c, S3 multipart ETag) is verified at
+the end. A mismatch discards the result and the read is retried.
+
+Writing: bytes are cut into ``part_size`` parts uploaded by ``parallel``
+threads through the backend's multipart API (S3 multipart upload, GCS
+composition, in-place writes on disk), each part retried on its own and sent
+with its md5/crc32c when the service checks them. Anything smaller than one
+part is a single ordinary put. A failed or abandoned upload is aborted, so no
+partial object is ever visible.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import uuid
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Optional, Union
+
+from . import compression, integrity
+from .backends.base import ObjectStat, PartInfo
+from .exceptions import CRC32CIntegrityError, IntegrityError, InvalidInputError, MD5IntegrityError, NotFoundError
+
+if TYPE_CHECKING:
+    from .cloudfiles import CloudFiles
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """Part size, parts in flight, and the size above which objects go in parts.
+
+    Peak memory of one read or write is about ``(parallel + 2) * part_size``.
+    """
+
+    part_size: int = 8 * MiB
+    parallel: int = 8
+    threshold: int = 16 * MiB
+
+    def __post_init__(self) -> None:
+        if self.part_size < 1 or self.parallel < 1 or self.threshold < 0:
+            raise InvalidInputError(f"invalid stream settings {self}")
+
+
+DEFAULT = StreamSettings()
+
+
+def settings_for(cf: "CloudFiles", part_size: Optional[int] = None, parallel: Optional[int] = None) -> StreamSettings:
+    base = getattr(cf, "stream_settings", DEFAULT)
+    minimum = getattr(cf.backend.capabilities, "min_part_size", 0) or 0
+    ps = max(part_size or base.part_size, minimum)
+    return StreamSettings(part_size=ps, parallel=parallel or base.parallel, threshold=max(base.threshold, ps))
+
+
+# --------------------------------------------------------------- verification
+class _WholeObjectCheck:
+    """Hashes the in-order byte stream and compares it with what the service said."""
+
+    def __init__(self, stat: ObjectStat, part_size: int, key: str):
+        sums = stat.checksums or integrity.Checksums()
+        self.key = key
+        self.sums = sums
+        self.size = 0
+        self.md5 = hashlib.md5() if sums.md5 or _plain_etag(sums.etag) else None
+        self.crc = 0 if sums.crc32c else None
+        self.etag_parts: Optional[int] = None
+        self.part_md5s: dict[int, list[bytes]] = {}
+        self.part_hashers: dict[int, "hashlib._Hash"] = {}
+        self.part_fill: dict[int, int] = {}
+        etag = (sums.etag or "").strip('"')
+        if not self.md5 and "-" in etag:
+            head, _, count = etag.partition("-")
+            if len(head) == 32 and count.isdigit():
+                self.etag_parts = int(count)
+                for ps in integrity._candidate_part_sizes(stat.size, int(count), sums.multipart_part_size)[:3]:
+                    self.part_md5s[ps] = []
+                    self.part_hashers[ps] = hashlib.md5()
+                    self.part_fill[ps] = 0
+
+    def update(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.md5 is not None:
+            self.md5.update(data)
+        if self.crc is not None:
+            self.crc = integrity.crc32c_value(data, self.crc)
+        for ps, hasher in self.part_hashers.items():
+            view = memoryview(data)
+            while view:
+                take = min(len(view), ps - self.part_fill[ps])
+                hasher.update(view[:take])
+                self.part_fill[ps] += take
+                view = view[take:]
+                if self.part_fill[ps] == ps:
+                    self.part_md5s[ps].append(hasher.digest())
+                    hasher = self.part_hashers[ps] = hashlib.md5()
+                    self.part_fill[ps] = 0
+
+    def verify(self) -> None:
+        s, where = self.sums, f" for {self.key!r}"
+        if s.size is not None and s.size != self.size:
+            raise IntegrityError(f"size mismatch{where}: expected {s.size} bytes, got {self.size}")
+        if self.crc is not None:
+            got = self.crc.to_bytes(4, "big")
+            import base64
+
+            if base64.b64encode(got).decode() != s.crc32c:
+                raise CRC32CIntegrityError(f"crc32c mismatch{where}")
+        if self.md5 is not None:
+            want = (s.md5 or s.etag or "").strip('"').lower()
+            if self.md5.hexdigest() != want:
+                raise MD5IntegrityError(f"md5 mismatch{where}: expected {want}, got {self.md5.hexdigest()}")
+        if self.etag_parts and self.part_md5s:
+            want = s.etag.strip('"')
+            for ps, digests in self.part_md5s.items():
+                if self.part_fill[ps]:
+                    digests = digests + [self.part_hashers[ps].digest()]
+                if f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}" == want:
+                    return
+            raise MD5IntegrityError(f"multipart ETag mismatch{where}: {want}")
+
+
+def _plain_etag(etag: Optional[str]) -> bool:
+    e = (etag or "").strip('"')
+    return len(e) == 32 and all(c in "0123456789abcdefABCDEF" for c in e)
+
+
+# -------------------------------------------------------------------- reading
+def _fetch_part(cf: "CloudFiles", key: str, start: int, end: int) -> bytes:
+    def attempt() -> bytes:
+        res = cf.backend.get(key, start, end)
+        if res.content is None:
+            raise NotFoundError(f"{cf.abspath(key)} disappeared during a ranged read")
+        if len(res.content) != end - start:
+            raise IntegrityError(
+                f"part {start}-{end} of {key!r}: expected {end - start} bytes, got {len(res.content)}"
+            )
+        return res.content
+
+    return cf._call(attempt)
+
+
+def iter_parts(cf: "CloudFiles", key: str, stat: ObjectStat, settings: StreamSettings,
+               start: int = 0, end: Optional[int] = None, verify: bool = True) -> Iterator[bytes]:
+    """Stored bytes of ``key`` in order, fetched ``settings.parallel`` parts at a time.
+
+    With ``verify`` (and the whole object requested) the stream is checked
+    against the object's checksums after its last byte; a mismatch raises
+    :class:`IntegrityError` before the final part is handed out.
+    """
+    end = stat.size if end is None else min(end, stat.size)
+    whole = start == 0 and end == stat.size
+    check = _WholeObjectCheck(stat, settings.part_size, key) if (verify and whole) else None
+    ranges = [(o, min(o + settings.part_size, end)) for o in range(start, end, settings.part_size)]
+    if not ranges:
+        if check:
+            check.verify()
+        return
+    if len(ranges) == 1 or settings.parallel <= 1:
+        for i, (a, b) in enumerate(ranges):
+            data = _fetch_part(cf, key, a, b)
+            if check:
+                check.update(data)
+                if i == len(ranges) - 1:
+                    check.verify()
+            yield data
+        return
+
+    pool = ThreadPoolExecutor(max_workers=min(settings.parallel, len(ranges)), thread_name_prefix="cf-read")
+    window: deque[Future] = deque()
+    pending = iter(ranges)
+    try:
+        for a, b in pending:
+            window.append(pool.submit(_fetch_part, cf, key, a, b))
+            if len(window) >= settings.parallel:
+                break
+        idx = 0
+        while window:
+            data = window.popleft().result()
+            nxt = next(pending, None)
+            if nxt is not None:
+                window.append(pool.submit(_fetch_part, cf, key, *nxt))
+            if check:
+                check.update(data)
+                if idx == len(ranges) - 1:
+                    check.verify()
+            idx += 1
+            yield data
+    finally:
+        for f in window:
+            f.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def stat_or_raise(cf: "CloudFiles", key: str) -> ObjectStat:
+    st = cf._call(cf.backend.stat, key)
+    if st is None:
+        raise NotFoundError(f"{cf.abspath(key)} does not exist")
+    return st
+
+
+def stream(cf: "CloudFiles", key: str, raw: bool = False, part_size: Optional[int] = None,
+           parallel: Optional[int] = None) -> Iterator[bytes]:
+    """Chunks of ``key`` (decoded unless ``raw``), fetched in parallel parts, verified."""
+    settings = settings_for(cf, part_size, parallel)
+    st = stat_or_raise(cf, key)
+    enc = compression.normalize_content_encoding(st.encoding)
+    codec = compression.StreamCodec(None if raw else enc, decode=True, path=key)
+    for part in iter_parts(cf, key, st, settings):
+        out = codec.process(part)
+        if out:
+            yield out
+    tail = codec.flush()
+    if tail:
+        yield tail
+
+
+class Reader(io.RawIOBase):
+    """A read-only file object over a stored object (decoded unless ``raw``)."""
+
+    def __init__(self, cf: "CloudFiles", key: str, raw: bool = False, part_size: Optional[int] = None,
+                 parallel: Optional[int] = None):
+        super().__init__()
+        self._chunks = stream(cf, key, raw=raw, part_size=part_size, parallel=parallel)
+        self._buf = b""
+        self._pos = 0
+        self.name = cf.abspath(key)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        self._pos += n
+        return n
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        if not self.closed:
+            self._chunks.close()
+        super().close()
+
+
+def download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool = False,
+                     part_size: Optional[int] = None, parallel: Optional[int] = None,
+                     attempts: int = 3) -> int:
+    """Download ``key`` into ``local_path`` atomically; returns the bytes written.
+
+    Parts land in a temporary file beside the destination, which is renamed
+    into place only after the whole-object check passed.
+    """
+    settings = settings_for(cf, part_size, parallel)
+    directory = os.path.dirname(os.path.abspath(local_path))
+    os.makedirs(directory, exist_ok=True)
+    last_err: Optional[BaseException] = None
+    for _ in range(attempts):
+        tmp = f"{local_path}.cftmp-{uuid.uuid4().hex[:12]}"
+        try:
+            written = 0
+            with open(tmp, "wb") as f:
+                for chunk in stream(cf, key, raw=raw, part_size=settings.part_size, parallel=settings.parallel):
+                    f.write(chunk)
+                    written += len(chunk)
+            os.replace(tmp, local_path)
+            return written
+        except IntegrityError as err:
+            last_err = err
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    assert last_err is not None
+    raise last_err
+
+
+# -------------------------------------------------------------------- writing
+class Writer(io.RawIOBase):
+    """A write-only file object that uploads in parallel parts as it fills.
+
+    ``compress`` encodes on the fly. Nothing is visible until ``close()``
+    succeeds; an exception inside a ``with`` block aborts the upload.
+    """
+
+    def __init__(self, cf: "CloudFiles", key: str, compress=None, compression_level: Optional[int] = None,
+                 content_type: Optional[str] = None, cache_control: Optional[str] = None,
+                 storage_class: Optional[str] = None, part_size: Optional[int] = None,
+                 parallel: Optional[int] = None):
+        super().__init__()
+        self._cf = cf
+        self._key = cf._key(key)
+        self._settings = settings_for(cf, part_size, parallel)
+        self._encoding = compression.normalize_encoding(compress)
+        self._codec = compression.StreamCodec(self._encoding, decode=False, level=compression_level, path=key)
+        self._meta = dict(encoding=self._encoding, content_type=content_type or "application/octet-stream",
+                          cache_control=cache_control, storage_class=storage_class)
+        self._buf = bytearray()
+        self._upload = None
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._slots = threading.BoundedSemaphore(self._settings.parallel)
+        self._futures: list[Future] = []
+        self._next_part = 1
+        self._offset = 0
+        self._failed: Optional[BaseException] = None
+        self.bytes_written = 0  # stored (encoded) bytes
+        self.name = cf.abspath(key)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        if self.closed:
+            raise ValueError("write to a closed cloudfiles Writer")
+        n = len(b)
+        self._buf += self._codec.process(bytes(b))
+        ps = self._settings.part_size
+        while len(self._buf) >= ps:
+            part = bytes(self._buf[:ps])
+            del self._buf[:ps]
+            self._send(part)
+        return n
+
+    def _send(self, part: bytes) -> None:
+        if self._failed:
+            raise self._failed
+        cf = self._cf
+        if self._upload is None:
+            self._upload = cf._call(cf.backend.multipart_begin, self._key, **self._meta)
+            self._pool = ThreadPoolExecutor(self._settings.parallel, thread_name_prefix="cf-write")
+        number, offset = self._next_part, self._offset
+        self._next_part += 1
+        self._offset += len(part)
+        self.bytes_written += len(part)
+        self._slots.acquire()  # bounds memory: at most `parallel` parts in flight
+        caps = cf.backend.capabilities
+
+        def upload() -> PartInfo:
+            try:
+                md5 = integrity.md5_base64(part) if caps.wants_md5 else None
+                crc = integrity.crc32c_base64(part) if caps.wants_crc32c else None
+                return cf._call(cf.backend.multipart_put_part, self._upload, number, part, offset,
+                                md5=md5, crc32c=crc)
+            except BaseException as err:
+                self._failed = err
+                raise
+            finally:
+                self._slots.release()
+
+        assert self._pool is not None
+        self._futures.append(self._pool.submit(upload))
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            tail = bytes(self._buf) + self._codec.flush()
+            self._buf = bytearray()
+            if self._upload is None:
+                self.bytes_written = len(tail)
+                req = {"path": self._key, "content": tail, "compress": self._encoding, "raw": True,
+                       "content_type": self._meta["content_type"], "cache_control": self._meta["cache_control"],
+                       "storage_class": self._meta["storage_class"]}
+                self._cf._put_one(req)
+            else:
+                if tail:
+                    self._send(tail)
+                parts = [f.result() for f in self._futures]
+                self._cf._call(self._cf.backend.multipart_complete, self._upload, parts)
+                self._upload = None
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+            super().close()
+
+    def abort(self) -> None:
+        """Discard everything sent so far; no object is created."""
+        if self._upload is not None:
+            for f in self._futures:
+                f.cancel()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            try:
+                self._cf.backend.multipart_abort(self._upload)
+            finally:
+                self._upload = None
+        if not self.closed:
+            super().close()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
+
+
+def upload_stream(cf: "CloudFiles", key: str, source: Union[BinaryIO, Iterable[bytes]], **kwargs) -> int:
+    """Upload from a binary file object or an iterable of bytes; returns stored bytes."""
+    w = Writer(cf, key, **kwargs)
+    ps = w._settings.part_size
+    try:
+        if hasattr(source, "readinto") or hasattr(source, "read"):
+            while True:
+                chunk = source.read(ps)  # type: ignore[union-attr]
+                if not chunk:
+                    break
+                w.write(chunk)
+        else:
+            for chunk in source:
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise InvalidInputError(f"an upload iterable must yield bytes, got {type(chunk).__name__}")
+                w.write(chunk)
+    except BaseException:
+        w.abort()
+        raise
+    w.close()
+    return w.bytes_written
+
+
+def upload_file(cf: "CloudFiles", local_path: str, key: str, **kwargs) -> int:
+    """Upload a local file in parallel parts without reading it whole."""
+    with open(local_path, "rb") as f:
+        return upload_stream(cf, key, f, **kwargs)
+
+
+def copy_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, stat: ObjectStat,
+               part_size: Optional[int] = None, parallel: Optional[int] = None,
+               content_type: Optional[str] = None, attempts: int = 3) -> int:
+    """Copy one large object between any two backends with its stored encoding,
+    parts flowing from parallel ranged reads into a parallel multipart write."""
+    settings = settings_for(dest, part_size, parallel)
+    last_err: Optional[BaseException] = None
+    for _ in range(attempts):
+        w = Writer(dest, dest_key, compress=None, content_type=content_type,
+                   part_size=settings.part_size, parallel=settings.parallel)
+        w._encoding = compression.normalize_content_encoding(stat.encoding)
+        w._meta["encoding"] = w._encoding
+        try:
+            for part in iter_parts(src, key, stat, settings):
+                w.write(part)
+        except IntegrityError as err:
+            w.abort()
+            last_err = err
+            stat = stat_or_raise(src, key)
+            continue
+        except BaseException:
+            w.abort()
+            raise
+        w.close()
+        return w.bytes_written
+    assert last_err is not None
+    raise last_err
