@@ -1,44 +1,91 @@
 """Moving files between any two CloudFiles, keeping compressed bytes compressed.
 
-Per file: a server-side copy when both ends are the same service and no
-re-encoding is asked for; otherwise the stored bytes are read raw and written
-raw with their encoding, decoded/encoded only when ``reencode`` asks for a
-different encoding. Every file is attempted; failures are collected.
+Per file, the cheapest route that is correct:
+
+1. a server-side copy when both ends are the same service (same backend type,
+   endpoint and credentials) and no re-encoding or content type is asked for;
+2. a parallel-part streamed copy (``streaming.copy_large``) when the stored
+   size is known to exceed the source's large-object threshold;
+3. otherwise one raw read and one raw write: the stored bytes move with their
+   encoding and are decoded/encoded only when ``reencode`` names another one.
+
+``reencode``: ``None`` (or ``"same"``) keeps each file's stored encoding;
+``False``, ``"none"`` or ``"identity"`` stores files decompressed; ``True``
+or an encoding name (``gzip``, ``br``, ``zstd``, ``xz``, ``bzip2``) stores
+them in that encoding.
+
+Resuming (``skip_existing``): the destination is listed once with its sizes;
+a file whose copy is already there is skipped. ``"exists"`` skips any existing
+destination file, ``"size"`` one whose stored size matches, and ``True``
+(``"checksum"``) additionally compares checksums wherever both sides expose
+comparable ones (md5 / plain ETag / crc32c / multipart ETag; local files are
+hashed on the spot, and the bytes read are reused for the upload). When no
+comparable checksum exists the size decides. Because every backend writes
+atomically, an interrupted transfer never leaves a truncated object behind.
+
+Every file is attempted; failures are collected per path and raised at the
+end as :class:`TransferError` carrying ``.errors`` and ``.result``.
 """
 from __future__ import annotations
 
+import pickle
+import posixpath
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
-from . import compression, inputs
+from . import compression, integrity, inputs
 from .compression import normalize_content_encoding, normalize_encoding
-from .exceptions import InvalidInputError, NotFoundError, TransferError
+from .exceptions import (
+    CloudFilesError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    TransferError,
+)
 
 if TYPE_CHECKING:
     from .cloudfiles import CloudFiles
 
 _KEEP = object()
+_MISSING = object()
+SKIP_MODES = ("exists", "size", "checksum")
+# Below this many explicit paths a HEAD per file beats listing the destination.
+_LIST_DEST_MIN = 16
 
 
 @dataclass
 class TransferResult:
-    """What a transfer did: counts, bytes moved, and each failed path's error."""
+    """What a transfer did: counts, bytes moved, skipped/missing paths and each failed path's error."""
 
     transferred: int = 0
     skipped: int = 0
     missing: list = field(default_factory=list)
     failed: dict = field(default_factory=dict)
     bytes: int = 0
+    skipped_paths: list = field(default_factory=list)
+    server_side: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
+    def merge(self, other: "TransferResult") -> None:
+        """Add ``other``'s counts and lists into this result (used across processes)."""
+        self.transferred += other.transferred
+        self.skipped += other.skipped
+        self.missing.extend(other.missing)
+        self.failed.update(other.failed)
+        self.bytes += other.bytes
+        self.skipped_paths.extend(other.skipped_paths)
+        self.server_side += other.server_side
+
     def as_dict(self) -> dict:
         return {"transferred": self.transferred, "skipped": self.skipped, "missing": list(self.missing),
-                "failed": {k: str(v) for k, v in self.failed.items()}, "bytes": self.bytes}
+                "failed": {k: str(v) for k, v in self.failed.items()}, "bytes": self.bytes,
+                "server_side": self.server_side}
 
 
+# ------------------------------------------------------------------ inputs
 def _pairs(paths: Iterable) -> Iterator[tuple[str, str]]:
     for item in paths:
         if isinstance(item, str):
@@ -47,39 +94,255 @@ def _pairs(paths: Iterable) -> Iterator[tuple[str, str]]:
             if "path" not in item:
                 raise InvalidInputError(f"a transfer dict needs a 'path' key: {item!r}")
             yield item["path"], item.get("dest_path") or item["path"]
+        elif isinstance(item, tuple) and len(item) == 2 and all(isinstance(x, str) for x in item):
+            yield item[0], item[1]
         else:
-            raise InvalidInputError(f"transfer paths must be names or dicts, got {type(item).__name__}")
+            raise InvalidInputError(
+                f"transfer paths must be names, (src, dest) tuples or {{'path', 'dest_path'}} dicts, "
+                f"got {type(item).__name__}: {item!r}")
 
 
-def _target_encoding(reencode) -> object:
-    if reencode is None:
+def target_encoding(reencode: Union[str, bool, None]) -> object:
+    """``_KEEP`` for None/'same'; otherwise the canonical encoding name (None = identity)."""
+    if reencode is None or (isinstance(reencode, str) and reencode.strip().lower() == "same"):
         return _KEEP
     return normalize_encoding(reencode)
 
 
+def _skip_mode(skip_existing: Union[bool, str, None]) -> Optional[str]:
+    if skip_existing is None or skip_existing is False:
+        return None
+    if skip_existing is True:
+        return "checksum"
+    if isinstance(skip_existing, str) and skip_existing in SKIP_MODES:
+        return skip_existing
+    raise InvalidInputError(
+        f"skip_existing must be True, False or one of {', '.join(SKIP_MODES)}; got {skip_existing!r}")
+
+
+# ----------------------------------------------------------- fingerprints
+@dataclass
+class Fingerprint:
+    """What is known about one stored object: size, encoding, checksums, maybe its bytes."""
+
+    size: Optional[int]
+    encoding: Optional[str]
+    sums: integrity.Checksums
+    data: Optional[bytes] = None  # stored bytes, when read (local backends)
+
+    @property
+    def md5(self) -> Optional[str]:
+        """Hex md5 of the stored bytes, if known (a plain 32-hex ETag counts)."""
+        if self.data is not None:
+            return integrity.md5_hex(self.data)
+        if self.sums.md5:
+            return self.sums.md5.lower()
+        etag = (self.sums.etag or "").strip('"')
+        if len(etag) == 32 and all(c in "0123456789abcdefABCDEF" for c in etag):
+            return etag.lower()
+        return None
+
+
+def fingerprint(cf: "CloudFiles", key: str, read_local: bool = True) -> Optional[Fingerprint]:
+    """Size/encoding/checksums of ``key`` in ``cf`` (``None`` if missing).
+
+    Local backends (file://, mem://) are read and hashed on the spot, which is
+    cheaper than any metadata they could keep; network backends answer with
+    one metadata request.
+    """
+    if read_local and cf.backend.capabilities.local:
+        res = cf._fetch(key, None, None)
+        if res.content is None:
+            return None
+        return Fingerprint(len(res.content), normalize_content_encoding(res.encoding),
+                           integrity.Checksums(size=len(res.content)), res.content)
+    st = cf._call(cf.backend.stat, key)
+    if st is None:
+        return None
+    return Fingerprint(st.size, normalize_content_encoding(st.encoding), st.checksums or integrity.Checksums())
+
+
+_PART_SIZES = [8, 5, 16, 15, 32, 64, 100, 128]
+
+
+def _matches_multipart(data: bytes, etag: str, hint: Optional[int]) -> Optional[bool]:
+    head, _, count = etag.partition("-")
+    if len(head) != 32 or not count.isdigit():
+        return None
+    candidates = ([hint] if hint else []) + [m * 1024 * 1024 for m in _PART_SIZES]
+    parts = int(count)
+    plausible = [c for c in candidates if c and -(-len(data) // c) == parts]
+    for ps in plausible:
+        if integrity.multipart_etag(data, ps) == etag:
+            return True
+    return False if plausible else None
+
+
+def _data_vs_sums(data: bytes, other: Fingerprint) -> Optional[bool]:
+    if other.md5:
+        return integrity.md5_hex(data) == other.md5
+    if other.sums.crc32c:
+        return integrity.crc32c_base64(data) == other.sums.crc32c
+    etag = (other.sums.etag or "").strip('"')
+    if "-" in etag:
+        return _matches_multipart(data, etag, other.sums.multipart_part_size)
+    return None
+
+
+def same_stored(a: Fingerprint, b: Fingerprint) -> Optional[bool]:
+    """Whether two objects hold the same stored bytes: True/False, or None when
+    no comparable checksum exists (sizes alone then decide for the caller)."""
+    if a.size is not None and b.size is not None and a.size != b.size:
+        return False
+    if a.encoding != b.encoding:
+        return False
+    if a.data is not None and b.data is not None:
+        return a.data == b.data
+    if a.data is not None:
+        return _data_vs_sums(a.data, b)
+    if b.data is not None:
+        return _data_vs_sums(b.data, a)
+    if a.md5 and b.md5:
+        return a.md5 == b.md5
+    if a.sums.crc32c and b.sums.crc32c:
+        return a.sums.crc32c == b.sums.crc32c
+    ea, eb = (a.sums.etag or "").strip('"'), (b.sums.etag or "").strip('"')
+    if ea and ea == eb and "-" in ea:
+        return True
+    return None
+
+
+# ---------------------------------------------------------------- copying
 def copy_one(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str, target=_KEEP,
-             content_type: Optional[str] = None) -> Optional[int]:
-    """Copy one file; return the stored bytes written (0 for a server-side copy),
-    or ``None`` when the source does not exist."""
+             content_type: Optional[str] = None, size: Optional[int] = None,
+             data: Optional[tuple] = None) -> Optional[tuple[int, bool]]:
+    """Copy one file; return ``(stored bytes written, server_side)``, or ``None``
+    when the source does not exist.
+
+    ``size`` (stored size, if known from a listing) routes large objects to the
+    streamed copy; ``data`` is ``(stored bytes, encoding)`` already read.
+    """
     skey, dkey = src._key(key), dest._key(dkey)
-    if target is _KEEP and src.backend.same_service(dest.backend) and content_type is None:
+    keep = target is _KEEP
+    if keep and content_type is None and data is None and src.backend.same_service(dest.backend):
         try:
             if src._call(src.backend.copy_within, skey, dest.backend, dkey):
-                return 0
+                return (size or 0), True
         except NotFoundError:
             return None
-    res = src._fetch(skey, None, None)
-    if res.content is None:
-        return None
-    content = res.content
-    enc = normalize_content_encoding(res.encoding)
-    if target is not _KEEP and target != enc:
+    if data is None:
+        threshold = getattr(getattr(src, "stream_settings", None), "threshold", None)
+        if size is None and threshold is not None and src.backend.capabilities.local:
+            size = src._call(src.backend.size, skey)
+            if size is None:
+                return None
+        if keep and threshold is not None and size is not None and size > threshold:
+            from . import streaming
+
+            stat = streaming.stat_or_raise(src, skey)
+            return streaming.copy_large(src, skey, dest, dkey, stat, content_type=content_type), False
+        res = src._fetch(skey, None, None)
+        if res.content is None:
+            return None
+        content, enc = res.content, normalize_content_encoding(res.encoding)
+    else:
+        content, enc = data
+    if not keep and target != enc:
         content = compression.compress(compression.decompress(content, enc, skey), target)
         enc = target
-    req = {"path": dkey, "content": content, "compress": enc, "raw": True,
-           "content_type": content_type}
-    dest._put_one(req)
-    return len(content)
+    dest._put_one({"path": dkey, "content": content, "compress": enc, "raw": True,
+                   "content_type": content_type})
+    return len(content), False
+
+
+def _decoded_md5(fp: Fingerprint, cf: "CloudFiles", key: str) -> str:
+    data = fp.data
+    if data is None:
+        data = cf.get(key, raw=True)
+        if data is None:
+            raise NotFoundError(f"{cf.abspath(key)} does not exist")
+    return integrity.md5_hex(compression.decompress(data, fp.encoding, key))
+
+
+class _Job:
+    """One transfer's settings, shared by every file (and picklable for processes)."""
+
+    def __init__(self, src, dest, target, content_type, skip, dest_index):
+        self.src, self.dest, self.target = src, dest, target
+        self.content_type, self.skip, self.dest_index = content_type, skip, dest_index
+
+    def run(self, item: tuple) -> tuple[str, Any, int, bool]:
+        key, dkey, size = item
+        src, dest = self.src, self.dest
+        try:
+            data = None
+            if self.skip:
+                verdict, data = self._already_there(key, dkey, size)
+                if verdict:
+                    return key, "skipped", 0, False
+                if verdict is None:
+                    return key, "missing", 0, False
+            res = copy_one(src, dest, key, dkey, self.target, self.content_type, size, data)
+            if res is None:
+                return key, "missing", 0, False
+            return key, "ok", res[0], res[1]
+        except Exception as err:  # reported per file
+            return key, err, 0, False
+
+    def _already_there(self, key: str, dkey: str, size: Optional[int]) -> tuple[Optional[bool], Optional[tuple]]:
+        """(True, _) skip; (False, data) copy, reusing ``data`` if read; (None, _) source missing."""
+        src, dest = self.src, self.dest
+        skey, dk = src._key(key), dest._key(dkey)
+        if self.dest_index is not None:
+            dsize = self.dest_index.get(dk, _MISSING)
+            if dsize is _MISSING:
+                return False, None
+        else:
+            dsize = dest._call(dest.backend.size, dk)
+            if dsize is None:
+                return False, None
+        if self.skip == "exists":
+            return True, None
+        sfp = fingerprint(src, skey)
+        if sfp is None:
+            return None, None
+        data = (sfp.data, sfp.encoding) if sfp.data is not None else None
+        keep = self.target is _KEEP
+        if keep or self.target == sfp.encoding:
+            if dsize != sfp.size:
+                return False, data
+            if self.skip == "size":
+                return True, None
+            dfp = fingerprint(dest, dk)
+            if dfp is None:
+                return False, data
+            same = same_stored(sfp, dfp)
+            return (dsize == sfp.size if same is None else same), data
+        # Re-encoding: stored sizes differ by design; compare decoded content.
+        dfp = fingerprint(dest, dk)
+        if dfp is None or dfp.encoding != self.target:
+            return False, data
+        if self.skip == "size":
+            return True, None
+        return _decoded_md5(sfp, src, skey) == _decoded_md5(dfp, dest, dk), data
+
+
+def _common_dir(keys: list[str]) -> str:
+    prefix = posixpath.commonprefix(keys)
+    return prefix[: prefix.rfind("/") + 1] if "/" in prefix else ""
+
+
+def _dest_index(dest: "CloudFiles", dkeys: Optional[list[str]]) -> Optional[dict]:
+    """Stored sizes of the destination from one listing, or None when heads are cheaper."""
+    if dkeys is not None and len(dkeys) < _LIST_DEST_MIN:
+        return None
+    if not dest.backend.capabilities.listable:
+        return None
+    prefix = "" if dkeys is None else _common_dir(dkeys)
+    try:
+        return dict(dest.list_sizes(prefix))
+    except CloudFilesError:
+        return None
 
 
 def transfer(
@@ -91,68 +354,192 @@ def transfer(
     content_type: Optional[str] = None,
     allow_missing: bool = False,
     progress=False,
-    skip_existing: bool = False,
+    skip_existing: Union[bool, str] = False,
+    parallel: int = 1,
 ) -> TransferResult:
-    """Copy ``paths`` (default: everything listed in ``src``) from ``src`` to ``dest``."""
-    if not isinstance(block_size, int) or block_size < 1:
+    """Copy ``paths`` (default: everything listed in ``src``) from ``src`` to ``dest``.
+
+    ``paths`` items are names, ``(src, dest)`` tuples or ``{'path', 'dest_path'}``
+    dicts. ``block_size`` bounds the files in flight. ``parallel`` > 1 splits
+    the work over processes. See the module docstring for ``reencode`` and
+    ``skip_existing``. Raises :class:`TransferError` (with ``.errors`` and
+    ``.result``) after every file was attempted if any failed.
+    """
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise InvalidInputError(f"block_size must be a positive int, got {block_size!r}")
-    target = _target_encoding(reencode)
-    items = src.list() if paths is None else inputs.to_iter(paths)
-    if isinstance(items, str):
-        items = [items]
-    result = TransferResult()
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        raise InvalidInputError(f"parallel must be a positive int, got {parallel!r}")
+    target = target_encoding(reencode)
+    skip = _skip_mode(skip_existing)
+    if content_type is not None and not isinstance(content_type, str):
+        raise InvalidInputError(f"content_type must be a str, got {content_type!r}")
 
-    def one(pair):
-        key, dkey = pair
-        try:
-            if skip_existing:
-                ssize = src.size(key)
-                if ssize is not None and dest.size(dkey) == ssize:
-                    return key, "skipped", 0
-            n = copy_one(src, dest, key, dkey, target, content_type)
-            if n is None:
-                return key, "missing", 0
-            return key, "ok", n
-        except Exception as err:
-            return key, err, 0
-
-    total = len(items) if hasattr(items, "__len__") else None
-    from .scheduler import schedule
-
-    threads = min(src._threads(total), block_size)
-    for key, status, n in schedule(one, _pairs(items), concurrency=threads, green=src.green,
-                                   progress=progress, total=total, desc="Transferring"):
-        if status == "ok":
-            result.transferred += 1
-            result.bytes += n
-        elif status == "skipped":
-            result.skipped += 1
-        elif status == "missing":
-            if allow_missing:
-                result.missing.append(key)
-            else:
-                result.failed[key] = NotFoundError(f"{src.abspath(key)} does not exist")
+    items: Iterable
+    total: Optional[int] = None
+    if paths is None:
+        # One listing gives the keys and their sizes (large files stream).
+        items = ((k, k, s) for k, s in src.list_sizes() if not k.endswith("/"))
+        if skip or parallel > 1:
+            items = list(items)
+            total = len(items)
+    else:
+        if isinstance(paths, (str, dict)):
+            paths = [paths]
+        raw = inputs.to_iter(paths)
+        if isinstance(raw, list):
+            items = [(k, d, None) for k, d in _pairs(raw)]
+            total = len(items)
         else:
-            result.failed[key] = status
+            items = ((k, d, None) for k, d in _pairs(raw))
+            if parallel > 1:
+                items = list(items)
+                total = len(items)
+
+    dest_index = None
+    if skip:
+        dkeys = None if paths is None else ([dest._key(d) for _, d, _ in items] if total is not None else [])
+        if paths is not None and total is None:
+            dest_index = None  # a generator of unknown length: ask per file
+        else:
+            dest_index = _dest_index(dest, dkeys)
+
+    job = _Job(src, dest, target, content_type, skip, dest_index)
+    nproc = parallel if src.protocol != "mem" and dest.protocol != "mem" else 1
+    if nproc > 1 and total and total > 1:
+        result = _run_processes(job, items, nproc, block_size, progress, total)  # type: ignore[arg-type]
+    else:
+        result = _run_threads(job, items, block_size, progress, total)
+
+    for key in list(result.missing):
+        if not allow_missing:
+            result.missing.remove(key)
+            result.failed[key] = NotFoundError(f"{src.abspath(key)} does not exist")
     if result.failed:
         first_key, first_err = next(iter(result.failed.items()))
+        attempted = len(result.failed) + result.transferred + result.skipped + len(result.missing)
         err = TransferError(
-            f"{len(result.failed)} of {len(result.failed) + result.transferred} files failed to transfer; "
-            f"first: {first_key!r}: {first_err}", result.failed,
+            f"{len(result.failed)} of {attempted} files failed to transfer; "
+            f"first: {src.abspath(first_key)}: {first_err}", result.failed,
         )
         err.result = result  # type: ignore[attr-defined]
-        raise err from first_err
+        raise err from (first_err if isinstance(first_err, BaseException) else None)
     return result
 
 
+def _run_threads(job: _Job, items: Iterable, block_size: int, progress, total: Optional[int]) -> TransferResult:
+    from .scheduler import schedule
+
+    src, dest = job.src, job.dest
+    threads = max(src.num_threads, dest.num_threads)
+    threads = min(threads, block_size)
+    if total is not None:
+        threads = min(threads, max(total, 1))
+    result = TransferResult()
+    for key, status, n, server_side in schedule(job.run, items, concurrency=threads, green=src.green,
+                                                progress=progress, total=total, desc="Transferring"):
+        _tally(result, key, status, n, server_side)
+    return result
+
+
+def _tally(result: TransferResult, key: str, status: Any, n: int, server_side: bool) -> None:
+    if status == "ok":
+        result.transferred += 1
+        result.bytes += n
+        result.server_side += int(server_side)
+    elif status == "skipped":
+        result.skipped += 1
+        result.skipped_paths.append(key)
+    elif status == "missing":
+        result.missing.append(key)
+    else:
+        result.failed[key] = status
+
+
+# ------------------------------------------------------------- processes
+def _child(src_spec: tuple, dest_spec: tuple, target, content_type, skip, dest_index,
+           chunk: list, block_size: int) -> TransferResult:
+    from .cloudfiles import CloudFiles
+
+    def build(spec):
+        cloudpath, kwargs = spec
+        kw = dict(kwargs)
+        kw["parallel"], kw["progress"] = 1, False
+        return CloudFiles(cloudpath, **kw)
+
+    job = _Job(build(src_spec), build(dest_spec), target, content_type, skip, dest_index)
+    result = _run_threads(job, chunk, block_size, False, len(chunk))
+    for k, err in list(result.failed.items()):
+        try:
+            pickle.dumps(err)
+        except Exception:
+            result.failed[k] = CloudFilesError(f"{type(err).__name__}: {err}")
+    return result
+
+
+def _run_processes(job: _Job, items: list, nproc: int, block_size: int, progress, total: int) -> TransferResult:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    chunk_size = max(1, min(max(block_size, 1) * 8, -(-total // (nproc * 4))))
+    chunks = [items[i:i + chunk_size] for i in range(0, total, chunk_size)]
+    target = job.target
+    # _KEEP is a module singleton: pass a marker that survives pickling.
+    target_arg = "__keep__" if target is _KEEP else target
+    specs = [(cf.cloudpath, getattr(cf, "_init_kwargs", {})) for cf in (job.src, job.dest)]
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc="Transferring")
+    result = TransferResult()
+    try:
+        with ProcessPoolExecutor(max_workers=min(nproc, len(chunks)), mp_context=ctx) as pool:
+            futures = {pool.submit(_child_entry, specs[0], specs[1], target_arg, job.content_type, job.skip,
+                                   job.dest_index, c, block_size): len(c) for c in chunks}
+            for fut in as_completed(futures):
+                result.merge(fut.result())
+                if bar is not None:
+                    bar.update(futures[fut])
+    finally:
+        if bar is not None:
+            bar.close()
+    return result
+
+
+def _child_entry(src_spec, dest_spec, target_arg, content_type, skip, dest_index, chunk, block_size):
+    target = _KEEP if target_arg == "__keep__" else target_arg
+    return _child(src_spec, dest_spec, target, content_type, skip, dest_index, chunk, block_size)
+
+
+# ------------------------------------------------------------------ moving
 def move_files(src: "CloudFiles", dest: "CloudFiles", paths: Iterable, block_size: int = 64,
-               progress=False) -> TransferResult:
-    """Transfer, then delete only the sources whose copy succeeded."""
-    pairs = list(_pairs(inputs.to_iter(paths) if not isinstance(paths, str) else [paths]))
-    result = transfer(src, dest, [{"path": s, "dest_path": d} for s, d in pairs],
-                      block_size=block_size, progress=progress)
-    same = src.cloudpath == dest.cloudpath
-    to_delete = [s for s, d in pairs if not (same and s == d)]
+               progress=False, reencode: Union[str, bool, None] = None, parallel: int = 1) -> TransferResult:
+    """Transfer, then delete only the sources whose copy succeeded.
+
+    A file moved onto itself (same place, same name) is left alone.
+    """
+    if isinstance(paths, (str, dict)):
+        paths = [paths]
+    pairs = list(_pairs(inputs.to_iter(paths)))
+    same_place = src.cloudpath == dest.cloudpath
+    pairs = [(s, d) for s, d in pairs if not (same_place and src._key(s) == dest._key(d))]
+    failed: dict = {}
+    result = TransferResult()
+    try:
+        result = transfer(src, dest, pairs, block_size=block_size, progress=progress,
+                          reencode=reencode, parallel=parallel)
+    except TransferError as err:
+        result = getattr(err, "result", result)
+        failed = err.errors
+        raise_after: Optional[TransferError] = err
+    else:
+        raise_after = None
+    to_delete = [s for s, _ in pairs if s not in failed]
     if to_delete:
         src.delete(to_delete)
+    if raise_after is not None:
+        raise raise_after
     return result
+
