@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as _dt
 import errno
 import os
+import itertools
 import threading
-import uuid
 from typing import Iterator, Optional
 
 from ..compression import SUFFIXES, SUFFIX_TO_ENCODING
@@ -23,6 +23,12 @@ from .base import Backend, BackendOptions, Capabilities, GetResult, check_range,
 # Order tried on read: plain first, then the reference's suffix order.
 _VARIANTS = [("", None)] + [(SUFFIXES[e], e) for e in ("gzip", "br", "zstd", "xz", "bzip2")]
 _TMP_MARK = ".cftmp-"
+_tmp_counter = itertools.count()
+
+
+def _tmp_name(target: str) -> str:
+    """A temporary name beside ``target``, unique across threads and processes."""
+    return f"{target}{_TMP_MARK}{os.getpid()}-{next(_tmp_counter)}"
 
 
 class FileBackend(Backend):
@@ -101,7 +107,7 @@ class FileBackend(Backend):
         path = self._path(key)
         target = path + (SUFFIXES[encoding] if encoding else "")
         directory = os.path.dirname(target)
-        tmp = f"{target}{_TMP_MARK}{uuid.uuid4().hex[:12]}"
+        tmp = _tmp_name(target)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileNotFoundError:
@@ -226,7 +232,7 @@ class FileBackend(Backend):
         dpath = dest._path(dest_key)
         target = dpath + (SUFFIXES[enc] if enc else "")
         dest._ensure_dir(os.path.dirname(target))
-        tmp = f"{target}{_TMP_MARK}{uuid.uuid4().hex[:12]}"
+        tmp = _tmp_name(target)
         try:
             shutil.copyfile(found, tmp)
             os.replace(tmp, target)
@@ -243,7 +249,7 @@ class FileBackend(Backend):
         path = self._path(key)
         target = path + (SUFFIXES[encoding] if encoding else "")
         self._ensure_dir(os.path.dirname(target))
-        tmp = f"{target}{_TMP_MARK}{uuid.uuid4().hex[:12]}"
+        tmp = _tmp_name(target)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         return _FileUpload(path, target, tmp, fd)
 
