@@ -1,0 +1,714 @@
+"""S3 backend (``s3://``): AWS and any S3-compatible service.
+
+Requests are built, signed (AWS Signature Version 4, computed here with
+``hmac``; signing keys cached per secret/day/region) and sent over the shared
+urllib3 pools of :mod:`cloudfiles.connections`. boto3's per-call machinery
+costs more client CPU than a small object's whole round trip, so it is not
+used; botocore is imported only when its default credential chain is needed.
+
+Addressing: custom endpoints (``s3://https://host:port/bucket/...`` or
+``endpoint=``) are always path-style (``host/bucket/key``). AWS itself uses
+virtual-hosted style ``bucket.s3.REGION.amazonaws.com`` when the bucket name
+is DNS-safe (no dots or upper case), path-style ``s3.REGION.amazonaws.com``
+otherwise. A wrong region (301/400 with ``x-amz-bucket-region``) is learned
+once per bucket and the request repeated.
+
+Credentials, first found wins: ``secrets=`` (a dict or a JSON file path), the
+secrets file ``BUCKET-aws-secret.json`` / ``aws-secret.json`` (named after the
+alias, e.g. ``matrix-secret.json``, for aliased endpoints), the environment
+(``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``), then
+botocore's default chain (shared credentials file, SSO, instance roles...).
+``no_sign_request=True`` sends unsigned requests and needs none.
+"""
+from __future__ import annotations
+
+import base64
+import email.utils
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+import xml.etree.ElementTree as ET
+from typing import Any, Iterator, Optional
+from urllib.parse import quote, unquote, urlsplit
+
+from urllib3.exceptions import HTTPError as _Urllib3Error
+
+from .. import connections
+from .. import secrets as _secrets
+from ..compression import normalize_content_encoding
+from ..exceptions import (
+    AuthorizationError,
+    BucketNotFoundError,
+    CloudFilesError,
+    CloudPathError,
+    CredentialsError,
+    InvalidInputError,
+    NetworkError,
+    NotFoundError,
+    ServerError,
+    ThrottledError,
+)
+from ..integrity import Checksums
+from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, head_dict
+
+AWS_HOST_SUFFIX = "amazonaws.com"
+DEFAULT_REGION = "us-east-1"
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+_ENV_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+                   "TooManyRequests", "RequestThrottled"}
+_AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
+               "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem",
+               "InvalidSecurity", "MissingSecurityHeader", "RequestTimeTooSkewed"}
+
+# Regions learned from redirects, per bucket (AWS only).
+_bucket_regions: dict[str, str] = {}
+# Derived SigV4 signing keys: (secret, yyyymmdd, region) -> key.
+_signing_keys: dict[tuple[str, str, str], bytes] = {}
+_amz_date_cache: list = [0, "", ""]
+
+
+def _amz_now() -> tuple[str, str]:
+    """``(YYYYMMDDTHHMMSSZ, YYYYMMDD)`` for now, recomputed once per second."""
+    now = int(time.time())
+    cached = _amz_date_cache
+    if cached[0] != now:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        cached[:] = [now, stamp, stamp[:8]]
+        return stamp, stamp[:8]
+    return cached[1], cached[2]
+
+
+def _signing_key(secret: str, day: str, region: str) -> bytes:
+    k = (secret, day, region)
+    key = _signing_keys.get(k)
+    if key is None:
+        key = hmac.digest(("AWS4" + secret).encode(), day.encode(), "sha256")
+        for part in (region, "s3", "aws4_request"):
+            key = hmac.digest(key, part.encode(), "sha256")
+        if len(_signing_keys) > 256:
+            _signing_keys.clear()
+        _signing_keys[k] = key
+    return key
+
+
+def _q(value: str) -> str:
+    """URI-encode a query name or value the way SigV4 canonicalises it."""
+    return quote(value, safe="-_.~")
+
+
+def _canonical_query(params: dict[str, str]) -> str:
+    return "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(params.items()))
+
+
+def _text(elem: Optional[ET.Element], tag: str) -> Optional[str]:
+    if elem is None:
+        return None
+    child = elem.find(_NS + tag)
+    if child is None:
+        child = elem.find(tag)
+    return None if child is None else (child.text or "")
+
+
+def _parse_error(body: bytes) -> tuple[str, str, Optional[ET.Element]]:
+    """``(code, message, root)`` of an S3 error document ('' when there is none)."""
+    if not body or b"<Error" not in body[:512]:
+        return "", "", None
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return "", "", None
+    if root.tag.endswith("Error"):
+        return _text(root, "Code") or "", _text(root, "Message") or "", root
+    return "", "", None
+
+
+def _is_aws_dns_bucket(bucket: str) -> bool:
+    return 3 <= len(bucket) <= 63 and "." not in bucket and bucket == bucket.lower() and "_" not in bucket
+
+
+class _Credentials:
+    """Access key, secret and token; ``provider`` refreshes them (botocore chain)."""
+
+    __slots__ = ("access_key", "secret_key", "token", "region", "source", "provider")
+
+    def __init__(self, access_key: str, secret_key: str, token: Optional[str], region: Optional[str],
+                 source: str, provider: Any = None):
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.token = token or None
+        self.region = region
+        self.source = source
+        self.provider = provider
+
+    def current(self) -> tuple[str, str, Optional[str]]:
+        if self.provider is None:
+            return self.access_key, self.secret_key, self.token
+        frozen = self.provider.get_frozen_credentials()
+        return frozen.access_key, frozen.secret_key, frozen.token or None
+
+
+def _from_mapping(data: Any, source: str) -> _Credentials:
+    if not isinstance(data, dict):
+        raise CredentialsError(f"S3 credentials from {source} must be a JSON object, got {type(data).__name__}")
+
+    def pick(*names: str) -> Optional[str]:
+        for n in names:
+            if data.get(n):
+                return str(data[n])
+        return None
+
+    ak = pick("AWS_ACCESS_KEY_ID", "aws_access_key_id", "access_key")
+    sk = pick("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key", "secret_key")
+    missing = [n for n, v in (("AWS_ACCESS_KEY_ID", ak), ("AWS_SECRET_ACCESS_KEY", sk)) if not v]
+    if missing:
+        raise CredentialsError(f"S3 credentials from {source} lack {' and '.join(missing)}")
+    return _Credentials(ak, sk, pick("AWS_SESSION_TOKEN", "aws_session_token", "token"),
+                        pick("AWS_DEFAULT_REGION", "AWS_REGION", "region"), source)
+
+
+def secret_name(alias: Optional[str]) -> str:
+    """The secrets-file name for an endpoint: ``aws-secret.json`` or ``ALIAS-secret.json``."""
+    return f"{alias}-secret.json" if alias else "aws-secret.json"
+
+
+def resolve_credentials(bucket: str, secrets: Any = None, alias: Optional[str] = None) -> _Credentials:
+    """Find credentials for ``bucket`` in the documented order, or raise :class:`CredentialsError`."""
+    if secrets is not None:
+        if isinstance(secrets, (str, os.PathLike)):
+            path = os.fspath(secrets)
+            return _from_mapping(_secrets.load_json_secret(path), f"secrets file {path}")
+        if isinstance(secrets, dict):
+            return _from_mapping(secrets, "secrets=")
+        raise InvalidInputError(
+            f"secrets= for s3:// must be a dict or a path to a JSON file, got {type(secrets).__name__}"
+        )
+    name = secret_name(alias)
+    path = _secrets.find_secret_file(name, bucket)
+    if path:
+        return _from_mapping(_secrets.load_json_secret(path), f"secrets file {path}")
+    env = os.environ
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        return _Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"],
+                            env.get("AWS_SESSION_TOKEN"), None, "environment")
+    try:
+        import botocore.session
+
+        found = botocore.session.get_session().get_credentials()
+    except Exception as err:  # botocore raises many kinds for broken profiles
+        raise CredentialsError(
+            f"no usable S3 credentials for bucket {bucket!r}: botocore's credential chain failed: {err}; "
+            + _secrets.searched_description(name, bucket, _ENV_KEYS)
+        ) from err
+    if found is None:
+        raise CredentialsError(
+            f"no S3 credentials found for bucket {bucket!r}: "
+            + _secrets.searched_description(name, bucket, _ENV_KEYS)
+            + ", and botocore's default chain (~/.aws, SSO, instance metadata). "
+            "Pass secrets=, or no_sign_request=True for a public bucket."
+        )
+    frozen = found.get_frozen_credentials()
+    refreshable = hasattr(found, "refresh_needed")
+    return _Credentials(frozen.access_key, frozen.secret_key, frozen.token, None,
+                        f"botocore ({getattr(found, 'method', 'default chain')})",
+                        provider=found if refreshable else None)
+
+
+class _Response:
+    """The parts of a urllib3 response the backend uses."""
+
+    __slots__ = ("status", "headers", "data")
+
+    def __init__(self, status: int, headers: Any, data: bytes):
+        self.status = status
+        self.headers = headers
+        self.data = data
+
+
+class S3Backend(Backend):
+    """S3 over SigV4-signed urllib3 requests; see the module docstring."""
+
+    capabilities = Capabilities(server_side_copy=True, batch_delete=1000, wants_md5=True)
+
+    def __init__(self, cloudpath, options: BackendOptions):
+        super().__init__(cloudpath, options)
+        if not cloudpath.bucket:
+            raise CloudPathError(f"s3 cloudpath {cloudpath.url!r} names no bucket")
+        self.bucket = cloudpath.bucket
+        self.root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
+        self.custom = bool(cloudpath.host)
+        if self.custom:
+            parts = urlsplit(cloudpath.host)
+            self._scheme, self._netloc = parts.scheme, parts.netloc
+            self.endpoint = f"{self._scheme}://{self._netloc}"
+        else:
+            self._scheme, self._netloc = "https", ""
+            self.endpoint = "https://s3.amazonaws.com"
+        self._unsigned = bool(options.no_sign_request)
+        self._creds: Optional[_Credentials] = None
+        self._creds_lock = threading.Lock()
+        self._region: Optional[str] = None
+        self._fixed: dict[str, str] = {}
+        if options.request_payer:
+            self._fixed["x-amz-request-payer"] = str(options.request_payer)
+        self._pid = -1
+        self._pools: dict[str, Any] = {}
+        self._bucket_ok = False
+        self._sign_payload = self._scheme == "http"
+        self._target_cache: Optional[tuple[str, str, str]] = None
+
+    # -- credentials, region, addressing --------------------------------------
+    def _credentials(self) -> _Credentials:
+        creds = self._creds
+        if creds is None:
+            with self._creds_lock:
+                if self._creds is None:
+                    self._creds = resolve_credentials(self.bucket, self.options.secrets, self.cloudpath.alias)
+                creds = self._creds
+        return creds
+
+    @property
+    def region(self) -> str:
+        r = _bucket_regions.get(self.bucket) if not self.custom else None
+        if r:
+            return r
+        if self._region is None:
+            creds_region = None
+            if not self._unsigned:
+                creds_region = self._credentials().region
+            self._region = (creds_region or os.environ.get("AWS_DEFAULT_REGION")
+                            or os.environ.get("AWS_REGION") or DEFAULT_REGION)
+        return self._region
+
+    def _target(self) -> tuple[str, str, str]:
+        """``(region, host, path prefix)``: where requests for this bucket go."""
+        region = self.region
+        cached = self._target_cache
+        if cached is not None and cached[0] == region:
+            return cached
+        if self.custom:
+            t = (region, self._netloc, "/" + quote(self.bucket, safe=""))
+        elif _is_aws_dns_bucket(self.bucket):
+            t = (region, f"{self.bucket}.s3.{region}.{AWS_HOST_SUFFIX}", "")
+        else:
+            t = (region, f"s3.{region}.{AWS_HOST_SUFFIX}", "/" + quote(self.bucket, safe=""))
+        self._target_cache = t
+        return t
+
+    def _pool(self, host: str):
+        pid = os.getpid()
+        if pid != self._pid:
+            self._pools = {}
+            self._pid = pid
+        pool = self._pools.get(host)
+        if pool is None:
+            ident = None if self._unsigned else self._credentials().access_key
+            pm = connections.pool_manager(("s3", self.endpoint, ident), maxsize=self.options.num_threads,
+                                          timeout=self.options.timeout)
+            pool = pm.connection_from_host(host.rsplit(":", 1)[0] if host.count(":") == 1 else host,
+                                           port=int(host.rsplit(":", 1)[1]) if host.count(":") == 1 else None,
+                                           scheme=self._scheme)
+            self._pools[host] = pool
+        return pool
+
+    # -- the request path ------------------------------------------------------
+    def _full_key(self, key: str) -> str:
+        return self.root + key.lstrip("/") if self.root else key
+
+    def _request(self, method: str, key: Optional[str], what: str, query: Optional[dict] = None,
+                 headers: Optional[dict] = None, body: Optional[bytes] = None) -> _Response:
+        """Sign and send one request; on a wrong-region answer learn the region and resend once."""
+        for attempt in (0, 1):
+            region, host, base = self._target()
+            path = base + "/" + quote(key, safe="/~") if key is not None else (base or "/")
+            qs = _canonical_query(query) if query else ""
+            hdrs = {"host": host}
+            if self._fixed:
+                hdrs.update(self._fixed)
+            if headers:
+                hdrs.update(headers)
+            if not self._unsigned:
+                self._sign(method, path, qs, hdrs, body, region)
+            url = path + "?" + qs if qs else path
+            try:
+                resp = self._pool(host).urlopen(method, url, body=body, headers=hdrs, retries=False,
+                                                redirect=False, preload_content=True, decode_content=False,
+                                                assert_same_host=False)
+            except _Urllib3Error as err:
+                raise NetworkError(f"{method} {what}: {type(err).__name__}: {err}") from err
+            except (ConnectionError, TimeoutError, OSError) as err:
+                raise NetworkError(f"{method} {what}: {type(err).__name__}: {err}") from err
+            status = resp.status
+            if attempt == 0 and not self.custom and status in (301, 307, 400):
+                new_region = resp.headers.get("x-amz-bucket-region")
+                if not new_region:
+                    _code, _msg, root = _parse_error(resp.data)
+                    new_region = _text(root, "Region")
+                if new_region and new_region != region:
+                    _bucket_regions[self.bucket] = new_region
+                    continue
+            return _Response(status, resp.headers, resp.data)
+        return _Response(status, resp.headers, resp.data)
+
+    def _sign(self, method: str, path: str, qs: str, hdrs: dict, body: Optional[bytes], region: str) -> None:
+        ak, sk, token = self._credentials().current()
+        stamp, day = _amz_now()
+        if body is None or not body:
+            payload = _EMPTY_SHA256
+        elif self._sign_payload:
+            payload = hashlib.sha256(body).hexdigest()
+        else:
+            payload = _UNSIGNED_PAYLOAD  # TLS plus Content-MD5 protect the body
+        hdrs["x-amz-date"] = stamp
+        hdrs["x-amz-content-sha256"] = payload
+        if token:
+            hdrs["x-amz-security-token"] = token
+        names = sorted(k for k in hdrs if k == "host" or k.startswith("x-amz-") or k == "content-md5")
+        signed = ";".join(names)
+        canonical = (f"{method}\n{path}\n{qs}\n"
+                     + "".join(f"{n}:{str(hdrs[n]).strip()}\n" for n in names)
+                     + f"\n{signed}\n{payload}")
+        scope = f"{day}/{region}/s3/aws4_request"
+        to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        sig = hmac.digest(_signing_key(sk, day, region), to_sign.encode(), "sha256").hex()
+        hdrs["authorization"] = f"AWS4-HMAC-SHA256 Credential={ak}/{scope}, SignedHeaders={signed}, Signature={sig}"
+
+    def _where(self, key: Optional[str] = None) -> str:
+        loc = f"s3://{self.cloudpath.host + '/' if self.custom else ''}{self.bucket}"
+        return f"{loc}/{key}" if key is not None else loc
+
+    def _error(self, resp: _Response, what: str) -> CloudFilesError:
+        """The exception for a failed response (S3 error code first, then HTTP status)."""
+        code, message, _ = _parse_error(resp.data)
+        status = resp.status
+        detail = f"{code}: {message}" if code else ""
+        if code == "NoSuchBucket" or (status == 404 and code == "" and resp.headers.get("x-amz-error-code") == "NoSuchBucket"):
+            return BucketNotFoundError(f"bucket {self.bucket!r} does not exist ({what} at {self.endpoint})")
+        if code in _THROTTLE_CODES or status in (429, 503) and not code.startswith("NoSuch"):
+            return ThrottledError(f"{what}: HTTP {status} {detail}".rstrip())
+        if status in (401, 403) or code in _AUTH_CODES:
+            how = "unsigned request" if self._unsigned else f"credentials from {self._creds.source if self._creds else '?'}"
+            return AuthorizationError(
+                f"{what}: access to bucket {self.bucket!r} denied (HTTP {status}{' ' + detail if detail else ''}; {how})"
+            )
+        if status >= 500:
+            return ServerError(f"{what}: HTTP {status} {detail}".rstrip())
+        return connections.error_for_status(status, what, detail, self.bucket)
+
+    def _check_bucket_after_404(self, what: str) -> None:
+        """HEAD answers 404 without saying whether the key or the bucket is missing: ask once."""
+        if self._bucket_ok:
+            return
+        resp = self._request("HEAD", None, f"HEAD {self._where()}")
+        if resp.status == 404:
+            raise BucketNotFoundError(f"bucket {self.bucket!r} does not exist ({what} at {self.endpoint})")
+        if resp.status < 300:
+            self._bucket_ok = True
+
+    # -- operations -------------------------------------------------------------
+    def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
+        full = self._full_key(key)
+        headers = None
+        ranged = start is not None or end is not None
+        if ranged:
+            if start is not None and start < 0:
+                rng = f"bytes={start}"
+            elif end is None:
+                rng = f"bytes={start or 0}-"
+            else:
+                s = start or 0
+                if end <= s:
+                    meta = self.head(key)
+                    return GetResult(None if meta is None else b"", None if meta is None else meta["Content-Encoding"])
+                rng = f"bytes={s}-{end - 1}"
+            headers = {"range": rng}
+        resp = self._request("GET", full, f"GET {self._where(full)}", headers=headers)
+        status = resp.status
+        h = resp.headers
+        if status == 200 or status == 206:
+            self._bucket_ok = True
+            enc = h.get("content-encoding")
+            data = resp.data
+            if ranged:
+                if status == 200:  # the server ignored Range: cut it here
+                    data = data[start:] if start is not None and start < 0 else data[start or 0:end]
+                return GetResult(data, enc)
+            etag = h.get("etag")
+            if etag and (h.get("x-amz-server-side-encryption") == "aws:kms"
+                         or h.get("x-amz-server-side-encryption-customer-algorithm")):
+                etag = None  # not an md5 of the bytes
+            length = h.get("content-length")
+            return GetResult(data, enc, Checksums(etag=etag.strip('"') if etag else None,
+                                                  size=int(length) if length else None))
+        if status == 416:
+            return GetResult(b"", h.get("content-encoding"))  # the object exists; the range is past its end
+        if status == 404:
+            code, _, _ = _parse_error(resp.data)
+            if code in ("NoSuchKey", ""):
+                if code == "":
+                    self._check_bucket_after_404(f"GET {self._where(full)}")
+                else:
+                    self._bucket_ok = True
+                return GetResult(None)
+        raise self._error(resp, f"GET {self._where(full)}")
+
+    def put(self, key, content, encoding=None, content_type=None, cache_control=None,
+            storage_class=None, md5=None, crc32c=None) -> None:
+        full = self._full_key(key)
+        if not full or full.endswith("/"):
+            raise InvalidInputError(f"{key!r} is not a valid object key under {self._where()}")
+        headers = {"content-md5": md5 or base64.b64encode(hashlib.md5(content).digest()).decode()}
+        headers["content-type"] = content_type or "application/octet-stream"
+        if encoding:
+            headers["content-encoding"] = encoding
+        if cache_control:
+            headers["cache-control"] = cache_control
+        if storage_class:
+            headers["x-amz-storage-class"] = storage_class
+        resp = self._request("PUT", full, f"PUT {self._where(full)}", headers=headers, body=bytes(content))
+        if resp.status != 200:
+            raise self._error(resp, f"PUT {self._where(full)}")
+        self._bucket_ok = True
+
+    def head(self, key: str) -> Optional[dict]:
+        full = self._full_key(key)
+        resp = self._request("HEAD", full, f"HEAD {self._where(full)}")
+        if resp.status == 404:
+            self._check_bucket_after_404(f"HEAD {self._where(full)}")
+            return None
+        if resp.status != 200:
+            raise self._error(resp, f"HEAD {self._where(full)}")
+        self._bucket_ok = True
+        h = resp.headers
+        lm = h.get("last-modified")
+        etag = h.get("etag")
+        parts = h.get("x-amz-mp-parts-count")
+        return head_dict(
+            size=int(h.get("content-length", 0)),
+            encoding=normalize_content_encoding(h.get("content-encoding")),
+            content_type=h.get("content-type"),
+            cache_control=h.get("cache-control"),
+            etag=etag.strip('"') if etag else None,
+            last_modified=email.utils.parsedate_to_datetime(lm) if lm else None,
+            storage_class=h.get("x-amz-storage-class"),
+            parts_count=int(parts) if parts else None,
+            **{"Content-Disposition": h.get("content-disposition"),
+               "Content-Language": h.get("content-language"),
+               "Request-Charged": h.get("x-amz-request-charged")},
+        )
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def size(self, key: str) -> Optional[int]:
+        meta = self.head(key)
+        return None if meta is None else meta["Content-Length"]
+
+    def delete(self, key: str) -> None:
+        full = self._full_key(key)
+        resp = self._request("DELETE", full, f"DELETE {self._where(full)}")
+        if resp.status in (200, 204):
+            return
+        if resp.status == 404 and _parse_error(resp.data)[0] in ("NoSuchKey", ""):
+            return
+        raise self._error(resp, f"DELETE {self._where(full)}")
+
+    def delete_many(self, keys: list[str]) -> None:
+        """One DeleteObjects request for up to 1000 keys; per-key failures raise."""
+        if not keys:
+            return
+        if len(keys) > 1000:
+            raise InvalidInputError(f"DeleteObjects takes at most 1000 keys, got {len(keys)}")
+        root = ET.Element("Delete")
+        ET.SubElement(root, "Quiet").text = "true"
+        for k in keys:
+            obj = ET.SubElement(root, "Object")
+            ET.SubElement(obj, "Key").text = self._full_key(k)
+        body = ET.tostring(root, encoding="utf-8")
+        headers = {"content-md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
+                   "content-type": "application/xml"}
+        what = f"DeleteObjects {self._where()} ({len(keys)} keys)"
+        resp = self._request("POST", None, what, query={"delete": ""}, headers=headers, body=body)
+        if resp.status != 200:
+            raise self._error(resp, what)
+        errors = []
+        try:
+            doc = ET.fromstring(resp.data) if resp.data else None
+        except ET.ParseError as err:
+            raise ServerError(f"{what}: unreadable response: {err}") from err
+        if doc is not None and doc.tag.endswith("Error"):
+            raise self._error(_Response(500 if _text(doc, "Code") == "InternalError" else 400,
+                                        resp.headers, resp.data), what)
+        if doc is not None:
+            for err in list(doc.iter(_NS + "Error")) + list(doc.iter("Error")):
+                code = _text(err, "Code") or ""
+                if code != "NoSuchKey":
+                    errors.append((_text(err, "Key"), code, _text(err, "Message")))
+        if errors:
+            first = errors[0]
+            msg = f"{what}: {len(errors)} keys not deleted, e.g. {first[0]!r}: {first[1]} {first[2]}"
+            codes = {e[1] for e in errors}
+            if codes & _THROTTLE_CODES:
+                raise ThrottledError(msg)
+            if codes & {"InternalError", "ServiceUnavailable"}:
+                raise ServerError(msg)
+            if codes & _AUTH_CODES:
+                raise AuthorizationError(msg)
+            raise CloudFilesError(msg)
+
+    def _list_pages(self, prefix: str, flat: bool) -> Iterator[list[tuple[str, Optional[int]]]]:
+        full = self.root + prefix
+        params = {"list-type": "2", "prefix": full, "encoding-type": "url"}
+        if flat:
+            params["delimiter"] = "/"
+        cut = len(self.root)
+        what = f"ListObjectsV2 {self._where()} prefix={full!r}"
+        while True:
+            resp = self._request("GET", None, what, query=params)
+            if resp.status != 200:
+                raise self._error(resp, what)
+            self._bucket_ok = True
+            try:
+                doc = ET.fromstring(resp.data)
+            except ET.ParseError as err:
+                raise ServerError(f"{what}: unreadable listing: {err}") from err
+            encoded = (_text(doc, "EncodingType") or "") == "url"
+            page: list[tuple[str, Optional[int]]] = []
+            for item in doc.iter(_NS + "Contents"):
+                k = _text(item, "Key") or ""
+                if encoded:
+                    k = unquote(k)
+                sz = _text(item, "Size")
+                page.append((k[cut:], int(sz) if sz else 0))
+            for item in doc.iter(_NS + "CommonPrefixes"):
+                k = _text(item, "Prefix") or ""
+                if encoded:
+                    k = unquote(k)
+                page.append((k[cut:], None))
+            page.sort(key=lambda kv: kv[0])
+            yield page
+            token = _text(doc, "NextContinuationToken")
+            if (_text(doc, "IsTruncated") or "").lower() != "true" or not token:
+                return
+            params = dict(params, **{"continuation-token": token})
+
+    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
+        for page in self._list_pages(prefix, flat):
+            yield from page
+
+    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
+        for page in self._list_pages(prefix, flat):
+            for k, _ in page:
+                yield k
+
+    def _copy(self, src_full: str, dest: "S3Backend", dest_full: str, extra: Optional[dict] = None) -> _Response:
+        headers = {"x-amz-copy-source": "/" + quote(self.bucket, safe="") + "/" + quote(src_full, safe="/~")}
+        if extra:
+            headers.update(extra)
+        return dest._request("PUT", dest_full, f"CopyObject {self._where(src_full)} -> {dest._where(dest_full)}",
+                             headers=headers)
+
+    def copy_within(self, src_key: str, dest: Backend, dest_key: str) -> bool:
+        """Server-side CopyObject (metadata kept); False for objects too large for one copy."""
+        if not isinstance(dest, S3Backend) or not self.same_service(dest):
+            return False
+        src_full, dest_full = self._full_key(src_key), dest._full_key(dest_key)
+        resp = self._copy(src_full, dest, dest_full)
+        what = f"CopyObject {self._where(src_full)} -> {dest._where(dest_full)}"
+        code, message, _ = _parse_error(resp.data)
+        if resp.status == 200 and not code:
+            return True
+        if code == "NoSuchKey":
+            raise NotFoundError(f"{what}: {src_key!r} does not exist")
+        if code == "InvalidRequest" and "size" in message.lower():
+            return False  # larger than CopyObject allows (5 GiB): let the caller stream it
+        if resp.status == 200:  # S3 can fail a copy after sending 200
+            resp = _Response(500 if code in ("InternalError", "ServiceUnavailable") else 400, resp.headers, resp.data)
+        raise self._error(resp, what)
+
+    def same_service(self, other: Backend) -> bool:
+        if not isinstance(other, S3Backend) or other.endpoint != self.endpoint:
+            return False
+        if self._unsigned or other._unsigned:
+            return False
+        try:
+            return self._credentials().access_key == other._credentials().access_key
+        except CloudFilesError:
+            return False
+
+    def touch(self, key: str) -> None:
+        """Refresh Last-Modified by copying the object onto itself with its metadata."""
+        meta = self.head(key)
+        if meta is None:
+            raise NotFoundError(f"{key!r} does not exist in {self._where()}")
+        full = self._full_key(key)
+        extra = {"x-amz-metadata-directive": "REPLACE",
+                 "content-type": meta["Content-Type"] or "application/octet-stream"}
+        if meta["Content-Encoding"]:
+            extra["content-encoding"] = meta["Content-Encoding"]
+        if meta["Cache-Control"]:
+            extra["cache-control"] = meta["Cache-Control"]
+        if meta["Storage-Class"]:
+            extra["x-amz-storage-class"] = meta["Storage-Class"]
+        resp = self._copy(full, self, full, extra)
+        if resp.status != 200 or _parse_error(resp.data)[0]:
+            raise self._error(resp if resp.status != 200 else _Response(400, resp.headers, resp.data),
+                              f"touch {self._where(full)}")
+
+    # -- native multipart upload --------------------------------------------------
+    def multipart_begin(self, key, encoding=None, content_type=None, cache_control=None, storage_class=None):
+        full = self._full_key(key)
+        headers = {"content-type": content_type or "application/octet-stream"}
+        if encoding:
+            headers["content-encoding"] = encoding
+        if cache_control:
+            headers["cache-control"] = cache_control
+        if storage_class:
+            headers["x-amz-storage-class"] = storage_class
+        what = f"CreateMultipartUpload {self._where(full)}"
+        resp = self._request("POST", full, what, query={"uploads": ""}, headers=headers)
+        if resp.status != 200:
+            raise self._error(resp, what)
+        upload_id = _text(ET.fromstring(resp.data), "UploadId")
+        if not upload_id:
+            raise ServerError(f"{what}: no UploadId in the response")
+        return (full, upload_id)
+
+    def multipart_put_part(self, upload, part_number, data, offset, md5=None, crc32c=None) -> PartInfo:
+        full, upload_id = upload
+        body = bytes(data)
+        headers = {"content-md5": md5 or base64.b64encode(hashlib.md5(body).digest()).decode()}
+        what = f"UploadPart {part_number} of {self._where(full)}"
+        resp = self._request("PUT", full, what, query={"partNumber": str(part_number), "uploadId": upload_id},
+                             headers=headers, body=body)
+        if resp.status != 200:
+            raise self._error(resp, what)
+        return PartInfo(part_number, len(body), etag=resp.headers.get("etag"))
+
+    def multipart_complete(self, upload, parts) -> None:
+        full, upload_id = upload
+        root = ET.Element("CompleteMultipartUpload")
+        for p in sorted(parts, key=lambda p: p.part_number):
+            el = ET.SubElement(root, "Part")
+            ET.SubElement(el, "PartNumber").text = str(p.part_number)
+            ET.SubElement(el, "ETag").text = p.etag
+        body = ET.tostring(root, encoding="utf-8")
+        what = f"CompleteMultipartUpload {self._where(full)}"
+        resp = self._request("POST", full, what, query={"uploadId": upload_id},
+                             headers={"content-type": "application/xml"}, body=body)
+        code = _parse_error(resp.data)[0]
+        if resp.status != 200 or code:
+            raise self._error(resp if resp.status != 200 else _Response(500 if code == "InternalError" else 400,
+                                                                         resp.headers, resp.data), what)
+
+    def multipart_abort(self, upload) -> None:
+        full, upload_id = upload
+        what = f"AbortMultipartUpload {self._where(full)}"
+        resp = self._request("DELETE", full, what, query={"uploadId": upload_id})
+        if resp.status not in (200, 204) and _parse_error(resp.data)[0] != "NoSuchUpload":
+            raise self._error(resp, what)
