@@ -1,0 +1,648 @@
+"""Google Cloud Storage backend (``gs://``), speaking the JSON API directly.
+
+Requests go over the shared urllib3 pools (no google-cloud-storage in the
+hot path: its per-call overhead dominates small-file work). google-auth is
+imported only when credentials are needed and only turns them into bearer
+tokens, cached and refreshed under a lock.
+
+Endpoint and credentials, first match wins:
+
+* ``secrets={"endpoint": URL, ...}``: that endpoint; if the dict also holds a
+  service account (``client_email``, ``private_key`` ...) it is used, otherwise
+  requests are anonymous.
+* ``STORAGE_EMULATOR_HOST`` (e.g. ``http://127.0.0.1:9023``): that endpoint,
+  anonymous unless ``secrets`` carries credentials.
+* ``secrets=`` a service-account dict, a path to its JSON file, or a
+  ``google.auth.credentials.Credentials`` object.
+* ``no_sign_request=True``: anonymous (public buckets).
+* A ``google-secret.json`` secrets file (``BUCKET-google-secret.json`` first,
+  see :mod:`cloudfiles.secrets`), then ``google.auth.default()``.
+
+Stored bytes are always what is returned: downloads send
+``Accept-Encoding: gzip`` and are not decoded, so GCS never transcodes a gzip
+object; the facade decompresses. Whole-object reads report the ``x-goog-hash``
+crc32c/md5 and stored length for the facade to verify.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import os
+import threading
+import uuid
+from typing import Any, Iterator, Optional
+from urllib.parse import quote, urlencode
+
+from .. import connections, secrets as _secrets
+from ..exceptions import (
+    AuthorizationError,
+    BucketNotFoundError,
+    CloudFilesError,
+    CRC32CIntegrityError,
+    CredentialsError,
+    InvalidInputError,
+    MD5IntegrityError,
+    NetworkError,
+    NotFoundError,
+)
+from ..integrity import Checksums
+from .base import Backend, BackendOptions, Capabilities, GetResult, head_dict
+
+DEFAULT_ENDPOINT = "https://storage.googleapis.com"
+SCOPES = ("https://www.googleapis.com/auth/devstorage.full_control",)
+SECRET_NAME = "google-secret.json"
+MAX_COMPOSE_SOURCES = 32
+_PAGE = 1000
+_HEAD_FIELDS = "name,size,contentEncoding,contentType,cacheControl,etag,updated,md5Hash,crc32c,storageClass,componentCount,generation"
+_SA_KEYS = ("client_email", "private_key", "type", "token_uri", "private_key_id", "client_id", "project_id")
+
+
+# --------------------------------------------------------------- credentials
+class _TokenSource:
+    """Bearer tokens from one google-auth Credentials object, refreshed when expired.
+
+    Thread-safe: the common path (a valid cached token) takes no lock; refresh
+    happens once under the lock while other threads wait for it.
+    """
+
+    def __init__(self, creds: Any, identity: str):
+        self.creds = creds
+        self.identity = identity
+        self._lock = threading.Lock()
+        self._request = None
+
+    def header(self, bucket: str) -> str:
+        creds = self.creds
+        token = creds.token
+        if token and creds.valid:
+            return "Bearer " + token
+        with self._lock:
+            if not (creds.token and creds.valid):
+                self._refresh(bucket)
+            return "Bearer " + creds.token
+
+    def _refresh(self, bucket: str) -> None:
+        import google.auth.exceptions as gexc
+        from google.auth.transport.requests import Request
+
+        if self._request is None:
+            self._request = Request()
+        try:
+            self.creds.refresh(self._request)
+        except gexc.RefreshError as err:
+            raise AuthorizationError(
+                f"could not get an access token for gs://{bucket} as {self.identity}: {err}"
+            ) from err
+        except gexc.TransportError as err:
+            raise NetworkError(f"token refresh for gs://{bucket} failed: {err}") from err
+        except gexc.GoogleAuthError as err:
+            raise CredentialsError(f"credentials for gs://{bucket} are unusable: {err}") from err
+
+
+_sources: dict[Any, _TokenSource] = {}
+_sources_lock = threading.Lock()
+
+
+def _cached_source(key: Any, make) -> _TokenSource:
+    src = _sources.get(key)
+    if src is None:
+        with _sources_lock:
+            src = _sources.get(key)
+            if src is None:
+                src = make()
+                _sources[key] = src
+    return src
+
+
+def _service_account_source(info: dict, bucket: str, origin: str) -> _TokenSource:
+    key = ("sa", json.dumps(info, sort_keys=True, default=str))
+
+    def make() -> _TokenSource:
+        try:
+            from google.oauth2 import service_account
+
+            creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+        except (ValueError, KeyError, TypeError) as err:
+            raise CredentialsError(
+                f"the service account from {origin} for gs://{bucket} is not usable: {err}"
+            ) from err
+        return _TokenSource(creds, creds.service_account_email)
+
+    return _cached_source(key, make)
+
+
+def _default_source(bucket: str) -> _TokenSource:
+    def make() -> _TokenSource:
+        import google.auth
+        import google.auth.exceptions as gexc
+
+        try:
+            creds, _project = google.auth.default(scopes=list(SCOPES))
+        except gexc.DefaultCredentialsError as err:
+            raise CredentialsError(
+                f"no Google credentials for gs://{bucket}: "
+                f"{_secrets.searched_description(SECRET_NAME, bucket, ('GOOGLE_APPLICATION_CREDENTIALS',))}"
+                f"; google.auth.default() found none either ({err}). Pass secrets=, add a secrets file, "
+                "or use no_sign_request=True for a public bucket."
+            ) from err
+        ident = getattr(creds, "service_account_email", None) or type(creds).__name__
+        return _TokenSource(creds, f"default credentials ({ident})")
+
+    return _cached_source(("default",), make)
+
+
+def _resolve(cloudpath, options: BackendOptions) -> tuple[str, Optional[_TokenSource], str]:
+    """(endpoint, token source or None for anonymous, identity for the pool key)."""
+    bucket = cloudpath.bucket
+    secrets = options.secrets
+    endpoint: Optional[str] = None
+    origin = "secrets="
+    if isinstance(secrets, str):
+        if not os.path.isfile(os.path.expanduser(secrets)):
+            raise CredentialsError(f"secrets={secrets!r} for gs://{bucket} is not a file")
+        origin = secrets
+        secrets = _secrets.load_json_secret(os.path.expanduser(secrets))
+    if isinstance(secrets, dict):
+        info = dict(secrets)
+        endpoint = info.pop("endpoint", None)
+        if endpoint is not None and not isinstance(endpoint, str):
+            raise InvalidInputError(f"secrets['endpoint'] must be a URL string, got {endpoint!r}")
+        if any(k in info for k in _SA_KEYS):
+            source = _service_account_source(info, bucket, origin)
+            return _endpoint(endpoint or _emulator_host()), source, source.identity
+        if info:
+            raise CredentialsError(
+                f"secrets for gs://{bucket} is not a service account (no client_email/private_key): "
+                f"keys {sorted(info)}"
+            )
+        if endpoint:
+            return _endpoint(endpoint), None, "anonymous"
+        secrets = None
+    elif secrets is not None:
+        if not hasattr(secrets, "refresh") or not hasattr(secrets, "valid"):
+            raise InvalidInputError(
+                f"secrets for gs:// must be a service-account dict, a JSON file path or google.auth "
+                f"Credentials, got {type(secrets).__name__}"
+            )
+        source = _cached_source(("obj", id(secrets)), lambda: _TokenSource(secrets, f"{type(secrets).__name__}"))
+        source.creds = secrets
+        return _endpoint(_emulator_host()), source, f"creds-{id(secrets)}"
+
+    emulator = _emulator_host()
+    if emulator:
+        return _endpoint(emulator), None, "anonymous"
+    if options.no_sign_request:
+        return DEFAULT_ENDPOINT, None, "anonymous"
+    path = _secrets.find_secret_file(SECRET_NAME, bucket)
+    if path:
+        source = _service_account_source(_secrets.load_json_secret(path), bucket, path)
+        return DEFAULT_ENDPOINT, source, source.identity
+    source = _default_source(bucket)
+    return DEFAULT_ENDPOINT, source, source.identity
+
+
+def _emulator_host() -> Optional[str]:
+    return os.environ.get("STORAGE_EMULATOR_HOST") or None
+
+
+def _endpoint(value: Optional[str]) -> str:
+    if not value:
+        return DEFAULT_ENDPOINT
+    value = value.rstrip("/")
+    if "://" not in value:
+        value = "http://" + value
+    return value
+
+
+# ------------------------------------------------------------------ helpers
+def _q(name: str) -> str:
+    return quote(name, safe="")
+
+
+def _parse_time(value: Optional[str]) -> Optional[_dt.datetime]:
+    if not value:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _parse_hashes(header: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """(md5 hex, crc32c base64) from one or more ``x-goog-hash`` values."""
+    md5 = crc = None
+    for item in (header or "").split(","):
+        name, _, value = item.strip().partition("=")
+        if name == "md5" and value:
+            md5 = base64.b64decode(value).hex()
+        elif name == "crc32c" and value:
+            crc = value
+    return md5, crc
+
+
+def _error_message(body: bytes) -> str:
+    text = body[:2000].decode("utf-8", "replace").strip()
+    try:
+        return json.loads(text)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return text[:300]
+
+
+def _bucket_missing(message: str) -> bool:
+    m = message.lower()
+    return "bucket does not exist" in m or "no such bucket" in m
+
+
+class GCSBackend(Backend):
+    """gs:// over the GCS JSON API."""
+
+    capabilities = Capabilities(
+        server_side_copy=True, batch_delete=100, batch_exists=100, wants_md5=True, wants_crc32c=True
+    )
+    _batch_broken: set = set()  # endpoints whose batch route is missing: go per item at once
+    #: GCS's ``maxBytesRewrittenPerCall`` for copies (None: let the service decide).
+    max_bytes_rewritten_per_call: Optional[int] = None
+
+    def __init__(self, cloudpath, options: BackendOptions):
+        super().__init__(cloudpath, options)
+        if not cloudpath.bucket:
+            raise InvalidInputError(f"gs:// paths need a bucket: {cloudpath.url!r}")
+        self.bucket = cloudpath.bucket
+        self._prefix = cloudpath.path
+        self._root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
+        self.endpoint, self._auth, identity = _resolve(cloudpath, options)
+        self._pm = connections.pool_manager(
+            ("gs", self.endpoint, identity), maxsize=options.num_threads, timeout=options.timeout
+        )
+        self._api = f"{self.endpoint}/storage/v1/b/{_q(self.bucket)}"
+        self._user_project = options.request_payer
+
+    # ------------------------------------------------------------ plumbing
+    def _name(self, key: str) -> str:
+        return self._root + key.lstrip("/") if self._root else key
+
+    def _obj_url(self, name: str) -> str:
+        return f"{self._api}/o/{_q(name)}"
+
+    def _query(self, params: Optional[dict] = None) -> str:
+        params = dict(params or {})
+        if self._user_project:
+            params["userProject"] = self._user_project
+        return ("?" + urlencode(params)) if params else ""
+
+    def _headers(self, extra: Optional[dict] = None) -> dict:
+        h = {"User-Agent": "cloudfiles"}
+        if self._auth is not None:
+            h["Authorization"] = self._auth.header(self.bucket)
+        if extra:
+            h.update(extra)
+        return h
+
+    def _request(self, method: str, url: str, what: str, headers: Optional[dict] = None, body: Any = None):
+        return connections.request(
+            self._pm, method, url, what=what, headers=self._headers(headers), body=body,
+            preload_content=True, decode_content=False,
+        )
+
+    def _fail(self, resp, what: str) -> CloudFilesError:
+        """The exception a failed response means (bucket-aware, checksum-aware)."""
+        message = _error_message(resp.data or b"")
+        status = resp.status
+        if status == 404 and _bucket_missing(message):
+            return BucketNotFoundError(f"{what}: bucket gs://{self.bucket} does not exist")
+        if status == 400:
+            low = message.lower()
+            if "md5" in low and ("match" in low or "mismatch" in low):
+                return MD5IntegrityError(f"{what}: the server rejected the upload: {message}")
+            if "crc32c" in low and ("match" in low or "mismatch" in low):
+                return CRC32CIntegrityError(f"{what}: the server rejected the upload: {message}")
+        return connections.error_for_status(status, what, message, bucket=self.bucket)
+
+    def _missing_or_raise(self, resp, what: str) -> None:
+        """On 404, return if the object is missing; raise if the bucket is."""
+        err = self._fail(resp, what)
+        if isinstance(err, BucketNotFoundError) or not isinstance(err, NotFoundError):
+            raise err
+
+    # ------------------------------------------------------------------ get
+    def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
+        name = self._name(key)
+        what = f"GET gs://{self.bucket}/{name}"
+        headers = {"Accept-Encoding": "gzip"}
+        ranged = start is not None or end is not None
+        if ranged:
+            if start is not None and start < 0:
+                headers["Range"] = f"bytes={start}"
+            else:
+                first = start or 0
+                if end is not None and end <= first:
+                    meta = self._meta(name, "name,contentEncoding")
+                    return GetResult(None) if meta is None else GetResult(b"", meta.get("contentEncoding"))
+                headers["Range"] = f"bytes={first}-" + ("" if end is None else str(end - 1))
+        resp = self._request("GET", self._obj_url(name) + self._query({"alt": "media"}), what, headers)
+        status = resp.status
+        if status == 404:
+            self._missing_or_raise(resp, what)
+            return GetResult(None)
+        if status == 416:
+            # Start at or past the end of the stored bytes. Report the encoding so the
+            # facade re-reads compressed objects whole (ranges address decoded bytes).
+            meta = self._meta(name, "name,contentEncoding")
+            return GetResult(None) if meta is None else GetResult(b"", meta.get("contentEncoding"))
+        if status not in (200, 206):
+            raise self._fail(resp, what)
+        data = resp.data
+        h = resp.headers
+        stored = h.get("x-goog-stored-content-encoding")
+        served = h.get("Content-Encoding")
+        if stored in (None, "", "identity"):
+            stored = served or None
+        transcoded = stored == "gzip" and (served or "").lower() != "gzip"
+        encoding = None if transcoded else stored
+        if ranged and status == 200:
+            # The server ignored the range (e.g. it transcoded): cut it out here.
+            data = data[start:] if start is not None and start < 0 else data[(start or 0):end]
+        if ranged or transcoded:
+            return GetResult(data, encoding)
+        md5, crc = _parse_hashes(h.get("x-goog-hash"))
+        size = h.get("x-goog-stored-content-length")
+        sums = Checksums(md5=md5, crc32c=crc, size=int(size) if size and size.isdigit() else None)
+        return GetResult(data, encoding, sums if sums.any() else None)
+
+    # ------------------------------------------------------------------ put
+    def put(self, key, content, encoding=None, content_type=None, cache_control=None,
+            storage_class=None, md5=None, crc32c=None) -> None:
+        name = self._name(key)
+        meta: dict = {"name": name, "contentType": content_type or "application/octet-stream"}
+        if encoding:
+            meta["contentEncoding"] = encoding
+        if cache_control:
+            meta["cacheControl"] = cache_control
+        if storage_class:
+            meta["storageClass"] = storage_class
+        if md5:
+            meta["md5Hash"] = md5
+        if crc32c:
+            meta["crc32c"] = crc32c
+        boundary = uuid.uuid4().hex
+        while boundary.encode() in content:
+            boundary = uuid.uuid4().hex
+        b = boundary.encode()
+        body = b"".join([
+            b"--", b, b"\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n",
+            json.dumps(meta).encode(), b"\r\n--", b,
+            b"\r\nContent-Type: ", meta["contentType"].encode("latin-1", "replace"), b"\r\n\r\n",
+            content, b"\r\n--", b, b"--\r\n",
+        ])
+        url = (f"{self.endpoint}/upload/storage/v1/b/{_q(self.bucket)}/o"
+               + self._query({"uploadType": "multipart", "fields": "name"}))
+        what = f"PUT gs://{self.bucket}/{name}"
+        resp = self._request("POST", url, what, {"Content-Type": f"multipart/related; boundary={boundary}"}, body)
+        if resp.status != 200:
+            raise self._fail(resp, what)
+
+    # ------------------------------------------------------------- metadata
+    def _meta(self, name: str, fields: str = _HEAD_FIELDS) -> Optional[dict]:
+        what = f"HEAD gs://{self.bucket}/{name}"
+        resp = self._request("GET", self._obj_url(name) + self._query({"fields": fields}), what)
+        if resp.status == 404:
+            self._missing_or_raise(resp, what)
+            return None
+        if resp.status != 200:
+            raise self._fail(resp, what)
+        return json.loads(resp.data)
+
+    def head(self, key: str) -> Optional[dict]:
+        meta = self._meta(self._name(key))
+        if meta is None:
+            return None
+        size = meta.get("size")
+        parts = meta.get("componentCount")
+        return head_dict(
+            size=int(size) if size is not None else None,
+            encoding=meta.get("contentEncoding"),
+            content_type=meta.get("contentType"),
+            cache_control=meta.get("cacheControl"),
+            etag=meta.get("etag"),
+            last_modified=_parse_time(meta.get("updated")),
+            md5=meta.get("md5Hash"),
+            storage_class=meta.get("storageClass"),
+            parts_count=int(parts) if parts is not None else None,
+            Crc32c=meta.get("crc32c"),
+            Generation=meta.get("generation"),
+        )
+
+    def exists(self, key: str) -> bool:
+        return self._meta(self._name(key), "name") is not None
+
+    def size(self, key: str) -> Optional[int]:
+        meta = self._meta(self._name(key), "name,size")
+        return None if meta is None else int(meta["size"])
+
+    # --------------------------------------------------------------- delete
+    def delete(self, key: str) -> None:
+        name = self._name(key)
+        what = f"DELETE gs://{self.bucket}/{name}"
+        resp = self._request("DELETE", self._obj_url(name) + self._query(), what)
+        if resp.status == 404:
+            self._missing_or_raise(resp, what)
+        elif resp.status not in (200, 204):
+            raise self._fail(resp, what)
+
+    # ---------------------------------------------------------------- batch
+    def _batch(self, method: str, names: list[str], params: dict) -> Optional[list[tuple[int, bytes]]]:
+        """Run one request per name through the batch endpoint.
+
+        Returns ``(status, body)`` per name in order, or None when the batch
+        endpoint itself failed (the caller then goes item by item).
+        """
+        if not names or self.endpoint in self._batch_broken:
+            return None
+        boundary = "cfbatch" + uuid.uuid4().hex
+        base = f"/storage/v1/b/{_q(self.bucket)}/o/"
+        query = self._query(params)
+        parts = []
+        for i, name in enumerate(names):
+            parts.append(
+                f"--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+                f"Content-ID: <{i}>\r\n\r\n{method} {base}{_q(name)}{query} HTTP/1.1\r\n\r\n"
+            )
+        body = ("".join(parts) + f"--{boundary}--\r\n").encode()
+        what = f"batch {method} of {len(names)} objects in gs://{self.bucket}"
+        try:
+            resp = self._request("POST", f"{self.endpoint}/batch/storage/v1", what,
+                                 {"Content-Type": f"multipart/mixed; boundary={boundary}"}, body)
+        except NetworkError:
+            return None
+        if resp.status in (404, 405, 501):
+            self._batch_broken.add(self.endpoint)
+            return None
+        if resp.status in (401, 403):
+            raise self._fail(resp, what)
+        if resp.status != 200:
+            return None
+        return _parse_batch_response(resp.headers.get("Content-Type", ""), resp.data, len(names))
+
+    def exists_many(self, keys: list[str]) -> dict[str, bool]:
+        names = [self._name(k) for k in keys]
+        results = self._batch("GET", names, {"fields": "name"})
+        if results is None:
+            return {k: self.exists(k) for k in keys}
+        out = {}
+        for key, name, (status, body) in zip(keys, names, results):
+            if status == 200:
+                out[key] = True
+            elif status == 404 and not _bucket_missing(_error_message(body)):
+                out[key] = False
+            elif status == 404:
+                raise BucketNotFoundError(f"HEAD gs://{self.bucket}/{name}: bucket gs://{self.bucket} does not exist")
+            else:
+                out[key] = self.exists(key)  # throttled or failed inside the batch: ask directly
+        return out
+
+    def delete_many(self, keys: list[str]) -> None:
+        names = [self._name(k) for k in keys]
+        results = self._batch("DELETE", names, {})
+        if results is None:
+            for k in keys:
+                self.delete(k)
+            return
+        for key, name, (status, body) in zip(keys, names, results):
+            if status in (200, 204):
+                continue
+            if status == 404 and not _bucket_missing(_error_message(body)):
+                continue
+            if status == 404:
+                raise BucketNotFoundError(f"DELETE gs://{self.bucket}/{name}: bucket gs://{self.bucket} does not exist")
+            self.delete(key)
+
+    # ----------------------------------------------------------------- list
+    def _pages(self, prefix: str, flat: bool, fields: str) -> Iterator[dict]:
+        params = {"prefix": self._root + prefix, "maxResults": _PAGE,
+                  "fields": f"items({fields}),prefixes,nextPageToken"}
+        if flat:
+            params["delimiter"] = "/"
+        what = f"LIST gs://{self.bucket}/{self._root + prefix}"
+        while True:
+            resp = self._request("GET", f"{self._api}/o" + self._query(params), what)
+            if resp.status != 200:
+                raise self._fail(resp, what)
+            page = json.loads(resp.data)
+            yield page
+            token = page.get("nextPageToken")
+            if not token:
+                return
+            params["pageToken"] = token
+
+    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
+        cut = len(self._root)
+        for page in self._pages(prefix, flat, "name,size"):
+            entries = [(o["name"][cut:], int(o["size"]) if o.get("size") is not None else None)
+                       for o in page.get("items") or ()]
+            entries += [(p[cut:], None) for p in page.get("prefixes") or ()]
+            entries.sort(key=lambda e: e[0])
+            yield from entries
+
+    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
+        cut = len(self._root)
+        for page in self._pages(prefix, flat, "name"):
+            names = [o["name"][cut:] for o in page.get("items") or ()]
+            names += [p[cut:] for p in page.get("prefixes") or ()]
+            names.sort()
+            yield from names
+
+    # ------------------------------------------------------- server-side ops
+    def same_service(self, other: Backend) -> bool:
+        return (
+            isinstance(other, GCSBackend)
+            and other.endpoint == self.endpoint
+            and (other._auth is self._auth)
+        )
+
+    def copy_within(self, src_key: str, dest: Backend, dest_key: str) -> bool:
+        """Copy with objects.rewrite (looping on ``rewriteToken`` for large objects)."""
+        if not isinstance(dest, GCSBackend) or dest.endpoint != self.endpoint:
+            return False
+        src, dst = self._name(src_key), dest._name(dest_key)
+        url = f"{self._api}/o/{_q(src)}/rewriteTo/b/{_q(dest.bucket)}/o/{_q(dst)}"
+        what = f"COPY gs://{self.bucket}/{src} -> gs://{dest.bucket}/{dst}"
+        params: dict = {"fields": "done,rewriteToken,totalBytesRewritten"}
+        if self.max_bytes_rewritten_per_call:
+            params["maxBytesRewrittenPerCall"] = self.max_bytes_rewritten_per_call
+        while True:
+            resp = self._request("POST", url + self._query(params), what,
+                                 {"Content-Type": "application/json"}, b"{}")
+            if resp.status == 404:
+                self._missing_or_raise(resp, what)
+                raise NotFoundError(f"{what}: gs://{self.bucket}/{src} does not exist")
+            if resp.status != 200:
+                raise self._fail(resp, what)
+            res = json.loads(resp.data)
+            if res.get("done"):
+                return True
+            token = res.get("rewriteToken")
+            if not token:
+                raise CloudFilesError(f"{what}: rewrite not done but no rewriteToken returned")
+            params["rewriteToken"] = token
+
+    def compose(self, sources: list[str], dest: str, content_type: Optional[str] = None,
+                encoding: Optional[str] = None) -> dict:
+        """Concatenate up to 32 objects (keys under this path) into ``dest`` server-side.
+
+        The result is a composite object: it has a crc32c but no md5, which
+        whole-object reads verify. Returns the new object's metadata.
+        """
+        if not sources or len(sources) > MAX_COMPOSE_SOURCES:
+            raise InvalidInputError(
+                f"compose takes 1 to {MAX_COMPOSE_SOURCES} source objects, got {len(sources)}"
+            )
+        name = self._name(dest)
+        destination: dict = {"contentType": content_type or "application/octet-stream"}
+        if encoding:
+            destination["contentEncoding"] = encoding
+        body = json.dumps({"sourceObjects": [{"name": self._name(s)} for s in sources],
+                           "destination": destination}).encode()
+        what = f"COMPOSE gs://{self.bucket}/{name}"
+        resp = self._request("POST", f"{self._obj_url(name)}/compose" + self._query(), what,
+                             {"Content-Type": "application/json"}, body)
+        if resp.status == 404:
+            self._missing_or_raise(resp, what)
+            raise NotFoundError(f"{what}: a source object does not exist ({_error_message(resp.data)})")
+        if resp.status != 200:
+            raise self._fail(resp, what)
+        return json.loads(resp.data)
+
+
+def _parse_batch_response(content_type: str, data: bytes, count: int) -> Optional[list[tuple[int, bytes]]]:
+    """``(status, body)`` per request of a multipart/mixed batch response, in request order."""
+    marker = "boundary="
+    i = content_type.find(marker)
+    if not content_type.startswith("multipart/mixed") or i < 0:
+        return None
+    boundary = content_type[i + len(marker):].split(";")[0].strip().strip('"')
+    out: list[Optional[tuple[int, bytes]]] = [None] * count
+    order = 0
+    for piece in data.split(b"--" + boundary.encode())[1:]:
+        if piece.startswith(b"--"):
+            break
+        mime_head, sep, http = piece.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        index = order
+        for line in mime_head.split(b"\r\n"):
+            k, _, v = line.decode("latin-1").partition(":")
+            if k.strip().lower() == "content-id":
+                ident = v.strip().strip("<>")
+                ident = ident[len("response-"):] if ident.startswith("response-") else ident
+                if ident.isdigit():
+                    index = int(ident)
+        order += 1
+        head, _, body = http.partition(b"\r\n\r\n")
+        status_line = head.split(b"\r\n", 1)[0].split()
+        if len(status_line) < 2 or not status_line[1].isdigit() or not 0 <= index < count:
+            return None
+        out[index] = (int(status_line[1]), body.rstrip(b"\r\n"))
+    if any(r is None for r in out):
+        return None
+    return out  # type: ignore[return-value]
