@@ -1,0 +1,243 @@
+"""Helpers shared by the benchmark scripts.
+
+Both this library and the reference ``cloud-files`` release install a module
+named ``cloudfiles``, so they cannot be imported into one interpreter. Every
+benchmark therefore runs its workload in subprocesses: ours under
+``sys.executable`` with the repository root put first on ``sys.path``, the
+reference under a python from its own virtual environment. This module finds
+or creates that environment, runs a snippet in a chosen interpreter and
+collects the JSON it reports, and prints plain-text tables.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional, Sequence
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(BENCH_DIR)
+DEFAULT_REF_VENV = os.path.join(BENCH_DIR, ".venv-ref")
+REF_PACKAGE = "cloud-files"
+RESULT_MARK = "@@BENCH-RESULT@@"
+
+# Prepended to every snippet: it fixes sys.path (the interpreter runs with -I,
+# so neither the cwd nor PYTHONPATH leak in), reads the parameters from stdin,
+# and gives the snippet ``emit(obj)`` to report its JSON result.
+_PRELUDE = """\
+import json as _bench_json, sys as _bench_sys
+_bench_sys.path[:0] = {sys_path!r}
+PARAMS = _bench_json.loads(_bench_sys.stdin.read() or "{{}}")
+def emit(obj):
+    _bench_sys.stdout.write("\\n{mark} " + _bench_json.dumps(obj) + "\\n")
+    _bench_sys.stdout.flush()
+"""
+
+
+class BenchmarkError(RuntimeError):
+    """A benchmark could not run: missing interpreter, failed worker, bad output."""
+
+
+@dataclass
+class Interpreter:
+    """A python to run a workload in, and what to put first on its sys.path."""
+
+    label: str
+    python: str
+    sys_path: list[str] = field(default_factory=list)
+    dist: str = "cloudfiles"  # the distribution whose version is reported
+
+
+def ours() -> Interpreter:
+    """This checkout's library under the current interpreter."""
+    return Interpreter("ours", sys.executable, [REPO_ROOT], "cloudfiles")
+
+
+def reference(python: Optional[str] = None) -> Interpreter:
+    """The reference ``cloud-files`` under its own virtual environment's python."""
+    return Interpreter("reference", python or ensure_reference_python(), [], REF_PACKAGE)
+
+
+def ensure_reference_python(venv_dir: str = DEFAULT_REF_VENV, package: str = REF_PACKAGE) -> str:
+    """Return a python that imports the reference ``cloud-files`` as ``cloudfiles``.
+
+    Uses ``$CLOUDFILES_REF_PYTHON`` when set; otherwise ``<venv_dir>/bin/python``,
+    creating the venv and pip-installing ``package`` (``$CLOUDFILES_REF_VERSION``
+    pins a version) the first time. The reference needs a venv of its own
+    because both libraries are imported as ``cloudfiles``.
+    """
+    env_python = os.environ.get("CLOUDFILES_REF_PYTHON")
+    if env_python:
+        if not (os.path.isfile(env_python) and os.access(env_python, os.X_OK)):
+            raise BenchmarkError(f"CLOUDFILES_REF_PYTHON={env_python!r} is not an executable file")
+        return env_python
+    bindir = "Scripts" if os.name == "nt" else "bin"
+    python = os.path.join(venv_dir, bindir, "python.exe" if os.name == "nt" else "python")
+    if os.path.isfile(python) and _imports_reference(python):
+        return python
+    spec = package
+    pinned = os.environ.get("CLOUDFILES_REF_VERSION")
+    if pinned:
+        spec = f"{package}=={pinned}"
+    print(f"creating reference venv {venv_dir} with {spec} ...", file=sys.stderr)
+    try:
+        if not os.path.isfile(python):
+            subprocess.run([sys.executable, "-m", "venv", venv_dir], check=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", spec], check=True)
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise BenchmarkError(f"could not create the reference venv at {venv_dir}: {err}") from err
+    if not _imports_reference(python):
+        raise BenchmarkError(f"{python} still cannot import the reference {package}")
+    return python
+
+
+def _imports_reference(python: str) -> bool:
+    try:
+        out = subprocess.run(
+            [python, "-I", "-c", f"import cloudfiles, importlib.metadata as m; print(m.version({REF_PACKAGE!r}))"],
+            capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir(),
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0
+
+
+def library_info_snippet() -> str:
+    """Code that, run in an interpreter, describes the ``cloudfiles`` it imports."""
+    return (
+        "import cloudfiles, importlib.metadata as _m, platform as _p\n"
+        "def _v(n):\n"
+        "    try:\n"
+        "        return _m.version(n)\n"
+        "    except _m.PackageNotFoundError:\n"
+        "        return None\n"
+        "emit({'module_file': cloudfiles.__file__, 'version': _v(PARAMS['dist']),"
+        " 'python': _p.python_version()})\n"
+    )
+
+
+def library_info(interp: Interpreter) -> dict:
+    """Which ``cloudfiles`` the interpreter imports: module file, version, python version.
+
+    Raises BenchmarkError if "ours" would import something other than this
+    checkout, or the reference would import this checkout: either would make
+    a comparison meaningless.
+    """
+    info = run_snippet(interp, library_info_snippet(), {"dist": interp.dist}, timeout=120)
+    in_repo = os.path.abspath(info["module_file"]).startswith(REPO_ROOT + os.sep)
+    if interp.label == "ours" and not in_repo:
+        raise BenchmarkError(f"ours imported {info['module_file']}, not this checkout {REPO_ROOT}")
+    if interp.label != "ours" and in_repo:
+        raise BenchmarkError(f"the reference python {interp.python} imported this checkout's cloudfiles")
+    return info
+
+
+def run_snippet(interp: Interpreter, code: str, params: Optional[dict] = None,
+                timeout: float = 600, cwd: Optional[str] = None) -> Any:
+    """Run ``code`` in ``interp`` and return the JSON object it ``emit()``-ed.
+
+    ``params`` reaches the snippet as the dict ``PARAMS`` (sent as JSON on
+    stdin). The interpreter runs isolated (``-I``) from a neutral working
+    directory so the only ``cloudfiles`` it can see is the intended one.
+    Anything else the snippet prints passes through to our stderr.
+    """
+    prelude = _PRELUDE.format(sys_path=list(interp.sys_path), mark=RESULT_MARK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    try:
+        proc = subprocess.run(
+            [interp.python, "-I", "-c", prelude + code],
+            input=json.dumps(params or {}), capture_output=True, text=True,
+            timeout=timeout, cwd=cwd or tempfile.gettempdir(), env=env,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise BenchmarkError(f"{interp.label} worker timed out after {timeout:.0f}s") from err
+    except OSError as err:
+        raise BenchmarkError(f"cannot run {interp.python}: {err}") from err
+    result = None
+    passthrough = []
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_MARK):
+            result = json.loads(line[len(RESULT_MARK):])
+        elif line.strip():
+            passthrough.append(line)
+    if passthrough:
+        print("\n".join(passthrough), file=sys.stderr)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-25:])
+        raise BenchmarkError(f"{interp.label} worker ({interp.python}) exited {proc.returncode}:\n{tail}")
+    if proc.stderr.strip():
+        print(proc.stderr.rstrip(), file=sys.stderr)
+    if result is None:
+        raise BenchmarkError(f"{interp.label} worker printed no {RESULT_MARK} line")
+    return result
+
+
+def geomean(values: Iterable[float]) -> float:
+    """Geometric mean of positive numbers (NaN if there are none)."""
+    vals = list(values)
+    if not vals:
+        return float("nan")
+    if any(v <= 0 for v in vals):
+        raise ValueError(f"geometric mean needs positive values, got {vals}")
+    return math.exp(sum(math.log(v) for v in vals) / len(vals))
+
+
+def median(values: Sequence[float]) -> float:
+    """Middle value (mean of the two middle ones for an even count)."""
+    s = sorted(values)
+    if not s:
+        raise ValueError("median of no values")
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Optional[Sequence[bool]] = None) -> str:
+    """A plain-text table: numeric columns right-aligned, others left-aligned."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    if numeric is None:
+        numeric = [all(_looks_numeric(r[i]) for r in cells[1:]) and len(cells) > 1 for i in range(len(headers))]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(r: list[str]) -> str:
+        return " | ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(r, widths, numeric)).rstrip()
+
+    sep = "-+-".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), sep] + [line(r) for r in cells[1:]])
+
+
+def _looks_numeric(s: str) -> bool:
+    try:
+        float(s.replace(",", "").rstrip("x%"))
+        return True
+    except ValueError:
+        return False
+
+
+def machine_info() -> dict:
+    """Where the numbers were measured."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "git_commit": _git_commit(),
+    }
+
+
+def _git_commit() -> Optional[str]:
+    try:
+        out = subprocess.run(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "-C", REPO_ROOT, "status", "--porcelain", "--", "cloudfiles"],
+                           capture_output=True, text=True, timeout=10).stdout.strip()
+    return out.stdout.strip() + ("+dirty(cloudfiles/)" if dirty else "")
