@@ -1,51 +1,87 @@
-"""``cloudfiles``: list, copy and inspect files anywhere cloudfiles reaches."""
+"""``cloudfiles``: list, copy, move, delete and inspect files anywhere cloudfiles reaches.
+
+Every command is thin over the library. Failures end with exit status 1 and
+one line per problem on stderr, naming the path and the cause (no tracebacks).
+"""
 from __future__ import annotations
 
 import sys
 
 import click
 
-from cloudfiles import CloudFiles, exceptions, paths
+from cloudfiles.exceptions import CloudFilesError, TransferError
+
+from .common import CLIError, error, one_line, report_transfer_error, wrap_errors
 
 
-def _fail(message: str) -> None:
-    click.echo(f"cloudfiles: {message}", err=True)
-    sys.exit(1)
+class _Group(click.Group):
+    """Turns every error a command lets escape into one stderr line and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        command = ctx.invoked_subcommand or ctx.info_name or "cloudfiles"
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except CLIError as err:
+            error(command, one_line(err))
+        except TransferError as err:
+            report_transfer_error(command, err)
+        except BrokenPipeError:
+            # The reader went away (e.g. `| head`): not an error worth a message.
+            try:
+                sys.stdout = None  # type: ignore[assignment]
+            finally:
+                ctx.exit(1)
+        except KeyboardInterrupt:
+            error(command, "interrupted")
+            ctx.exit(130)
+        except (CloudFilesError, OSError, ValueError) as err:
+            error(command, wrap_errors(err))
+        ctx.exit(1)
 
 
-@click.group()
+@click.group(cls=_Group, context_settings={"help_option_names": ["--help"]})
+@click.option("-p", "--parallel", type=int, default=1, show_default=True,
+              help="Processes for cp/mv (<= 0: one per core).")
+@click.option("--progress", is_flag=True, help="Show progress bars.")
 @click.version_option(package_name="cloudfiles")
-def cli() -> None:
-    """Fast file operations on gs://, s3://, file://, mem:// and http(s)://."""
+@click.pass_context
+def cli(ctx: click.Context, parallel: int, progress: bool) -> None:
+    """Fast file operations on gs://, s3://, file://, mem:// and http(s)://.
+
+    \b
+    cloudfiles ls -r s3://bucket/dir
+    cloudfiles cp -r ./data gs://bucket/data
+    cloudfiles -p 4 cp -r s3://a/x/ s3://b/x/
+    cloudfiles du -sh s3://bucket/dir
+    cloudfiles verify ./data gs://bucket/data
+
+    Run `cloudfiles COMMAND --help` for each command's options and examples.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["parallel"] = parallel
+    ctx.obj["progress"] = progress
 
 
-@cli.command()
-@click.argument("cloudpath")
-@click.option("-r", "--recursive", is_flag=True, help="List every file below, not one level.")
-def ls(cloudpath: str, recursive: bool) -> None:
-    """List files under CLOUDPATH."""
+def _register() -> None:
+    from .alias import alias
+    from .cp import cp, mv
+    from .files import cat, head, rm, touch
+    from .listing import du, ls
+    from .verify import verify
+
+    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias):
+        cli.add_command(command)
     try:
-        cf = CloudFiles(cloudpath)
-        for key in cf.list(flat=not recursive):
-            click.echo(cf.abspath(key))
-    except exceptions.CloudFilesError as err:
-        _fail(f"{cloudpath}: {err}")
+        from .dataset import dataset
+
+        cli.add_command(dataset)
+    except ImportError:
+        pass
 
 
-@cli.command()
-@click.argument("cloudpath")
-def cat(cloudpath: str) -> None:
-    """Write the bytes of a file to stdout."""
-    try:
-        parent, _, name = paths.normalize(cloudpath).rpartition("/")
-        data = CloudFiles(parent + "/").get(name)
-    except exceptions.CloudFilesError as err:
-        _fail(f"{cloudpath}: {err}")
-        return
-    if data is None:
-        _fail(f"{cloudpath}: no such file")
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+_register()
 
 
 def main() -> None:

@@ -1,0 +1,276 @@
+"""``cp`` and ``mv``: plan which files go where (cp's naming rules), then hand
+each (source dir, destination dir, pairs) job to :func:`cloudfiles.transfer.transfer`."""
+from __future__ import annotations
+
+import os
+import posixpath
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+import click
+
+from cloudfiles import CloudFiles
+from cloudfiles.exceptions import TransferError
+from cloudfiles.transfer import move_files, transfer
+
+from .common import (
+    CLIError,
+    Loc,
+    ctx_parallel,
+    ctx_progress,
+    error,
+    expand_stdin,
+    fail,
+    has_wildcard,
+    is_dir,
+    parse_glob,
+    report_transfer_error,
+    resolve,
+    strip_local_suffix,
+)
+
+COMPRESSIONS = ["same", "none", "gzip", "br", "zstd", "xz", "bzip2"]
+
+
+@dataclass
+class Job:
+    """Copy ``pairs`` (``None``: everything below ``src``) from the ``src`` directory to ``dest``."""
+
+    src: str
+    dest: str
+    pairs: Optional[list]
+    label: str
+
+
+class _Dest:
+    """The destination, with its "is it a directory?" answer computed once, on demand."""
+
+    def __init__(self, raw: str):
+        self.loc: Loc = resolve(raw)
+        self._is_dir: Optional[bool] = None
+
+    def is_dir(self) -> bool:
+        if self._is_dir is None:
+            self._is_dir = is_dir(self.loc, probe_cloud=True)
+        return self._is_dir
+
+    def as_dir(self) -> str:
+        return self.loc.as_dir()
+
+
+def _join_dir(base: str, name: str) -> str:
+    return base.rstrip("/") + "/" + name.strip("/") + "/"
+
+
+def _stdin_job(lines: list[str], dest: Optional[_Dest]) -> Job:
+    """Paths read from stdin keep their layout relative to their common directory."""
+    locs = [resolve(line) for line in lines]
+    urls = [loc.url for loc in locs]
+    common = posixpath.commonprefix(urls)
+    common = common[: common.rfind("/") + 1]
+    roots = {loc.protocol for loc in locs}
+    if len(roots) > 1 or common.endswith("://") or not common:
+        fail("paths read from stdin must share one service and bucket")
+    probe = resolve(common)
+    if probe.key == "" and probe.url != common and not common.startswith(probe.url):
+        fail("paths read from stdin must share one bucket")
+    pairs = []
+    for loc in locs:
+        rel = loc.url[len(common):]
+        if not rel or rel.endswith("/"):
+            fail(f"{loc.raw}: a directory cannot be read from stdin (list its files instead)")
+        pairs.append((rel, rel))
+    return Job(common, dest.as_dir() if dest else "", pairs, "-")
+
+
+def plan(sources: tuple, destination: Optional[str], recursive: bool) -> list[Job]:
+    """Apply cp's naming rules to every source (``destination=None`` means stdout)."""
+    dest = _Dest(destination) if destination is not None else None
+    stdin = "-" in sources
+    many = len(sources) > 1 or stdin or any(has_wildcard(s) for s in sources)
+    if dest is not None and many and dest.loc.protocol == "file" and os.path.isfile(dest.loc.local_path or ""):
+        fail(f"{destination}: not a directory (copying several files needs a directory)")
+    jobs: list[Job] = []
+    singles: dict = {}
+    for src in sources:
+        if src == "-":
+            lines = expand_stdin(["-"])
+            if lines:
+                jobs.append(_stdin_job(lines, dest))
+            continue
+        if has_wildcard(src):
+            g = parse_glob(src)
+            keys = list(g.matches(CloudFiles(g.base)))
+            if not keys:
+                fail(f"{src}: no files match")
+            jobs.append(Job(g.base, dest.as_dir() if dest else "", [(k, k) for k in keys], src))
+            continue
+        loc = resolve(src)
+        if is_dir(loc, probe_cloud=recursive):
+            if not recursive:
+                fail(f"{src}: is a directory (use -r to copy it)")
+            if dest is None:
+                jobs.append(Job(loc.as_dir(), "", None, src))
+                continue
+            if loc.key == "":
+                target = dest.as_dir()  # a bucket/root: its contents
+            elif many or dest.is_dir():
+                target = _join_dir(dest.as_dir(), loc.name)
+            else:
+                target = dest.as_dir()
+            if target.rstrip("/") == loc.url.rstrip("/") or target.startswith(loc.as_dir()):
+                fail(f"{src}: cannot copy a directory into itself ({target})")
+            jobs.append(Job(loc.as_dir(), target, None, src))
+            continue
+        key, suffix = strip_local_suffix(loc)
+        if dest is None:
+            singles.setdefault((loc.base, ""), []).append((key, key))
+            continue
+        if many or dest.is_dir():
+            dest_base, dkey = dest.as_dir(), posixpath.basename(key)
+        else:
+            dest_base, dkey = dest.loc.base, dest.loc.key
+            if suffix and dest.loc.protocol == "file" and dkey.endswith(suffix) and len(dkey) > len(suffix):
+                dkey = dkey[: -len(suffix)]
+        singles.setdefault((loc.base, dest_base), []).append((key, dkey))
+    for (src_base, dest_base), pairs in singles.items():
+        jobs.append(Job(src_base, dest_base, pairs, src_base))
+    return jobs
+
+
+def _reencode(compression: str):
+    c = compression.lower()
+    if c == "same":
+        return None
+    return "none" if c == "none" else c
+
+
+def _write_stdout(job: Job, block_size: int) -> list[str]:
+    """Decoded bytes of each file, in order; returns the paths that failed."""
+    cf = CloudFiles(job.src)
+    keys = [k for k, _ in job.pairs] if job.pairs is not None else [k for k in cf.list() if not k.endswith("/")]
+    out = sys.stdout.buffer
+    failed = []
+    for i in range(0, len(keys), block_size):
+        batch = keys[i:i + block_size]
+        if len(batch) == 1:
+            results = {batch[0]: cf.get([batch[0]])[0]}
+        else:
+            results = {r["path"]: r for r in cf.get(batch)}
+        for k in batch:
+            r = results[k]
+            if r["error"] is not None:
+                error("cp", f"{cf.abspath(k)}: {r['error']}")
+                failed.append(k)
+            elif r["content"] is None:
+                error("cp", f"{cf.abspath(k)}: no such file")
+                failed.append(k)
+            else:
+                out.write(r["content"])
+    out.flush()
+    return failed
+
+
+def _run(command: str, jobs: list[Job], move: bool, reencode, block_size: int, skip, parallel: int,
+         progress: bool) -> bool:
+    ok = True
+    for job in jobs:
+        src = CloudFiles(job.src)
+        dest = CloudFiles(job.dest)
+        try:
+            if move:
+                pairs = job.pairs
+                if pairs is None:
+                    pairs = [(k, k) for k in src.list() if not k.endswith("/")]
+                move_files(src, dest, pairs, block_size=block_size, progress=progress, reencode=reencode,
+                           parallel=parallel)
+                if job.pairs is None and src.protocol == "file":
+                    _remove_empty_dirs(src.path.path)
+            else:
+                transfer(src, dest, job.pairs, block_size=block_size, reencode=reencode, progress=progress,
+                         skip_existing=skip, parallel=parallel)
+        except TransferError as err:
+            ok = False
+            report_transfer_error(command, err, where=src.abspath)
+    return ok
+
+
+def _remove_empty_dirs(root: str) -> None:
+    for dirpath, _, _ in sorted(os.walk(root), key=lambda t: -len(t[0])):
+        try:
+            os.rmdir(dirpath)
+        except OSError:
+            pass
+
+
+_NAMING = """
+    \b
+    Naming (as cp does):
+      cloudfiles cp a.txt s3://b/dir/      -> s3://b/dir/a.txt
+      cloudfiles cp a.txt s3://b/new.txt   -> s3://b/new.txt
+      cloudfiles cp -r data s3://b/x       -> s3://b/x/... if s3://b/x/ has files (becomes x/data/...)
+                                              otherwise the copy is s3://b/x/...
+      cloudfiles cp 'dir/*.png' gs://b/img/  (wildcards: * one level, ** any depth)
+      cloudfiles ls -r dir | cloudfiles cp - s3://b/dir/   (paths from stdin keep their layout)
+      cloudfiles cp s3://b/a.txt -         (bytes to stdout)
+
+    A cloud destination is a directory when it ends in '/' or has files below it.
+    Compressed files (name.gz on disk) keep their encoding; -c changes it.
+"""
+
+
+@click.command(help="Copy files between any two places (file://, s3://, gs://, mem://, http(s)://).\n"
+               "\n    SOURCE '-' reads paths from stdin (one per line); DESTINATION '-' writes the "
+               "bytes to stdout.\n" + _NAMING)
+@click.argument("sources", nargs=-1, required=True)
+@click.argument("destination", nargs=1)
+@click.option("-r", "--recursive", is_flag=True, help="Copy directories and everything below them.")
+@click.option("-c", "--compression", type=click.Choice(COMPRESSIONS, case_sensitive=False), default="same",
+              show_default=True, help="Encoding to store at the destination ('same' keeps each file's).")
+@click.option("-n", "--no-clobber", is_flag=True, help="Skip files that already exist at the destination.")
+@click.option("--resume", is_flag=True,
+              help="Skip files already copied intact (same size and checksum), so an interrupted copy "
+                   "finishes without re-sending.")
+@click.option("-p", "--parallel", type=int, default=None, help="Processes (default: the global -p).")
+@click.option("-b", "--block-size", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Files in flight at a time (per process).")
+@click.option("--progress", is_flag=True, help="Show a progress bar.")
+@click.pass_context
+def cp(ctx, sources, destination, recursive, compression, no_clobber, resume, parallel, block_size, progress):
+    if destination == "-":
+        jobs = plan(sources, None, recursive)
+        failed = []
+        for job in jobs:
+            failed += _write_stdout(job, block_size)
+        if failed:
+            ctx.exit(1)
+        return
+    jobs = plan(sources, destination, recursive)
+    skip = "checksum" if resume else ("exists" if no_clobber else False)
+    ok = _run("cp", jobs, False, _reencode(compression), block_size, skip, ctx_parallel(ctx, parallel),
+              ctx_progress(ctx, progress))
+    if not ok:
+        ctx.exit(1)
+
+
+@click.command(help="Move files: copy them (server-side where possible), then delete each source "
+               "that arrived.\n\n    SOURCE '-' reads paths from stdin.\n" + _NAMING)
+@click.argument("sources", nargs=-1, required=True)
+@click.argument("destination", nargs=1)
+@click.option("-r", "--recursive", is_flag=True, help="Move directories and everything below them.")
+@click.option("-c", "--compression", type=click.Choice(COMPRESSIONS, case_sensitive=False), default="same",
+              show_default=True, help="Encoding to store at the destination.")
+@click.option("-p", "--parallel", type=int, default=None, help="Processes (default: the global -p).")
+@click.option("-b", "--block-size", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Files in flight at a time.")
+@click.option("--progress", is_flag=True, help="Show a progress bar.")
+@click.pass_context
+def mv(ctx, sources, destination, recursive, compression, parallel, block_size, progress):
+    if destination == "-":
+        raise CLIError("cannot move to stdout; use cp")
+    jobs = plan(sources, destination, recursive)
+    ok = _run("mv", jobs, True, _reencode(compression), block_size, False, ctx_parallel(ctx, parallel),
+              ctx_progress(ctx, progress))
+    if not ok:
+        ctx.exit(1)

@@ -1,0 +1,122 @@
+"""``ls`` and ``du``: both answer from listings (sizes included), never a request per file."""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import click
+
+from cloudfiles import CloudFiles
+
+from .common import error, expand_expression, fail, has_wildcard, human, is_dir, parse_glob, resolve
+
+
+def _entries(path: str, recursive: bool, files_only: bool, sizes: bool) -> tuple[str, Iterator]:
+    """``(base, iterator of key or (key, size))`` for a path, directory, prefix or wildcard."""
+    if has_wildcard(path):
+        g = parse_glob(path)
+        return g.base, g.matches(CloudFiles(g.base), files_only=files_only, sizes=sizes)
+    loc = resolve(path)
+    if loc.protocol == "file" and not os.path.exists(os.path.dirname((loc.local_path or "").rstrip("/")) or "/"):
+        fail(f"{path}: no such file or directory")
+    if is_dir(loc, probe_cloud=False) or (loc.protocol != "file" and recursive and is_dir(loc)):
+        base, prefix = loc.as_dir(), ""
+    else:
+        base, prefix = loc.base, loc.key
+    cf = CloudFiles(base)
+    if sizes:
+        it = cf.list_sizes(prefix, flat=not recursive)
+        return base, ((k, s) for k, s in it if not (files_only and k.endswith("/")))
+    return base, (k for k in cf.list(prefix, flat=not recursive) if not (files_only and k.endswith("/")))
+
+
+@click.command(help="""List files.
+
+    \b
+    cloudfiles ls s3://bucket/dir/        one level (directories end in '/')
+    cloudfiles ls -r s3://bucket/dir      everything below
+    cloudfiles ls s3://bucket/dir/ab      names starting with 'ab'
+    cloudfiles ls 's3://bucket/dir/*.png' wildcards: * within a level, ** any depth
+    cloudfiles ls -e 'gs://b/x/[ab][0-9]' every prefix the bracket sets generate
+""")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-r", "--recursive", is_flag=True, help="List everything below, not one level.")
+@click.option("--shortpath", is_flag=True, help="Print names relative to the listed directory.")
+@click.option("-e", "--expr", is_flag=True,
+              help="Expand [abc], [a-f] and [ab]{2} bracket sets into prefixes (cartesian product).")
+@click.option("--flat", is_flag=True, hidden=True, help="One level (the default; kept for compatibility).")
+def ls(paths, recursive, shortpath, expr, flat):
+    out = click.get_text_stream("stdout")
+    for path in paths:
+        targets = expand_expression(path) if expr else [path]
+        for target in targets:
+            base, keys = _entries(target, recursive, files_only=False, sizes=False)
+            lines = []
+            for key in keys:
+                lines.append(key if shortpath else base + key)
+                if len(lines) >= 1000:
+                    out.write("\n".join(lines) + "\n")
+                    lines = []
+            if lines:
+                out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+@click.command(help="""Disk usage: stored bytes, from listings.
+
+    \b
+    cloudfiles du s3://b/dir           one line per file
+    cloudfiles du -s s3://b/dir        a total per argument
+    cloudfiles du -sch a/ b/           totals, a grand total, human units
+    cloudfiles du -sN s3://b/dir       also count the files
+
+    A directory argument covers everything below it (dir/test counts dir/test/...
+    never dir/test1).
+""")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-s", "--summarize", is_flag=True, help="One total per argument.")
+@click.option("-c", "--grand-total", is_flag=True, help="Add a grand total of all arguments.")
+@click.option("-h", "--human-readable", is_flag=True, help="Binary units (KiB, MiB, ...).")
+@click.option("-N", "--count-files", is_flag=True, help="Also report the number of files.")
+@click.pass_context
+def du(ctx, paths, summarize, grand_total, human_readable, count_files):
+    fmt = human if human_readable else str
+    grand = 0
+    nfiles = 0
+    bad = False
+    for path in paths:
+        total = 0
+        count = 0
+        if has_wildcard(path):
+            base, it = _entries(path, True, files_only=True, sizes=True)
+        else:
+            loc = resolve(path)
+            if is_dir(loc):
+                base = loc.as_dir()
+                it = CloudFiles(base).list_sizes("", flat=False)
+            else:
+                base = loc.base
+                size = CloudFiles(base).size(loc.key)
+                if size is None:
+                    error("du", f"{path}: no such file or directory")
+                    bad = True
+                    continue
+                it = iter([(loc.key, size)])
+        for key, size in it:
+            if key.endswith("/"):
+                continue
+            size = size or 0
+            total += size
+            count += 1
+            if not summarize:
+                click.echo(f"{fmt(size)}\t{base + key}")
+        if summarize:
+            click.echo(f"{fmt(total)}\t{path}")
+        grand += total
+        nfiles += count
+    if grand_total:
+        click.echo(f"{fmt(grand)}\ttotal")
+    if count_files:
+        click.echo(f"{nfiles}\tfiles")
+    if bad:
+        ctx.exit(1)

@@ -1,0 +1,108 @@
+"""``verify``: do two files or two directories hold the same content?"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+
+import click
+
+from cloudfiles import CloudFiles, compression, integrity
+from cloudfiles.transfer import Fingerprint, fingerprint, same_stored
+
+from .common import error, fail, is_dir, resolve, strip_local_suffix, wrap_errors
+
+
+def _stored(cf: CloudFiles, key: str, fp: Fingerprint) -> bytes:
+    if fp.data is not None:
+        return fp.data
+    data = cf.get(key, raw=True)
+    if data is None:
+        raise FileNotFoundError(f"{cf.abspath(key)} disappeared during verify")
+    return data
+
+
+def compare(scf: CloudFiles, skey: str, tcf: CloudFiles, tkey: str) -> Optional[str]:
+    """``None`` when both hold the same content, else why not ('missing', 'differs: ...')."""
+    a = fingerprint(scf, skey)
+    if a is None:
+        return "missing in source"
+    b = fingerprint(tcf, tkey)
+    if b is None:
+        return "missing in target"
+    if a.encoding == b.encoding:
+        same = same_stored(a, b)
+        if same is None:  # no comparable checksum: hash the stored bytes
+            same = integrity.md5_hex(_stored(scf, skey, a)) == integrity.md5_hex(_stored(tcf, tkey, b))
+        if not same:
+            return f"differs ({a.size} vs {b.size} stored bytes)" if a.size != b.size else "differs (checksum)"
+        return None
+    # Different encodings: compare the decoded content.
+    da = compression.decompress(_stored(scf, skey, a), a.encoding, skey)
+    db = compression.decompress(_stored(tcf, tkey, b), b.encoding, tkey)
+    if integrity.md5_hex(da) != integrity.md5_hex(db):
+        return f"differs (decoded content; encodings {a.encoding or 'none'} vs {b.encoding or 'none'})"
+    return None
+
+
+@click.command(help="""Check that TARGET holds the same content as SOURCE (two files or two directories).
+
+    \b
+    cloudfiles verify ./data s3://b/data
+    cloudfiles verify s3://b/a.bin gs://b/a.bin
+
+    Names are compared from one listing of each side; content by md5 / crc32c /
+    ETag where both sides expose comparable ones, otherwise by hashing the bytes
+    (local files are always hashed). Files stored with different encodings are
+    compared decoded. Prints each differing, missing or extra file and exits 1
+    if there is any.
+""")
+@click.argument("source")
+@click.argument("target")
+@click.option("-m", "--only-matching", is_flag=True, help="Only compare files present on both sides.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems, no summary.")
+@click.pass_context
+def verify(ctx, source, target, only_matching, quiet):
+    sloc, tloc = resolve(source), resolve(target)
+    sdir, tdir = is_dir(sloc), is_dir(tloc)
+    if sdir != tdir:
+        fail(f"{source} and {target} must both be files or both be directories")
+    if sdir:
+        scf, tcf = CloudFiles(sloc.as_dir()), CloudFiles(tloc.as_dir())
+        snames = {k for k, _ in scf.list_sizes() if not k.endswith("/")}
+        tnames = {k for k, _ in tcf.list_sizes() if not k.endswith("/")}
+        pairs = [(n, n, n) for n in sorted(snames & tnames)]
+        missing = sorted(snames - tnames)
+        extra = sorted(tnames - snames)
+    else:
+        scf, tcf = CloudFiles(sloc.base), CloudFiles(tloc.base)
+        skey, _ = strip_local_suffix(sloc)
+        tkey, _ = strip_local_suffix(tloc)
+        pairs = [(sloc.raw, skey, tkey)]
+        missing, extra = [], []
+
+    def run(item):
+        name, sk, tk = item
+        try:
+            return name, compare(scf, sk, tcf, tk)
+        except Exception as err:  # reported per file
+            return name, f"error: {wrap_errors(err)}"
+
+    threads = max(scf.num_threads, tcf.num_threads, 4)
+    differing = []
+    with ThreadPoolExecutor(max_workers=min(threads, max(1, len(pairs)))) as pool:
+        for name, why in pool.map(run, pairs):
+            if why is not None:
+                differing.append(name)
+                click.echo(f"{why}\t{name}")
+    if not only_matching:
+        for name in missing:
+            click.echo(f"missing in target\t{name}")
+        for name in extra:
+            click.echo(f"only in target\t{name}")
+    problems = len(differing) + (0 if only_matching else len(missing) + len(extra))
+    if not quiet:
+        click.echo(f"{len(pairs) - len(differing)} matching, {len(differing)} differing, "
+                   f"{len(missing)} missing in target, {len(extra)} only in target")
+    if problems:
+        error("verify", f"{source} and {target} differ: {problems} problem file(s)")
+        ctx.exit(1)
