@@ -1,0 +1,595 @@
+"""Read-only ``http://`` and ``https://`` backend.
+
+Objects are plain URLs under the cloudpath (``host/path/KEY``). Reads go
+through the shared urllib3 pools in :mod:`cloudfiles.connections`, keyed by
+``("http", scheme+host)``, with a timeout on every request and no automatic
+retries (the facade retries). Bodies are read with ``decode_content=False``:
+a server that stores ``name`` pre-compressed sends the stored bytes with a
+``Content-Encoding`` header, and the facade decodes them.
+
+Checksums for whole-object reads are only reported where they can be
+trusted: ``size`` from ``Content-Length`` always, md5/crc32c from
+``x-goog-hash`` (GCS) and ``Content-MD5``, and the ETag only from S3
+(``x-amz-request-id`` present, no KMS/customer-key encryption). Nothing is
+reported when GCS says it transcoded the object.
+
+Listing (``list``) works where the server offers one. How it is found:
+
+1. ``CloudFiles(url, listing="html"|"s3"|"gcs")`` forces a kind.
+2. Known public endpoints: ``storage.googleapis.com`` (and
+   ``BUCKET.storage.googleapis.com``) use the GCS JSON API;
+   ``s3.amazonaws.com``, ``s3.REGION.amazonaws.com`` and
+   ``BUCKET.s3[.REGION].amazonaws.com`` use S3 ListObjectsV2.
+3. Any other host is probed once per backend: the directory URL answering
+   ``text/html`` means an autoindex page (nginx ``autoindex``, Apache, Python
+   ``http.server``); else ``/BUCKET?list-type=2`` answering a
+   ``ListBucketResult`` means S3; else ``/storage/v1/b/BUCKET/o`` answering
+   ``storage#objects`` JSON means GCS. If none does,
+   :class:`UnsupportedOperationError` names the URL and what it answered.
+
+Autoindex listings strip the compression suffixes ``file://`` writes
+(``.gz .br .zstd .xz .bz2``) so a served ``file://`` tree lists the same keys.
+"""
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import re
+import threading
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from typing import Any, Iterator, Optional
+from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
+
+import urllib3
+
+from .. import secrets as _secrets
+from ..compression import SUFFIX_TO_ENCODING
+from ..connections import error_for_status, pool_manager, request
+from ..exceptions import (
+    CloudFilesError,
+    CloudPathError,
+    InvalidInputError,
+    NetworkError,
+    UnsupportedOperationError,
+)
+from ..integrity import Checksums
+from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, check_range, head_dict
+
+LISTING_KINDS = ("html", "s3", "gcs")
+_MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MISSING = (404, 410)
+# Codings the facade can decode; advertising them keeps GCS from transcoding
+# (we want the stored bytes) and lets dynamic-compression servers compress.
+_ACCEPT_ENCODING = "gzip, br, zstd"
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+_S3_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?::\d+)?$", re.IGNORECASE)
+_GCS_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?storage\.googleapis\.com(?::\d+)?$", re.IGNORECASE)
+_GCS_API = "https://storage.googleapis.com"
+# Characters left alone when quoting a key into a URL path ('/' separates segments).
+_KEY_SAFE = "/~!$&'()*+,;=:@"
+
+
+class HTTPBackend(Backend):
+    """GET/HEAD over plain HTTP(S); ``put``/``delete`` raise UnsupportedOperationError."""
+
+    capabilities = Capabilities(writable=False, listable=True)
+
+    def __init__(self, cloudpath, options: BackendOptions):
+        super().__init__(cloudpath, options)
+        self.origin = cloudpath.host or ""
+        if not self.origin.startswith(("http://", "https://")):
+            raise CloudPathError(f"HTTP backend needs an http(s):// host, got {cloudpath!r}")
+        base_path = quote(cloudpath.path, safe=_KEY_SAFE + "%")
+        if base_path and not base_path.endswith("/"):
+            base_path += "/"
+        self.base_url = f"{self.origin}/{base_path}"
+        t = float(options.timeout)
+        self._timeout = urllib3.Timeout(connect=min(t, 20.0), read=t)
+        self._pm = pool_manager(("http", self.origin), maxsize=options.num_threads, timeout=t)
+        self._headers = {"Accept-Encoding": _ACCEPT_ENCODING}
+        auth = _auth_header(options.secrets, urlsplit(self.origin).hostname or "")
+        if auth:
+            self._headers["Authorization"] = auth
+        listing = (options.extra or {}).get("listing")
+        if listing is not None and listing not in LISTING_KINDS:
+            raise InvalidInputError(f"listing must be one of {', '.join(LISTING_KINDS)} or None, got {listing!r}")
+        self._listing: Optional[str] = listing or _known_listing(self.origin)
+        self._listing_lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------
+    def url(self, key: str) -> str:
+        """The URL of ``key``."""
+        if not isinstance(key, str) or not key or key.endswith("/"):
+            raise CloudPathError(f"{key!r} names a directory, not a file, under {self.base_url}")
+        return self.base_url + quote(key, safe=_KEY_SAFE)
+
+    def _send(self, method: str, url: str, headers: Optional[dict] = None):
+        """One request (following up to 5 redirects); returns ``(response, final_url)``."""
+        hdrs = dict(self._headers)
+        if headers:
+            hdrs.update(headers)
+        origin = _origin(url)
+        for _ in range(_MAX_REDIRECTS + 1):
+            res = request(
+                self._pm, method, url, headers=hdrs, timeout=self._timeout,
+                preload_content=True, decode_content=False, redirect=False,
+            )
+            location = res.headers.get("Location")
+            if res.status not in _REDIRECTS or not location:
+                return res, url
+            url = urljoin(url, location)
+            if _origin(url) != origin:
+                hdrs.pop("Authorization", None)  # never hand credentials to another host
+            if res.status == 303 and method != "HEAD":
+                method = "GET"
+        raise CloudFilesError(f"{method} {url}: more than {_MAX_REDIRECTS} redirects")
+
+    def _fail(self, res, method: str, url: str) -> CloudFilesError:
+        detail = res.reason or ""
+        body = (res.data or b"")[:2000]
+        m = re.search(rb"<Code>([^<]+)</Code>", body)
+        if m:
+            detail += f" ({m.group(1).decode('utf-8', 'replace')})"
+        return error_for_status(res.status, f"{method} {url}", detail)
+
+    # -- reads ------------------------------------------------------------------
+    def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
+        check_range(start, end)
+        url = self.url(key)
+        ranged = start is not None or end is not None
+        if end is not None and end <= (start or 0):
+            # An empty range: no bytes to fetch, but "missing" must still be None.
+            meta = self.head(key)
+            return GetResult(None) if meta is None else GetResult(b"", meta["Content-Encoding"])
+        headers = {"Range": _range_header(start, end)} if ranged else None
+        res, final = self._send("GET", url, headers)
+        status = res.status
+        if status in _MISSING:
+            return GetResult(None)
+        enc = res.headers.get("Content-Encoding")
+        if status == 200:
+            data = res.data
+            if not ranged:
+                return GetResult(data, enc, _checksums(res.headers))
+            # The server ignored Range (allowed by RFC 9110): cut it here.
+            if start is not None and start < 0:
+                return GetResult(data[start:], enc)
+            return GetResult(data[start or 0 : end], enc)
+        if status == 206:
+            return GetResult(_partial(res, start, end, final), enc)
+        if status == 416:
+            # Starts past the end: nothing to read, yet the object exists.
+            if enc is None:
+                meta = self.head(key)
+                if meta is None:
+                    return GetResult(None)
+                enc = meta["Content-Encoding"]
+            return GetResult(b"", enc)
+        raise self._fail(res, "GET", final)
+
+    def _head_response(self, key: str):
+        """HEAD ``key`` -> ``(headers, size)`` or None if missing.
+
+        Servers that refuse HEAD, or answer without a length (on-the-fly
+        compression), are asked for the first byte instead.
+        """
+        url = self.url(key)
+        res, final = self._send("HEAD", url)
+        if res.status in _MISSING:
+            return None
+        if res.status == 200 and res.headers.get("Content-Length") is not None:
+            return res.headers, int(res.headers["Content-Length"])
+        if res.status not in (200, 405, 501):
+            raise self._fail(res, "HEAD", final)
+        res, final = self._send("GET", url, {"Range": "bytes=0-0"})
+        if res.status in _MISSING:
+            return None
+        if res.status == 200:
+            return res.headers, len(res.data)
+        if res.status == 206:
+            m = _CONTENT_RANGE.match(res.headers.get("Content-Range", ""))
+            if m and m.group(3) != "*":
+                return res.headers, int(m.group(3))
+            raise CloudFilesError(f"GET {final}: unusable Content-Range {res.headers.get('Content-Range')!r}")
+        if res.status == 416:
+            return res.headers, 0
+        raise self._fail(res, "GET", final)
+
+    def head(self, key: str) -> Optional[dict]:
+        found = self._head_response(key)
+        if found is None:
+            return None
+        h, size = found
+        sums = _checksums(h, trust_size=False)
+        md5_b64 = h.get("Content-MD5")
+        if not md5_b64 and sums.md5:
+            md5_b64 = base64.b64encode(bytes.fromhex(sums.md5)).decode("ascii")
+        return head_dict(
+            size=size,
+            encoding=h.get("Content-Encoding"),
+            content_type=h.get("Content-Type"),
+            cache_control=h.get("Cache-Control"),
+            etag=h.get("ETag"),
+            last_modified=_http_date(h.get("Last-Modified")),
+            md5=md5_b64,
+            Crc32c=sums.crc32c,
+        )
+
+    def exists(self, key: str) -> bool:
+        return self._head_response(key) is not None
+
+    def size(self, key: str) -> Optional[int]:
+        found = self._head_response(key)
+        return None if found is None else found[1]
+
+    def stat(self, key: str) -> Optional[ObjectStat]:
+        found = self._head_response(key)
+        if found is None:
+            return None
+        h, size = found
+        sums = _checksums(h, trust_size=False)
+        sums.size = size
+        return ObjectStat(size=size, encoding=h.get("Content-Encoding"), checksums=sums)
+
+    # -- listing ----------------------------------------------------------------
+    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
+        for key, _ in self._list(prefix, flat, sizes=False):
+            yield key
+
+    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
+        return self._list(prefix, flat, sizes=True)
+
+    def _list(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+        if not isinstance(prefix, str):
+            raise InvalidInputError(f"prefix must be a str, got {type(prefix).__name__}")
+        kind = self.listing_kind()
+        if kind == "s3":
+            yield from self._list_s3(prefix, flat)
+        elif kind == "gcs":
+            yield from self._list_gcs(prefix, flat)
+        else:
+            for key in self._list_html(prefix, flat):
+                yield key, (None if key.endswith("/") or not sizes else self.size(key))
+
+    def listing_kind(self) -> str:
+        """Which listing this URL offers ('html', 's3' or 'gcs'), probing once if unknown."""
+        if self._listing is None:
+            with self._listing_lock:
+                if self._listing is None:
+                    self._listing = self._probe_listing()
+        return self._listing
+
+    def _probe_listing(self) -> str:
+        tried = []
+        res, final = self._send("GET", self.base_url)
+        ctype = res.headers.get("Content-Type", "")
+        if res.status == 200 and "html" in ctype.lower():
+            return "html"
+        tried.append(f"GET {final} -> HTTP {res.status} {ctype or 'no Content-Type'}")
+        bucket, _, _ = self.cloudpath.path.partition("/")
+        if bucket:
+            url = f"{self.origin}/{quote(bucket, safe='')}?list-type=2&max-keys=1"
+            res, final = self._send("GET", url)
+            if res.status == 200 and b"<ListBucketResult" in res.data[:2000]:
+                return "s3"
+            tried.append(f"GET {final} -> HTTP {res.status}")
+            url = f"{self.origin}/storage/v1/b/{quote(bucket, safe='')}/o?maxResults=1"
+            res, final = self._send("GET", url)
+            if res.status == 200 and b'"storage#objects"' in res.data[:2000]:
+                return "gcs"
+            tried.append(f"GET {final} -> HTTP {res.status}")
+        raise UnsupportedOperationError(
+            f"{self.base_url} offers no listing cloudfiles understands (an HTML index page, "
+            f"S3 ListObjectsV2 or the GCS JSON API): " + "; ".join(tried)
+        )
+
+    def _bucket_and_base(self) -> tuple[str, str, bool]:
+        """``(bucket, key prefix inside the bucket, bucket named by the host)``."""
+        host = urlsplit(self.origin).netloc
+        base = self.cloudpath.path
+        for pattern in (_S3_HOST, _GCS_HOST):
+            m = pattern.match(host)
+            if m and m.group("bucket"):
+                return m.group("bucket"), (base.rstrip("/") + "/" if base else ""), True
+        bucket, _, rest = base.partition("/")
+        if not bucket:
+            raise UnsupportedOperationError(f"cannot list {self.base_url}: the URL names no bucket")
+        return bucket, (rest.rstrip("/") + "/" if rest else ""), False
+
+    def _list_s3(self, prefix: str, flat: bool) -> Iterator[tuple[str, Optional[int]]]:
+        bucket, base, virtual = self._bucket_and_base()
+        endpoint = f"{self.origin}/" if virtual else f"{self.origin}/{quote(bucket, safe='')}"
+        params = {"list-type": "2", "prefix": base + prefix}
+        if flat:
+            params["delimiter"] = "/"
+        token = None
+        while True:
+            q = dict(params)
+            if token:
+                q["continuation-token"] = token
+            url = endpoint + "?" + urlencode(q, quote_via=quote, safe="")
+            res, final = self._send("GET", url)
+            if res.status != 200:
+                raise self._fail(res, "GET", final)
+            try:
+                root = ET.fromstring(res.data)
+            except ET.ParseError as err:
+                raise UnsupportedOperationError(f"GET {final}: not an S3 listing ({err})") from err
+            entries: list[tuple[str, Optional[int]]] = []
+            truncated, token = False, None
+            for el in root:
+                tag = _local(el.tag)
+                if tag == "Contents":
+                    key = _child_text(el, "Key")
+                    size = _child_text(el, "Size")
+                    entries.append((key[len(base):], int(size) if size else None))
+                elif tag == "CommonPrefixes":
+                    entries.append((_child_text(el, "Prefix")[len(base):], None))
+                elif tag == "IsTruncated":
+                    truncated = (el.text or "").strip().lower() == "true"
+                elif tag == "NextContinuationToken":
+                    token = (el.text or "").strip()
+            entries.sort()
+            yield from entries
+            if not truncated or not token:
+                return
+
+    def _list_gcs(self, prefix: str, flat: bool) -> Iterator[tuple[str, Optional[int]]]:
+        bucket, base, _ = self._bucket_and_base()
+        api = _GCS_API if _GCS_HOST.match(urlsplit(self.origin).netloc) else self.origin
+        endpoint = f"{api}/storage/v1/b/{quote(bucket, safe='')}/o"
+        params = {"prefix": base + prefix, "fields": "items(name,size),prefixes,nextPageToken"}
+        if flat:
+            params["delimiter"] = "/"
+        token = None
+        while True:
+            q = dict(params)
+            if token:
+                q["pageToken"] = token
+            url = endpoint + "?" + urlencode(q, quote_via=quote, safe="")
+            res, final = self._send("GET", url)
+            if res.status != 200:
+                raise self._fail(res, "GET", final)
+            try:
+                doc = json.loads(res.data)
+            except ValueError as err:
+                raise UnsupportedOperationError(f"GET {final}: not a GCS listing ({err})") from err
+            entries = [(it["name"][len(base):], int(it["size"]) if "size" in it else None)
+                       for it in doc.get("items", [])]
+            entries += [(p[len(base):], None) for p in doc.get("prefixes", [])]
+            entries.sort()
+            yield from entries
+            token = doc.get("nextPageToken")
+            if not token:
+                return
+
+    def _list_html(self, prefix: str, flat: bool) -> Iterator[str]:
+        directory, _, name_filter = prefix.rpartition("/")
+        yield from self._walk_html(directory + "/" if directory else "", name_filter, flat)
+
+    def _walk_html(self, rel: str, name_filter: str, flat: bool) -> Iterator[str]:
+        entries = set()
+        for name, is_dir in self._index_entries(rel):
+            if not is_dir:
+                stem, dot, ext = name.rpartition(".")
+                if dot and stem and "." + ext in SUFFIX_TO_ENCODING:
+                    name = stem
+            if name_filter and not name.startswith(name_filter):
+                continue
+            # Sorting a directory as "name/" keeps the whole walk in key order.
+            entries.add((name + "/" if is_dir else name, is_dir))
+        for sort_name, is_dir in sorted(entries):
+            if not is_dir:
+                yield rel + sort_name
+            elif flat:
+                yield rel + sort_name
+            else:
+                yield from self._walk_html(rel + sort_name, "", False)
+
+    def _index_entries(self, rel: str) -> list[tuple[str, bool]]:
+        """Direct children ``(name, is_dir)`` of directory ``rel`` from its index page."""
+        url = self.base_url + quote(rel, safe=_KEY_SAFE)
+        res, final = self._send("GET", url)
+        if res.status in _MISSING:
+            return []
+        if res.status != 200:
+            raise self._fail(res, "GET", final)
+        ctype = res.headers.get("Content-Type", "")
+        if "html" not in ctype.lower():
+            raise UnsupportedOperationError(f"GET {final} answered {ctype or 'no Content-Type'}, not an HTML index page")
+        charset = re.search(r"charset=([\w.-]+)", ctype)
+        text = res.data.decode(charset.group(1) if charset else "utf-8", "replace")
+        return parse_index(text, final)
+
+    # -- writes ---------------------------------------------------------------
+    def put(self, key, content, encoding=None, content_type=None, cache_control=None,
+            storage_class=None, md5=None, crc32c=None) -> None:
+        raise UnsupportedOperationError(f"{self.base_url} is read-only: HTTP(S) URLs cannot be written")
+
+    def delete(self, key: str) -> None:
+        raise UnsupportedOperationError(f"{self.base_url} is read-only: HTTP(S) URLs cannot be deleted from")
+
+
+# -- helpers ---------------------------------------------------------------------
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag.lower() == "a":
+            for name, value in attrs:
+                if name.lower() == "href" and value:
+                    self.hrefs.append(value)
+
+
+def parse_index(html: str, page_url: str) -> list[tuple[str, bool]]:
+    """The direct children ``(name, is_dir)`` linked from an index page at ``page_url``.
+
+    Links are resolved against the page URL; only those naming an immediate
+    child of the page's directory count (parent links, sort links
+    ``?C=N;O=D``, absolute links elsewhere and deeper paths are ignored).
+    Names are returned percent-decoded, in page order, without duplicates.
+    """
+    parser = _Links()
+    parser.feed(html)
+    parser.close()
+    page = urlsplit(page_url)
+    dir_path = unquote(page.path)
+    if not dir_path.endswith("/"):
+        dir_path = dir_path.rsplit("/", 1)[0] + "/"
+    out: list[tuple[str, bool]] = []
+    seen = set()
+    for href in parser.hrefs:
+        if href.startswith(("?", "#")):
+            continue
+        target = urlsplit(urljoin(page_url, href))
+        if (target.scheme, target.netloc) != (page.scheme, page.netloc):
+            continue
+        path = unquote(target.path)
+        if not path.startswith(dir_path):
+            continue
+        rest = path[len(dir_path):]
+        is_dir = rest.endswith("/")
+        name = rest[:-1] if is_dir else rest
+        if not name or "/" in name or name in (".", ".."):
+            continue
+        if (name, is_dir) not in seen:
+            seen.add((name, is_dir))
+            out.append((name, is_dir))
+    return out
+
+
+def _range_header(start: Optional[int], end: Optional[int]) -> str:
+    if start is not None and start < 0:
+        return f"bytes={start}"  # "bytes=-N": the last N bytes
+    first = start or 0
+    return f"bytes={first}-" if end is None else f"bytes={first}-{end - 1}"
+
+
+def _partial(res, start: Optional[int], end: Optional[int], url: str) -> bytes:
+    """The requested slice of a 206 body, checked against its Content-Range."""
+    cr = res.headers.get("Content-Range", "")
+    m = _CONTENT_RANGE.match(cr)
+    if not m:
+        raise CloudFilesError(f"GET {url}: 206 without a usable Content-Range ({cr!r}; multipart ranges are not requested)")
+    first, last = int(m.group(1)), int(m.group(2))
+    data = res.data
+    if len(data) != last - first + 1:
+        raise NetworkError(f"GET {url}: Content-Range {cr!r} promised {last - first + 1} bytes, got {len(data)}")
+    if start is not None and start < 0:
+        total = m.group(3)
+        want = max(0, int(total) + start) if total != "*" else first
+    else:
+        want = start or 0
+    if first > want:
+        raise CloudFilesError(f"GET {url}: asked for bytes from {want}, server sent from {first} ({cr})")
+    data = data[want - first :]
+    if end is not None:
+        data = data[: max(0, end - want)]
+    return data
+
+
+def _checksums(headers, trust_size: bool = True) -> Checksums:
+    """What the response headers say about the whole stored object, where trustworthy."""
+    sums = Checksums()
+    length = headers.get("Content-Length")
+    if trust_size and length is not None and "Transfer-Encoding" not in headers:
+        try:
+            sums.size = int(length)
+        except ValueError:
+            pass
+    stored = headers.get("x-goog-stored-content-encoding")
+    if stored is not None and _coding(stored) != _coding(headers.get("Content-Encoding")):
+        return sums  # GCS transcoded: its hashes describe other bytes
+    for part in (headers.get("x-goog-hash") or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "md5" and value:
+            try:
+                sums.md5 = base64.b64decode(value).hex()
+            except ValueError:
+                pass
+        elif name == "crc32c" and value:
+            sums.crc32c = value
+    md5 = headers.get("Content-MD5")
+    if md5 and not sums.md5:
+        try:
+            sums.md5 = base64.b64decode(md5).hex()
+        except ValueError:
+            pass
+    if "x-amz-request-id" in headers and not any(
+        h in headers for h in ("x-amz-server-side-encryption-aws-kms-key-id",
+                               "x-amz-server-side-encryption-customer-algorithm")
+    ) and (headers.get("x-amz-server-side-encryption") or "").lower() != "aws:kms":
+        etag = (headers.get("ETag") or "").strip().strip('"')
+        sums.etag = etag or None
+    return sums
+
+
+def _coding(value: Optional[str]) -> str:
+    value = (value or "").strip().lower()
+    return value or "identity"
+
+
+def _auth_header(secrets: Any, hostname: str) -> Optional[str]:
+    """A Basic Authorization header from ``secrets`` or ``http-secret.json``.
+
+    ``secrets`` may be ``{"user": ..., "password": ...}``, a ``(user, password)``
+    pair, or a path to a JSON file of that shape. Without it the secrets
+    directories are searched for ``HOSTNAME-http-secret.json`` then
+    ``http-secret.json`` (the reference library's file name).
+    """
+    if secrets is None:
+        path = _secrets.find_secret_file("http-secret.json", hostname or None)
+        if path is None:
+            return None
+        secrets = _secrets.load_json_secret(path)
+    elif isinstance(secrets, str):
+        secrets = _secrets.load_json_secret(secrets)
+    if isinstance(secrets, (tuple, list)) and len(secrets) == 2:
+        user, password = secrets
+    elif isinstance(secrets, dict) and "user" in secrets and "password" in secrets:
+        user, password = secrets["user"], secrets["password"]
+    elif isinstance(secrets, dict) and not secrets:
+        return None
+    else:
+        raise InvalidInputError("HTTP secrets must be {'user': ..., 'password': ...}, a (user, password) pair or a JSON file path")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def _known_listing(origin: str) -> Optional[str]:
+    host = urlsplit(origin).netloc
+    if _GCS_HOST.match(host):
+        return "gcs"
+    if _S3_HOST.match(host):
+        return "s3"
+    return None
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def _http_date(value: Optional[str]):
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child_text(el, name: str) -> str:
+    for child in el:
+        if _local(child.tag) == name:
+            return child.text or ""
+    return ""
