@@ -231,15 +231,17 @@ def test_touch(store):
 
 
 def test_transfer_keeps_encoding(store, tmp_path):
-    need_write(store)
     cf = store.cf()
-    cf.puts([(f"t/{i}", b"payload %d" % i) for i in range(20)], compress="br")
-    cf.put("t/plain", b"plain")
+    w = cf if store.writable else store.writer()
+    w.puts([(f"t/{i}", b"payload %d" % i) for i in range(20)], compress="br")
+    w.put("t/plain", b"plain")
     dest = CloudFiles("file://" + str(tmp_path / "dest"))
     result = cf.transfer_to(dest)
     assert result.transferred == 21 and result.ok
     assert dest.get("t/3", raw=True) == cf.get("t/3", raw=True)
     assert (tmp_path / "dest" / "t" / "3.br").exists()
+    if not store.writable:
+        return  # the rest transfers into the store
     back = store.cf()
     back.delete(list(cf.list()))
     back.transfer_from(dest, reencode="gzip")
@@ -249,9 +251,8 @@ def test_transfer_keeps_encoding(store, tmp_path):
 
 
 def test_transfer_missing_files(store):
-    need_write(store)
     cf = store.cf()
-    cf.put("there", b"1")
+    store.writer().put("there", b"1")
     dest = CloudFiles("mem://transfer-missing/" + store.name)
     with pytest.raises(exceptions.CloudFilesError, match="does not exist"):
         cf.transfer_to(dest, ["there", "absent"])
@@ -269,24 +270,24 @@ def test_move(store):
 
 @pytest.mark.parametrize("mode", ["threads", "green", "single"])
 def test_concurrency_modes(store, mode):
-    need_write(store)
     kwargs = {"threads": {"num_threads": 8}, "green": {"green": True, "num_threads": 8},
               "single": {"num_threads": 1}}[mode]
     cf = store.cf(**kwargs)
     files = [(f"c/{i}", json.dumps(i)) for i in range(120)]
-    assert cf.puts(files, compress="gzip") == 120
+    assert (cf if store.writable else store.writer()).puts(files, compress="gzip") == 120
     got = cf.get([p for p, _ in files])
     assert {r["path"]: r["content"] for r in got} == {p: c.encode() for p, c in files}
     assert all(cf.exists([p for p, _ in files]).values())
+    if not store.writable:
+        return
     cf.delete([p for p, _ in files])
     assert not any(cf.exists([p for p, _ in files]).values())
 
 
 def test_processes(store):
-    need_write(store)
     cf = store.cf(parallel=2)
     files = [(f"p/{i}", b"%d" % i) for i in range(40)]
-    cf.puts(files)
+    (cf if store.writable else store.writer()).puts(files)
     got = cf.get([p for p, _ in files])
     assert sorted((r["path"], r["content"]) for r in got) == sorted(files)
     assert all(store.cf().exists([p for p, _ in files]).values())
