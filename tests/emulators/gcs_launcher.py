@@ -7,8 +7,9 @@ insert, object metadata, multipart upload with md5/crc32c checks, delete);
 this module routes every request first and changes what differs from GCS:
 
 Transport
-  * Threaded HTTP/1.1 server with keep-alive (the stock one is single-threaded,
-    HTTP/1.0, backlog 5: twenty client threads stall on SYN retries). One lock
+  * Threaded HTTP/1.1 server with keep-alive and TCP_NODELAY (the stock one is
+    single-threaded, HTTP/1.0, backlog 5: twenty client threads stall on SYN
+    retries). One lock
     serialises storage access, since the package's storage is not thread-safe.
   * Request bodies are always read in full, so keep-alive connections stay in
     sync even when a handler ignores the body (the stock rewrite does).
@@ -55,6 +56,10 @@ Compose and rewrite
     so clients' token loops are exercised; the destination keeps the source's
     metadata (encoding, checksums, component count).
 
+Buckets
+  * Bucket insert keeps the fields sent with it (labels, billing, ...); the
+    stock handler keeps only the name.
+
 Requester pays, authentication
   * A bucket created with ``billing.requesterPays`` rejects object and list
     requests without ``userProject`` (400, GCS's message).
@@ -67,6 +72,11 @@ Requester pays, authentication
 
 Test instrumentation (not part of GCS)
   * ``GET /_cf/stats``: tokens issued, requests by kind, userProject values seen.
+  * ``POST /_cf/config`` with JSON ``{"batch_status": 503}`` makes the batch
+    endpoint fail with that status (``null`` restores it), and
+    ``{"corrupt_downloads": N}`` flips one byte in each of the next N
+    whole-object downloads (headers still describe the stored object), so
+    tests can show that clients fall back and verify checksums.
 """
 from __future__ import annotations
 
@@ -91,6 +101,7 @@ import google_crc32c
 from gcp_storage_emulator import server as gserver
 from gcp_storage_emulator import settings as gsettings
 from gcp_storage_emulator.exceptions import NotFound
+from gcp_storage_emulator.handlers import buckets as gbuckets
 from gcp_storage_emulator.handlers import objects as gobjects
 from gcp_storage_emulator.storage import Storage
 
@@ -208,6 +219,7 @@ class Emulator:
         self.tokens: set[str] = set()
         self.stats: Counter = Counter()
         self.user_projects: Counter = Counter()
+        self.config: dict = {"batch_status": None, "corrupt_downloads": 0}
 
     # ------------------------------------------------------------- routing
     def handle(self, req: Req) -> Out:
@@ -230,8 +242,14 @@ class Emulator:
         if path == "/_cf/stats":
             return Out().json({"tokens_issued": len(self.tokens), "requests": dict(self.stats),
                                "user_projects": dict(self.user_projects)})
+        if path == "/_cf/config" and method == "POST":
+            self.config.update(req.data or {})
+            return Out().json(self.config)
         if path == BATCH and method == "POST":
             self.stats["batch"] += 1
+            if self.config.get("batch_status"):
+                return Out().error(int(self.config["batch_status"]), "batch endpoint disabled by the test",
+                                   "backendError")
             return self._batch(req)
 
         auth = req.get_header("authorization")
@@ -245,6 +263,11 @@ class Emulator:
         if user_project:
             self.user_projects[user_project] += 1
 
+        if path in (API + "/b", "/b") and method == "POST":
+            out = self._stock(req)
+            if out.status == 200 and isinstance(req.data, dict):
+                gbuckets._patch_bucket(self.storage.buckets[req.data["name"]], req.data)
+            return out
         m = _BUCKET_PATH.match(path)
         if m:
             bucket_name, rest = m.group("bucket"), m.group("rest") or ""
@@ -380,6 +403,9 @@ class Emulator:
             h["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
             out.body = data[start:end]
             return out
+        if self.config.get("corrupt_downloads", 0) > 0 and data:
+            self.config["corrupt_downloads"] -= 1
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
         out.body = data
         return out
 
@@ -545,6 +571,7 @@ class Emulator:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else header and body writes meet the client's delayed ACK (40 ms)
     emulator: Emulator
 
     def _serve(self, method: str) -> None:

@@ -14,6 +14,7 @@ Fixtures for any test module (registered through tests/conftest.py):
       ``billing={"requesterPays": True}`` or ``labels={"cf-emulator-auth": "required"}``.
     * ``stats() -> dict``: the emulator's counters (requests by kind, tokens
       issued, userProject values seen).
+    * ``configure(batch_status=503 | None, corrupt_downloads=N)``: test switches.
     * ``token_uri``: the emulator's OAuth2 token endpoint, for test service accounts.
 
 ``store_gcs``
@@ -76,6 +77,10 @@ class GCSServer:
 
     def stats(self) -> dict:
         return self._call("GET", "/_cf/stats")
+
+    def configure(self, **settings: Any) -> dict:
+        """Change the emulator's test switches (see tests/emulators/gcs_launcher.py)."""
+        return self._call("POST", "/_cf/config", settings)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
