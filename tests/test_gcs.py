@@ -383,3 +383,38 @@ def test_google_auth_is_imported_lazily(gcs_server, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------- large objects
+def test_parallel_composite_upload(bucket, emu):
+    from cloudfiles import streaming
+
+    cf = CloudFiles(f"gs://{bucket}/big")
+    chunks = [os.urandom(1000) for _ in range(50)]  # 50 parts: composed in a tree (32 per call)
+    with streaming.Writer(cf, "obj", part_size=1000, parallel=4, content_type="application/x-big") as w:
+        for c in chunks:
+            w.write(c)
+    data = b"".join(chunks)
+    head = cf.head("obj")
+    assert head["Parts-Count"] == 50 and head["Content-Md5"] is None
+    assert head["Content-Type"] == "application/x-big"
+    assert cf.get("obj") == data
+    assert b"".join(streaming.stream(cf, "obj", part_size=4096, parallel=3)) == data
+    root = CloudFiles(f"gs://{bucket}/")
+    assert list(root.list(gcs_backend.TMP_PREFIX)) == []  # temporary parts are gone
+
+    lines = [os.urandom(400).hex().encode() for _ in range(20)]  # gzip halves hex: ~8 kB stored
+    with streaming.Writer(cf, "z", compress="gzip", part_size=500, parallel=2) as w:
+        for line in lines:
+            w.write(line)
+    assert cf.get("z") == b"".join(lines)
+    zhead = cf.head("z")
+    assert zhead["Content-Encoding"] == "gzip" and zhead["Parts-Count"] > 10
+
+    with pytest.raises(RuntimeError, match="stop"):
+        with streaming.Writer(cf, "aborted", part_size=1000, parallel=2) as w:
+            for c in chunks[:5]:
+                w.write(c)
+            raise RuntimeError("stop")
+    assert cf.exists("aborted") is False
+    assert list(root.list(gcs_backend.TMP_PREFIX)) == []

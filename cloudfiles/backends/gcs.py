@@ -47,12 +47,14 @@ from ..exceptions import (
     NotFoundError,
 )
 from ..integrity import Checksums
-from .base import Backend, BackendOptions, Capabilities, GetResult, head_dict
+from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, head_dict, iter_batches
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/devstorage.full_control",)
 SECRET_NAME = "google-secret.json"
 MAX_COMPOSE_SOURCES = 32
+MAX_COMPONENTS = 1024  # a composite object's limit, so the most parts one upload can have
+TMP_PREFIX = "_cloudfiles_tmp/"  # bucket-level home of in-flight upload parts
 _PAGE = 1000
 _HEAD_FIELDS = "name,size,contentEncoding,contentType,cacheControl,etag,updated,md5Hash,crc32c,storageClass,componentCount,generation"
 _SA_KEYS = ("client_email", "private_key", "type", "token_uri", "private_key_id", "client_id", "project_id")
@@ -373,7 +375,11 @@ class GCSBackend(Backend):
     # ------------------------------------------------------------------ put
     def put(self, key, content, encoding=None, content_type=None, cache_control=None,
             storage_class=None, md5=None, crc32c=None) -> None:
-        name = self._name(key)
+        self._put_name(self._name(key), content, encoding, content_type, cache_control, storage_class,
+                       md5, crc32c)
+
+    def _put_name(self, name: str, content: bytes, encoding=None, content_type=None, cache_control=None,
+                  storage_class=None, md5=None, crc32c=None) -> None:
         meta: dict = {"name": name, "contentType": content_type or "application/octet-stream"}
         if encoding:
             meta["contentEncoding"] = encoding
@@ -442,7 +448,9 @@ class GCSBackend(Backend):
 
     # --------------------------------------------------------------- delete
     def delete(self, key: str) -> None:
-        name = self._name(key)
+        self._delete_name(self._name(key))
+
+    def _delete_name(self, name: str) -> None:
         what = f"DELETE gs://{self.bucket}/{name}"
         resp = self._request("DELETE", self._obj_url(name) + self._query(), what)
         if resp.status == 404:
@@ -502,28 +510,31 @@ class GCSBackend(Backend):
         return out
 
     def delete_many(self, keys: list[str]) -> None:
-        names = [self._name(k) for k in keys]
+        self._delete_names([self._name(k) for k in keys])
+
+    def _delete_names(self, names: list[str]) -> None:
         results = self._batch("DELETE", names, {})
         if results is None:
-            for k in keys:
-                self.delete(k)
+            for name in names:
+                self._delete_name(name)
             return
-        for key, name, (status, body) in zip(keys, names, results):
+        for name, (status, body) in zip(names, results):
             if status in (200, 204):
                 continue
             if status == 404 and not _bucket_missing(_error_message(body)):
                 continue
             if status == 404:
                 raise BucketNotFoundError(f"DELETE gs://{self.bucket}/{name}: bucket gs://{self.bucket} does not exist")
-            self.delete(key)
+            self._delete_name(name)  # throttled or failed inside the batch: try it directly
 
     # ----------------------------------------------------------------- list
-    def _pages(self, prefix: str, flat: bool, fields: str) -> Iterator[dict]:
-        params = {"prefix": self._root + prefix, "maxResults": _PAGE,
+    def _pages(self, full_prefix: str, flat: bool, fields: str) -> Iterator[dict]:
+        """Listing pages for object names starting with ``full_prefix`` (bucket-relative)."""
+        params = {"prefix": full_prefix, "maxResults": _PAGE,
                   "fields": f"items({fields}),prefixes,nextPageToken"}
         if flat:
             params["delimiter"] = "/"
-        what = f"LIST gs://{self.bucket}/{self._root + prefix}"
+        what = f"LIST gs://{self.bucket}/{full_prefix}"
         while True:
             resp = self._request("GET", f"{self._api}/o" + self._query(params), what)
             if resp.status != 200:
@@ -537,7 +548,7 @@ class GCSBackend(Backend):
 
     def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
         cut = len(self._root)
-        for page in self._pages(prefix, flat, "name,size"):
+        for page in self._pages(self._root + prefix, flat, "name,size"):
             entries = [(o["name"][cut:], int(o["size"]) if o.get("size") is not None else None)
                        for o in page.get("items") or ()]
             entries += [(p[cut:], None) for p in page.get("prefixes") or ()]
@@ -546,7 +557,7 @@ class GCSBackend(Backend):
 
     def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
         cut = len(self._root)
-        for page in self._pages(prefix, flat, "name"):
+        for page in self._pages(self._root + prefix, flat, "name"):
             names = [o["name"][cut:] for o in page.get("items") or ()]
             names += [p[cut:] for p in page.get("prefixes") or ()]
             names.sort()
@@ -587,7 +598,8 @@ class GCSBackend(Backend):
             params["rewriteToken"] = token
 
     def compose(self, sources: list[str], dest: str, content_type: Optional[str] = None,
-                encoding: Optional[str] = None) -> dict:
+                encoding: Optional[str] = None, cache_control: Optional[str] = None,
+                storage_class: Optional[str] = None) -> dict:
         """Concatenate up to 32 objects (keys under this path) into ``dest`` server-side.
 
         The result is a composite object: it has a crc32c but no md5, which
@@ -597,11 +609,20 @@ class GCSBackend(Backend):
             raise InvalidInputError(
                 f"compose takes 1 to {MAX_COMPOSE_SOURCES} source objects, got {len(sources)}"
             )
-        name = self._name(dest)
+        return self._compose([self._name(s) for s in sources], self._name(dest), content_type, encoding,
+                             cache_control, storage_class)
+
+    def _compose(self, sources: list[str], name: str, content_type: Optional[str] = None,
+                 encoding: Optional[str] = None, cache_control: Optional[str] = None,
+                 storage_class: Optional[str] = None) -> dict:
         destination: dict = {"contentType": content_type or "application/octet-stream"}
         if encoding:
             destination["contentEncoding"] = encoding
-        body = json.dumps({"sourceObjects": [{"name": self._name(s)} for s in sources],
+        if cache_control:
+            destination["cacheControl"] = cache_control
+        if storage_class:
+            destination["storageClass"] = storage_class
+        body = json.dumps({"sourceObjects": [{"name": s} for s in sources],
                            "destination": destination}).encode()
         what = f"COMPOSE gs://{self.bucket}/{name}"
         resp = self._request("POST", f"{self._obj_url(name)}/compose" + self._query(), what,
@@ -612,6 +633,67 @@ class GCSBackend(Backend):
         if resp.status != 200:
             raise self._fail(resp, what)
         return json.loads(resp.data)
+
+
+    # -- large objects: parallel composite upload ---------------------------
+    # Parts are uploaded as temporary objects (each verified by md5/crc32c on
+    # arrival), then composed into the destination in one atomic step (in a
+    # tree of compose calls past 32 parts) and deleted. The result is a
+    # composite object, verified on read by its crc32c.
+    def multipart_begin(self, key, encoding=None, content_type=None, cache_control=None,
+                        storage_class=None) -> "_CompositeUpload":
+        tmp = f"{TMP_PREFIX}{uuid.uuid4().hex}/"
+        return _CompositeUpload(self._name(key), tmp, dict(
+            content_type=content_type, encoding=encoding, cache_control=cache_control,
+            storage_class=storage_class))
+
+    def multipart_put_part(self, upload, part_number, data, offset, md5=None, crc32c=None) -> PartInfo:
+        if not 1 <= part_number <= MAX_COMPONENTS:
+            raise InvalidInputError(
+                f"part {part_number} of gs://{self.bucket}/{upload.name}: a composite object has at most "
+                f"{MAX_COMPONENTS} parts; use a larger part_size"
+            )
+        tmp = f"{upload.tmp}{part_number:05d}"
+        self._put_name(tmp, data, md5=md5, crc32c=crc32c)
+        return PartInfo(part_number, len(data), extra={"name": tmp})
+
+    def multipart_complete(self, upload, parts) -> None:
+        names = [p.extra["name"] for p in sorted(parts, key=lambda p: p.part_number)]
+        if not names:
+            self._put_name(upload.name, b"", **upload.meta)
+            return
+        level = 0
+        while len(names) > MAX_COMPOSE_SOURCES:
+            grouped = []
+            for i, group in enumerate(iter_batches(names, MAX_COMPOSE_SOURCES)):
+                inner = f"{upload.tmp}L{level}-{i:05d}"
+                self._compose(group, inner)
+                grouped.append(inner)
+            names = grouped
+            level += 1
+        m = upload.meta
+        self._compose(names, upload.name, m["content_type"], m["encoding"], m["cache_control"],
+                      m["storage_class"])
+        self._delete_tmp(upload)
+
+    def multipart_abort(self, upload) -> None:
+        self._delete_tmp(upload)
+
+    def _delete_tmp(self, upload) -> None:
+        """Remove an upload's temporary objects (best effort: they are garbage either way)."""
+        try:
+            names = [o["name"] for page in self._pages(upload.tmp, False, "name") for o in page.get("items") or ()]
+            for batch in iter_batches(names, self.capabilities.batch_delete):
+                self._delete_names(batch)
+        except CloudFilesError:
+            pass
+
+
+class _CompositeUpload:
+    __slots__ = ("name", "tmp", "meta")
+
+    def __init__(self, name: str, tmp: str, meta: dict):
+        self.name, self.tmp, self.meta = name, tmp, meta
 
 
 def _parse_batch_response(content_type: str, data: bytes, count: int) -> Optional[list[tuple[int, bytes]]]:
