@@ -403,8 +403,8 @@ def test_parallel_composite_upload(bucket, emu):
     root = CloudFiles(f"gs://{bucket}/")
     assert list(root.list(gcs_backend.TMP_PREFIX)) == []  # temporary parts are gone
 
-    lines = [os.urandom(400).hex().encode() for _ in range(20)]  # gzip halves hex: ~8 kB stored
-    with streaming.Writer(cf, "z", compress="gzip", part_size=500, parallel=2) as w:
+    lines = [os.urandom(4000).hex().encode() for _ in range(64)]  # gzip about halves hex: ~280 kB stored
+    with streaming.Writer(cf, "z", compress="gzip", part_size=16000, parallel=2) as w:
         for line in lines:
             w.write(line)
     assert cf.get("z") == b"".join(lines)
