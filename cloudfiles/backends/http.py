@@ -10,12 +10,14 @@ a server that stores ``name`` pre-compressed sends the stored bytes with a
 Checksums for whole-object reads are only reported where they can be
 trusted: ``size`` from ``Content-Length`` always, md5/crc32c from
 ``x-goog-hash`` (GCS) and ``Content-MD5``, and the ETag only from S3
-(``x-amz-request-id`` present, no KMS/customer-key encryption). Nothing is
+(``x-amz-request-id`` present, or moto's ``x-amzn-requestid``; no
+KMS/customer-key encryption). Nothing is
 reported when GCS says it transcoded the object.
 
 Listing (``list``) works where the server offers one. How it is found:
 
-1. ``CloudFiles(url, listing="html"|"s3"|"gcs")`` forces a kind.
+1. ``CloudFiles(url, listing="html"|"s3"|"gcs")`` forces a kind
+   (``list_page_size=N`` sets the S3/GCS page size).
 2. Known public endpoints: ``storage.googleapis.com`` (and
    ``BUCKET.storage.googleapis.com``) use the GCS JSON API;
    ``s3.amazonaws.com``, ``s3.REGION.amazonaws.com`` and
@@ -98,6 +100,10 @@ class HTTPBackend(Backend):
             raise InvalidInputError(f"listing must be one of {', '.join(LISTING_KINDS)} or None, got {listing!r}")
         self._listing: Optional[str] = listing or _known_listing(self.origin)
         self._listing_lock = threading.Lock()
+        page = (options.extra or {}).get("list_page_size")
+        if page is not None and (isinstance(page, bool) or not isinstance(page, int) or page < 1):
+            raise InvalidInputError(f"list_page_size must be a positive int, got {page!r}")
+        self._page_size: Optional[int] = page
 
     # -- plumbing -------------------------------------------------------------
     def url(self, key: str) -> str:
@@ -106,8 +112,12 @@ class HTTPBackend(Backend):
             raise CloudPathError(f"{key!r} names a directory, not a file, under {self.base_url}")
         return self.base_url + quote(key, safe=_KEY_SAFE)
 
-    def _send(self, method: str, url: str, headers: Optional[dict] = None):
-        """One request (following up to 5 redirects); returns ``(response, final_url)``."""
+    def _send(self, method: str, url: str, headers: Optional[dict] = None, key: bool = False):
+        """One request (following up to 5 redirects); returns ``(response, final_url)``.
+
+        With ``key=True`` a redirect to the same path plus '/' (how web servers
+        answer a directory's name) is reported as a 404: a directory is not a file.
+        """
         hdrs = dict(self._headers)
         if headers:
             hdrs.update(headers)
@@ -120,7 +130,10 @@ class HTTPBackend(Backend):
             location = res.headers.get("Location")
             if res.status not in _REDIRECTS or not location:
                 return res, url
-            url = urljoin(url, location)
+            target = urljoin(url, location)
+            if key and urlsplit(target).path == urlsplit(url).path + "/":
+                return _IsDirectory(), url
+            url = target
             if _origin(url) != origin:
                 hdrs.pop("Authorization", None)  # never hand credentials to another host
             if res.status == 303 and method != "HEAD":
@@ -145,7 +158,7 @@ class HTTPBackend(Backend):
             meta = self.head(key)
             return GetResult(None) if meta is None else GetResult(b"", meta["Content-Encoding"])
         headers = {"Range": _range_header(start, end)} if ranged else None
-        res, final = self._send("GET", url, headers)
+        res, final = self._send("GET", url, headers, key=True)
         status = res.status
         if status in _MISSING:
             return GetResult(None)
@@ -177,14 +190,14 @@ class HTTPBackend(Backend):
         compression), are asked for the first byte instead.
         """
         url = self.url(key)
-        res, final = self._send("HEAD", url)
+        res, final = self._send("HEAD", url, key=True)
         if res.status in _MISSING:
             return None
         if res.status == 200 and res.headers.get("Content-Length") is not None:
             return res.headers, int(res.headers["Content-Length"])
         if res.status not in (200, 405, 501):
             raise self._fail(res, "HEAD", final)
-        res, final = self._send("GET", url, {"Range": "bytes=0-0"})
+        res, final = self._send("GET", url, {"Range": "bytes=0-0"}, key=True)
         if res.status in _MISSING:
             return None
         if res.status == 200:
@@ -303,6 +316,8 @@ class HTTPBackend(Backend):
         bucket, base, virtual = self._bucket_and_base()
         endpoint = f"{self.origin}/" if virtual else f"{self.origin}/{quote(bucket, safe='')}"
         params = {"list-type": "2", "prefix": base + prefix}
+        if self._page_size:
+            params["max-keys"] = str(self._page_size)
         if flat:
             params["delimiter"] = "/"
         token = None
@@ -342,6 +357,8 @@ class HTTPBackend(Backend):
         api = _GCS_API if _GCS_HOST.match(urlsplit(self.origin).netloc) else self.origin
         endpoint = f"{api}/storage/v1/b/{quote(bucket, safe='')}/o"
         params = {"prefix": base + prefix, "fields": "items(name,size),prefixes,nextPageToken"}
+        if self._page_size:
+            params["maxResults"] = str(self._page_size)
         if flat:
             params["delimiter"] = "/"
         token = None
@@ -414,6 +431,15 @@ class HTTPBackend(Backend):
 
 
 # -- helpers ---------------------------------------------------------------------
+class _IsDirectory:
+    """Stands in for the redirect a server sends for a directory's name: a 404 for keys."""
+
+    status = 404
+    reason = "a directory, not a file"
+    headers: dict = {}
+    data = b""
+
+
 class _Links(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -520,7 +546,7 @@ def _checksums(headers, trust_size: bool = True) -> Checksums:
             sums.md5 = base64.b64decode(md5).hex()
         except ValueError:
             pass
-    if "x-amz-request-id" in headers and not any(
+    if ("x-amz-request-id" in headers or "x-amzn-requestid" in headers) and not any(
         h in headers for h in ("x-amz-server-side-encryption-aws-kms-key-id",
                                "x-amz-server-side-encryption-customer-algorithm")
     ) and (headers.get("x-amz-server-side-encryption") or "").lower() != "aws:kms":
