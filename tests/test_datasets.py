@@ -100,24 +100,28 @@ def test_round_trip(remote, tmp_path):
 
 
 def test_versions_dedup_tags_and_in_place_reads(remote, tmp_path):
+    taggable = remote[0].split("://")[0] in ("mem", "file")  # s3 refuses tags: tested below
     files = sample()
     src = make_tree(tmp_path / "src", files)
     a = store(remote, tmp_path / "home_a")
     a.register(str(src), "ds")
     v1 = a.push("ds")["version"]
-    a.tag("ds", v1, "stable")
+    if taggable:
+        a.tag("ds", v1, "stable")
     changed = dict(files)
     changed["data/train/t000.bin"] = b"changed"
     changed["data/val/new.bin"] = b"brand new"
     make_tree(tmp_path / "src2", changed)
     a.register(str(tmp_path / "src2"), "ds", force=True)
-    r2 = a.push("ds", tag="v2")
+    r2 = a.push("ds", tag="v2" if taggable else None)
     assert r2["uploaded"] == 2 and r2["deduplicated"] == len(changed) - 2
-    assert a.tags("ds") == {"latest": r2["version"], "stable": v1, "v2": r2["version"]}
     b = store(remote, tmp_path / "home_b")
-    assert tree_of(b.pull("ds@stable").root) == files
+    if taggable:
+        assert a.tags("ds") == {"latest": r2["version"], "stable": v1, "v2": r2["version"]}
+        assert tree_of(b.pull("ds@stable").root) == files
     assert tree_of(b.pull("ds").root) == changed
     assert tree_of(b.pull(f"ds@{v1[:6]}").root) == files
+    assert [v["version"] for v in b.versions("ds")] == [v1, r2["version"]]
     # Files sit at ordinary paths: the manifest tells any CloudFiles user where.
     url, kwargs = remote
     manifest = b.resolve("ds")
@@ -127,11 +131,12 @@ def test_versions_dedup_tags_and_in_place_reads(remote, tmp_path):
     assert cf.get(entry["key"]) == b"brand new"
     unchanged = next(e for e in manifest["files"] if e["path"] == "data/train/t001.bin")
     assert unchanged["key"].startswith(f"versions/{v1}/")
-    with pytest.raises(DatasetExistsError, match="already points at"):
-        a.tag("ds", r2["version"], "stable")
-    assert a.tag("ds", r2["version"], "stable", force=True)["previous"] == v1
     with pytest.raises(DatasetNotFoundError, match="no version or tag"):
         b.pull("ds@nosuchtag")
+    if taggable:
+        with pytest.raises(DatasetExistsError, match="already points at"):
+            a.tag("ds", r2["version"], "stable")
+        assert a.tag("ds", r2["version"], "stable", force=True)["previous"] == v1
 
 
 def test_compressed_push_is_decoded_and_verified(remote, tmp_path):
@@ -333,7 +338,7 @@ def test_concurrent_pushes_lose_nothing(remote, tmp_path):
     homes = []
     for i in range(n):
         s = store(remote, tmp_path / f"h{i}")
-        s.register(str(make_tree(tmp_path / f"src{i}", sample(5, tag=str(i)))), "shared")
+        s.register(str(make_tree(tmp_path / f"src{i}", sample(3, tag=str(i)))), "shared")
         homes.append(s)
     results, errors = [], []
     barrier = threading.Barrier(n)
@@ -357,7 +362,7 @@ def test_concurrent_pushes_lose_nothing(remote, tmp_path):
     for r in results:
         assert reader.verify(f"shared@{r['version']}", local=False)["ok"]
         idx = next(i for i, s in enumerate(homes) if s._installed("shared")[1]["version"] == r["version"])
-        assert tree_of(reader.pull(f"shared@{r['version']}").root) == sample(5, tag=str(idx))
+        assert tree_of(reader.pull(f"shared@{r['version']}").root) == sample(3, tag=str(idx))
 
 
 def test_concurrent_pushes_from_processes(tmp_path):
