@@ -21,7 +21,8 @@ class _DatasetGroup(click.Group):
     """Reports library errors as ``cloudfiles dataset CMD: message`` and exits 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        sub = ctx.protected_args[0] if getattr(ctx, "protected_args", None) else "dataset"
+        args = list(getattr(ctx, "_protected_args", None) or ctx.args)
+        sub = args[0] if args and args[0] in self.commands else "dataset"
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
