@@ -10,7 +10,8 @@ requests on the wire:
 
 ========================  ====================================================
 ``drop()``                close the client connection before forwarding
-``drop(mid=True)``        forward, then send headers and half the body; close
+``drop(mid=True)``        forward, then send headers and half the body (an
+                          empty body: part of the status line); close
 ``status(503)``           answer itself (S3 XML / GCS JSON / plain body,
                           ``Retry-After``) without forwarding
 ``truncate()``            send fewer body bytes than Content-Length; close
@@ -465,6 +466,6 @@ def _send(sock: socket.socket, version: str, status: int, reason: str, headers: 
     head += "".join(f"{k}: {v}\r\n" for k, v in headers if k.lower() != "content-length")
     head += f"Content-Length: {content_length}\r\n\r\n"
     raw = head.encode("latin-1")
-    if head_only_cut:  # nothing to cut in the body: cut the header block instead
-        raw = raw[: len(raw) // 2]
+    if head_only_cut:  # nothing to cut in the body: stop inside the status line
+        raw = raw[:10]
     sock.sendall(raw + body)

@@ -234,3 +234,410 @@ def test_proxy_flip_is_reproducible_with_a_seed(upstream):
 
     first = flipped_set()
     assert first and first == flipped_set()
+
+
+# ---------------------------------------------------------------------------
+# Part 2: every network backend behind the proxy
+# ---------------------------------------------------------------------------
+import os  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Callable  # noqa: E402
+
+from cloudfiles import CloudFiles  # noqa: E402
+from cloudfiles.exceptions import (  # noqa: E402
+    AuthorizationError,
+    CloudFilesError,
+    IntegrityError,
+    NetworkError,
+    ServerError,
+    ThrottledError,
+    TransientError,
+)
+from cloudfiles.retry import RetryPolicy  # noqa: E402
+
+FAST = RetryPolicy(attempts=7, initial_window=0.01)
+TIMEOUT = 0.5  # client timeout (s) for the delay tests; every other test uses 10 s
+
+
+@dataclass
+class Net:
+    """One network backend with a FaultProxy in front of its real server.
+
+    ``cf()`` goes through the proxy; ``direct`` bypasses it (to plant objects
+    and to read back what the server really stored). The ``*_rx(key)``
+    helpers take a key regex (plain keys match themselves) and return the
+    regex for ``FaultProxy`` rules and counts that matches the request each
+    operation makes for it.
+    """
+
+    name: str
+    px: FaultProxy
+    make_cf: Callable[..., CloudFiles]
+    direct: CloudFiles
+    writable: bool
+    checksums: bool       # whole-object GETs carry a checksum the facade verifies
+    listable: bool
+    can_head: bool
+    get_rx: Callable[[str], str]
+    head_rx: Callable[[str], str]
+    head_method: str
+    put_rx: Callable[[str], str]
+    put_method: str
+    delete_rx: Callable[[str], str]
+    list_rx: str
+    extra: dict = field(default_factory=dict)
+
+    def cf(self, **kwargs) -> CloudFiles:
+        opts = {"retry_policy": FAST, "timeout": 10.0}
+        opts.update(kwargs)
+        return self.make_cf(**opts)
+
+    def plant(self, files: dict[str, bytes]) -> None:
+        """Store ``files`` on the server directly (no proxy, no faults)."""
+        self.direct.puts([{"path": k, "content": v} for k, v in files.items()])
+
+
+def _selected(name: str) -> bool:
+    chosen = os.environ.get("CLOUDFILES_TEST_BACKENDS")
+    base = name.split("-")[0]
+    return not chosen or name in chosen.split(",") or base in chosen.split(",")
+
+
+def _make_s3(request, style="s3") -> Net:
+    server = request.getfixturevalue("s3_server")
+    bucket = server.make_bucket()
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    px = FaultProxy("127.0.0.1", port, style=style).start()
+    request.addfinalizer(px.stop)
+    obj = lambda key: rf"^/{bucket}/prefix/{key}$"  # noqa: E731
+    return Net(
+        "s3", px,
+        make_cf=lambda **kw: CloudFiles(f"s3://{px.url}/{bucket}/prefix", secrets=server.secrets, **kw),
+        direct=CloudFiles(server.cloudpath(bucket, "prefix"), secrets=server.secrets),
+        writable=True, checksums=True, listable=True, can_head=True,
+        get_rx=obj, head_rx=obj, head_method="HEAD", put_rx=obj, put_method="PUT", delete_rx=obj,
+        list_rx=rf"^/{bucket}\?.*list-type=2", extra={"bucket": bucket},
+    )
+
+
+def _make_gcs(request) -> Net:
+    server = request.getfixturevalue("gcs_server")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", server.endpoint)
+    bucket = server.create_bucket()
+    px = FaultProxy("127.0.0.1", server.port, style="gcs").start()
+    request.addfinalizer(px.stop)
+    obj = lambda key: rf"^/storage/v1/b/{bucket}/o/prefix%2F{key}"  # noqa: E731
+    return Net(
+        "gcs", px,
+        make_cf=lambda **kw: CloudFiles(f"gs://{bucket}/prefix", secrets={"endpoint": px.url}, **kw),
+        direct=CloudFiles(f"gs://{bucket}/prefix", secrets={"endpoint": server.endpoint}),
+        writable=True, checksums=True, listable=True, can_head=True,
+        get_rx=lambda key: obj(key) + r"\?alt=media", head_rx=lambda key: obj(key) + r"\?fields=",
+        head_method="GET",
+        put_rx=lambda key: rf"^/upload/storage/v1/b/{bucket}/o\?uploadType=multipart", put_method="POST",
+        delete_rx=lambda key: obj(key) + "$", list_rx=rf"^/storage/v1/b/{bucket}/o\?",
+        extra={"bucket": bucket},
+    )
+
+
+def _make_http(request) -> Net:
+    server = request.getfixturevalue("http_server")
+    directory, url = server.fresh()
+    port = int(server.url.rsplit(":", 1)[1])
+    px = FaultProxy("127.0.0.1", port, style="plain").start()
+    request.addfinalizer(px.stop)
+    sub = url.rstrip("/").rsplit("/", 1)[1]
+    obj = lambda key: rf"^/{sub}/{key}$"  # noqa: E731
+    return Net(
+        "http", px,
+        make_cf=lambda **kw: CloudFiles(f"{px.url}/{sub}/", **kw),
+        direct=CloudFiles("file://" + str(directory)),
+        writable=False, checksums=False, listable=True, can_head=True,
+        get_rx=obj, head_rx=obj, head_method="HEAD", put_rx=obj, put_method="PUT", delete_rx=obj,
+        list_rx=rf"^/{sub}/$",
+    )
+
+
+def _make_http_s3(request) -> Net:
+    """The read-only HTTP backend reading a public S3 bucket: it reports the S3 ETag."""
+    server = request.getfixturevalue("s3_server")
+    bucket = server.make_bucket(public=True)
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    px = FaultProxy("127.0.0.1", port, style="s3").start()
+    request.addfinalizer(px.stop)
+    obj = lambda key: rf"^/{bucket}/prefix/{key}$"  # noqa: E731
+    return Net(
+        "http-s3", px,
+        make_cf=lambda **kw: CloudFiles(f"{px.url}/{bucket}/prefix/", **kw),
+        direct=CloudFiles(server.cloudpath(bucket, "prefix"), secrets=server.secrets),
+        writable=False, checksums=True, listable=False,
+        can_head=False,  # moto answers 403 to anonymous HEAD even where a bucket policy allows GetObject
+        get_rx=obj, head_rx=obj, head_method="HEAD", put_rx=obj, put_method="PUT", delete_rx=obj,
+        list_rx=r"^$", extra={"bucket": bucket},
+    )
+
+
+_MAKERS = {"s3": _make_s3, "gcs": _make_gcs, "http": _make_http, "http-s3": _make_http_s3}
+ALL = [n for n in _MAKERS if _selected(n)]
+WRITABLE = [n for n in ("s3", "gcs") if _selected(n)]
+# Plain web servers (nginx) send no checksum, so a flipped byte there is
+# undetectable by design; "http-s3" covers the HTTP backend's verification.
+CHECKSUMMED = [n for n in ("s3", "gcs", "http-s3") if _selected(n)]
+LISTABLE = [n for n in ("s3", "gcs", "http") if _selected(n)]
+
+
+@pytest.fixture
+def net(request) -> Net:
+    return _MAKERS[request.param](request)
+
+
+def _data(i: int = 0, n: int = 3000) -> bytes:
+    return random.Random(i).randbytes(n)
+
+
+# -- corrupted GET bodies ------------------------------------------------------
+@pytest.mark.parametrize("net", CHECKSUMMED, indirect=True)
+def test_flipped_get_body_is_detected_and_retried(net):
+    data = _data(1)
+    net.plant({"obj": data})
+    net.px.flip(method="GET", path=net.get_rx("obj"), times=2)
+    assert net.cf().get("obj") == data
+    assert net.px.count("GET", net.get_rx("obj")) == 3
+    assert net.px.count(fault="flip") == 2
+
+
+@pytest.mark.parametrize("net", CHECKSUMMED, indirect=True)
+def test_persistent_corruption_raises_never_returns_bad_bytes(net):
+    net.plant({"obj": _data(2)})
+    net.px.flip(method="GET", path=net.get_rx("obj"), times=None)
+    with pytest.raises(IntegrityError):
+        net.cf().get("obj")
+    assert net.px.count("GET", net.get_rx("obj")) == FAST.attempts
+
+
+@pytest.mark.parametrize("net", CHECKSUMMED, indirect=True)
+def test_list_get_reports_the_corrupt_file_alone(net):
+    files = {f"f{i}": _data(10 + i) for i in range(6)}
+    net.plant(files)
+    net.px.flip(method="GET", path=net.get_rx("f3"), times=None)
+    results = net.cf().get(list(files))
+    assert len(results) == len(files)
+    for res in results:
+        if res["path"] == "f3":
+            assert isinstance(res["error"], IntegrityError) and res["content"] is None
+        else:
+            assert res["error"] is None and res["content"] == files[res["path"]]
+
+
+# -- truncated and dropped responses -------------------------------------------
+@pytest.mark.parametrize("net", ALL, indirect=True)
+def test_truncated_body_is_retried(net):
+    data = _data(3)
+    net.plant({"obj": data})
+    net.px.truncate(method="GET", path=net.get_rx("obj"), times=2)
+    assert net.cf().get("obj") == data
+    net.px.truncate(keep=1, method="GET", path=net.get_rx("obj"), times=1)
+    assert net.cf().get({"path": "obj", "start": 100, "end": 2100}) == data[100:2100]
+    assert net.px.count("GET", net.get_rx("obj")) == 5
+
+
+@pytest.mark.parametrize("net", ALL, indirect=True)
+def test_truncation_every_time_raises_never_short_bytes(net):
+    net.plant({"obj": _data(4)})
+    net.px.truncate(method="GET", path=net.get_rx("obj"), times=None)
+    with pytest.raises(NetworkError):
+        net.cf().get("obj")
+    with pytest.raises(NetworkError):
+        net.cf().get({"path": "obj", "start": 10, "end": 1000})
+    [res] = net.cf().get(["obj"])
+    assert isinstance(res["error"], NetworkError) and res["content"] is None
+    assert net.px.count("GET", net.get_rx("obj")) == 3 * FAST.attempts
+
+
+@pytest.mark.parametrize("mid", [False, True], ids=["before", "mid"])
+@pytest.mark.parametrize("net", ALL, indirect=True)
+def test_dropped_connection_on_get_is_retried(net, mid):
+    data = _data(5)
+    net.plant({"obj": data})
+    net.px.drop(mid=mid, method="GET", path=net.get_rx("obj"), times=3)
+    assert net.cf().get("obj") == data
+    assert net.px.count("GET", net.get_rx("obj")) == 4
+
+
+# -- statuses ------------------------------------------------------------------
+def _ops(net: Net, data: bytes):
+    """(name, method, path regex, action, check) for every operation the backend supports."""
+    cf = net.cf()
+    ops = [
+        ("get", "GET", net.get_rx("obj"), lambda: cf.get("obj"), lambda r: r == data),
+        ("get-range", "GET", net.get_rx("obj"), lambda: cf.get({"path": "obj", "start": 5, "end": 50}),
+         lambda r: r == data[5:50]),
+    ]
+    if net.can_head:
+        ops.append(("head", net.head_method, net.head_rx("obj"), lambda: cf.head("obj"),
+                    lambda r: r["Content-Length"] == len(data)))
+        ops.append(("exists", net.head_method, net.head_rx("obj"), lambda: cf.exists("obj"),
+                    lambda r: r is True))
+    if net.listable:
+        ops.append(("list", "GET", net.list_rx, lambda: list(cf.list()), lambda r: r == ["obj"]))
+    if net.writable:
+        ops.append(("put", net.put_method, net.put_rx("new"), lambda: cf.put("new", data),
+                    lambda r: net.direct.get("new") == data))
+        ops.append(("delete", "DELETE", net.delete_rx("obj"), lambda: cf.delete("obj"),
+                    lambda r: net.direct.exists("obj") is False))
+    return ops
+
+
+@pytest.mark.parametrize("code", [503, 429])
+@pytest.mark.parametrize("net", ALL, indirect=True)
+def test_503_and_429_are_retried_for_every_operation(net, code):
+    data = _data(6)
+    net.plant({"obj": data})
+    failed = []
+    for name, method, rx, action, check in _ops(net, data):
+        net.px.reset()
+        net.px.status(code, method=method, path=rx, times=2)
+        try:
+            result = action()
+        except CloudFilesError as err:
+            failed.append(f"{name}: raised {err!r}")
+            continue
+        if not check(result):
+            failed.append(f"{name}: wrong result {result!r:.80}")
+        elif net.px.count(method, rx) != 3:
+            failed.append(f"{name}: {net.px.count(method, rx)} requests seen, expected 3")
+    assert not failed, f"{net.name} HTTP {code}: " + "; ".join(failed)
+
+
+@pytest.mark.parametrize("net", ALL, indirect=True)
+def test_403_fails_at_once_with_authorization_error(net):
+    data = _data(7)
+    net.plant({"obj": data})
+    failed = []
+    for name, method, rx, action, _ in _ops(net, data):
+        net.px.reset()
+        net.px.status(403, method=method, path=rx, times=None)
+        try:
+            action()
+            failed.append(f"{name}: no error")
+        except AuthorizationError:
+            if net.px.count(method, rx) != 1:
+                failed.append(f"{name}: {net.px.count(method, rx)} requests, expected 1")
+        except Exception as err:
+            failed.append(f"{name}: raised {err!r}, expected AuthorizationError")
+    assert not failed, f"{net.name} HTTP 403: " + "; ".join(failed)
+
+
+@pytest.mark.parametrize("net", ALL, indirect=True)
+def test_404_means_missing_and_is_not_retried(net):
+    net.plant({"obj": _data(8)})
+    cf = net.cf()
+    net.px.status(404, method="GET", path=net.get_rx("obj"), times=None)
+    assert cf.get("obj") is None
+    assert net.px.count("GET", net.get_rx("obj")) == 1
+    if not net.can_head:
+        return
+    net.px.status(404, method=net.head_method, path=net.head_rx("obj"), times=None)
+    assert cf.exists("obj") is False
+    assert net.px.count(net.head_method, net.head_rx("obj")) == 1
+
+
+# -- uploads -------------------------------------------------------------------
+@pytest.mark.parametrize("mid", [False, True], ids=["before", "after-stored"])
+@pytest.mark.parametrize("net", WRITABLE, indirect=True)
+def test_dropped_put_is_retried_and_stored_complete(net, mid):
+    data = _data(9, 50_000)
+    net.px.drop(mid=mid, method=net.put_method, path=net.put_rx("up"), times=2)
+    net.cf().put("up", data)
+    assert net.px.count(net.put_method, net.put_rx("up")) == 3
+    assert net.direct.get("up") == data
+    assert net.direct.size("up") == len(data)
+
+
+@pytest.mark.parametrize("net", WRITABLE, indirect=True)
+def test_put_that_keeps_failing_raises_and_leaves_nothing(net):
+    net.px.drop(method=net.put_method, path=net.put_rx("up"), times=None)
+    with pytest.raises(NetworkError):
+        net.cf().put("up", _data(10))
+    assert net.px.count(net.put_method, net.put_rx("up")) == FAST.attempts
+    assert net.direct.exists("up") is False
+    net.px.reset()
+    net.px.status(503, method=net.put_method, path=net.put_rx("up"), times=None)
+    with pytest.raises((ServerError, ThrottledError)):
+        net.cf().put("up", _data(10))
+    assert net.direct.exists("up") is False
+
+
+@pytest.mark.parametrize("net", WRITABLE, indirect=True)
+def test_flipped_put_body_is_rejected_by_the_server_and_retried(net):
+    data = _data(11, 20_000)
+    # offset -100 lands inside the object bytes for both S3 (raw body) and GCS
+    # (multipart/related body: the object is followed by a ~40 byte closing boundary).
+    net.px.flip_request(offset=-100, method=net.put_method, path=net.put_rx("up"), times=2)
+    net.cf().put("up", data)
+    assert net.px.count(net.put_method, net.put_rx("up")) == 3
+    assert net.direct.get("up") == data
+
+
+@pytest.mark.parametrize("net", WRITABLE, indirect=True)
+def test_put_corrupted_every_time_raises_integrity_error(net):
+    net.px.flip_request(offset=-100, method=net.put_method, path=net.put_rx("up"), times=None)
+    with pytest.raises(IntegrityError):
+        net.cf().put("up", _data(12, 20_000))
+    assert net.direct.exists("up") is False
+
+
+# -- timeouts ------------------------------------------------------------------
+@pytest.mark.parametrize("net", ALL, indirect=True)
+def test_delay_beyond_timeout_is_retried(net):
+    data = _data(13)
+    net.plant({"obj": data})
+    net.px.delay(TIMEOUT * 3, method="GET", path=net.get_rx("obj"), times=1)
+    t0 = time.monotonic()
+    assert net.cf(timeout=TIMEOUT).get("obj") == data
+    assert TIMEOUT <= time.monotonic() - t0 < TIMEOUT * 3
+    assert net.px.count("GET", net.get_rx("obj")) == 2
+    net.px.delay(TIMEOUT * 3, method="GET", path=net.get_rx("obj"), times=None)
+    with pytest.raises(NetworkError):
+        net.cf(timeout=TIMEOUT, retry_policy=RetryPolicy(attempts=2, initial_window=0.01)).get("obj")
+
+
+# -- many files at once ------------------------------------------------------------
+@pytest.mark.parametrize("net", CHECKSUMMED, indirect=True)
+def test_many_files_with_random_corruption(net):
+    files = {f"m{i:03d}": _data(1000 + i, 200 + i) for i in range(200)}
+    net.plant(files)
+    net.px.flip(method="GET", path=net.get_rx(r"m\d+"), p=0.10, times=None)
+    results = net.cf().get(list(files))
+    _assert_none_silently_wrong(results, files)
+    assert net.px.count(fault="flip") >= 5
+    assert net.px.count("GET") >= len(files) + net.px.count(fault="flip")
+
+
+@pytest.mark.parametrize("net", ALL, indirect=True)
+def test_many_files_with_mixed_faults(net):
+    files = {f"m{i:03d}": _data(2000 + i, 300 + i) for i in range(200)}
+    net.plant(files)
+    rx = net.get_rx(r"m\d+")
+    net.px.truncate(method="GET", path=rx, p=0.05, times=None)
+    net.px.drop(method="GET", path=rx, p=0.05, times=None)
+    net.px.drop(mid=True, method="GET", path=rx, p=0.05, times=None)
+    net.px.status(503, method="GET", path=rx, p=0.05, times=None)
+    if net.checksums:
+        net.px.flip(method="GET", path=rx, p=0.05, times=None)
+    results = net.cf().get(list(files))
+    _assert_none_silently_wrong(results, files)
+    assert net.px.faults() >= 20
+
+
+def _assert_none_silently_wrong(results: list[dict], files: dict[str, bytes]) -> None:
+    assert sorted(r["path"] for r in results) == sorted(files)
+    for res in results:
+        if res["error"] is None:
+            assert res["content"] == files[res["path"]], f"{res['path']} silently wrong"
+        else:
+            assert res["content"] is None
+            assert isinstance(res["error"], (IntegrityError, TransientError)), repr(res["error"])
