@@ -34,6 +34,9 @@ class RangeHandler(SimpleHTTPRequestHandler):
     """SimpleHTTPRequestHandler plus ranges and pre-compressed variants."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, like the pools expect
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle
+    # plus the client's delayed ACK stalls every keep-alive response ~40 ms.
+    disable_nagle_algorithm = True
     server_version = "cloudfiles-rangeserver"
 
     def log_message(self, format: str, *args) -> None:  # quiet
