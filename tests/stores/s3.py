@@ -1,4 +1,4 @@
-"""s3:// store: a real moto server (S3 API) in a subprocess, started once per session.
+"""s3:// store: a real moto server (S3 API, HTTP keep-alive) in a subprocess, started once per session.
 
 Reusable by any test (CLI, datasets, fault-injection proxy...)::
 
@@ -48,6 +48,21 @@ from .base import Store
 
 NAMES = ["s3"]
 
+# moto's own ``python -m moto.server`` (werkzeug's dev server) closes the connection
+# after every response; serving its WSGI app with gevent's server keeps connections
+# alive, as S3 does, so clients' connection reuse is exercised and measured.
+MOTO_SERVER = (
+    "import socket, sys\n"
+    "from gevent.pywsgi import WSGIHandler, WSGIServer\n"
+    "from moto.server import DomainDispatcherApplication, create_backend_app\n"
+    "class Handler(WSGIHandler):\n"
+    "    def handle(self):\n"
+    "        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
+    "        return super().handle()\n"
+    "WSGIServer(('127.0.0.1', int(sys.argv[1])), DomainDispatcherApplication(create_backend_app),"
+    " handler_class=Handler, log=None).serve_forever()\n"
+)
+
 _ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 
@@ -58,10 +73,10 @@ def free_port() -> int:
 
 
 def start_moto(port: Optional[int] = None, timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
-    """Start ``python -m moto.server`` on 127.0.0.1; return (process, endpoint) once it answers."""
+    """Start moto (keep-alive server, see MOTO_SERVER) on 127.0.0.1; return (process, endpoint) once it answers."""
     port = port or free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-c", MOTO_SERVER, str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{port}"
