@@ -70,6 +70,8 @@ _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECA
 _S3_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?::\d+)?$", re.IGNORECASE)
 _GCS_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?storage\.googleapis\.com(?::\d+)?$", re.IGNORECASE)
 _GCS_API = "https://storage.googleapis.com"
+# An href needing full URL resolution (scheme, absolute path, query, fragment).
+_PLAIN_HREF = re.compile(r"[:?#]|^/")
 # Characters left alone when quoting a key into a URL path ('/' separates segments).
 _KEY_SAFE = "/~!$&'()*+,;=:@"
 
@@ -278,6 +280,8 @@ class HTTPBackend(Backend):
     def _probe_listing(self) -> str:
         tried = []
         res, final = self._send("GET", self.base_url)
+        if res.status in (401, 403, 429) or res.status >= 500:
+            raise self._fail(res, "GET", final)  # refused or unavailable: says nothing about listings
         ctype = res.headers.get("Content-Type", "")
         if res.status == 200 and "html" in ctype.lower():
             return "html"
@@ -472,13 +476,16 @@ def parse_index(html: str, page_url: str) -> list[tuple[str, bool]]:
     for href in parser.hrefs:
         if href.startswith(("?", "#")):
             continue
-        target = urlsplit(urljoin(page_url, href))
-        if (target.scheme, target.netloc) != (page.scheme, page.netloc):
-            continue
-        path = unquote(target.path)
-        if not path.startswith(dir_path):
-            continue
-        rest = path[len(dir_path):]
+        if not _PLAIN_HREF.search(href) and not href.startswith("."):
+            rest = unquote(href)  # the usual case: a bare relative name
+        else:
+            target = urlsplit(urljoin(page_url, href))
+            if (target.scheme, target.netloc) != (page.scheme, page.netloc):
+                continue
+            path = unquote(target.path)
+            if not path.startswith(dir_path):
+                continue
+            rest = path[len(dir_path):]
         is_dir = rest.endswith("/")
         name = rest[:-1] if is_dir else rest
         if not name or "/" in name or name in (".", ".."):
