@@ -566,11 +566,12 @@ class CloudFiles:
         """Keys under ``prefix`` (lazily, sorted). ``flat`` lists one level; directories end in '/'."""
         if not isinstance(prefix, str):
             raise InvalidInputError(f"prefix must be a str, got {type(prefix).__name__}")
-        return self.backend.list(prefix, flat)
+        # A failed page restarts the listing, skipping keys already yielded.
+        return retry.resumable(lambda: self.backend.list(prefix, flat), lambda k: k, self.retry_policy)
 
     def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
         """``(key, stored size)`` pairs from the listing itself (no request per file)."""
-        return self.backend.list_sizes(prefix, flat)
+        return retry.resumable(lambda: self.backend.list_sizes(prefix, flat), lambda kv: kv[0], self.retry_policy)
 
     def isdir(self, prefix: str = "") -> bool:
         """True if any file lies under ``prefix`` treated as a directory."""

@@ -12,7 +12,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import tenacity
 
@@ -77,3 +77,36 @@ def call(fn: Callable[..., T], *args, policy: RetryPolicy = DEFAULT_POLICY, **kw
             raise
     time.sleep(random.uniform(0, policy.window(1)))
     return policy.retrying(already_failed=1)(fn, *args, **kwargs)
+
+
+_NOTHING = object()
+
+
+def resumable(make: Callable[[], Iterable[T]], position: Callable[[T], Any],
+              policy: RetryPolicy = DEFAULT_POLICY) -> Iterator[T]:
+    """Iterate ``make()`` (e.g. a paged listing), restarting it after a retryable failure.
+
+    Items must come in ascending ``position`` order (listings are sorted), so
+    a restarted iteration skips everything up to the last item already
+    yielded: nothing is lost or yielded twice. Up to ``policy.attempts``
+    consecutive failures without progress are tolerated, with the policy's
+    random backoff between them; other errors propagate at once.
+    """
+    failures = 0
+    last: Any = _NOTHING
+    while True:
+        progressed = False
+        try:
+            for item in make():
+                pos = position(item)
+                if last is not _NOTHING and pos <= last:
+                    continue
+                last = pos
+                progressed = True
+                yield item
+            return
+        except Exception as err:
+            failures = 1 if progressed else failures + 1
+            if failures >= policy.attempts or not is_retryable(err):
+                raise
+        time.sleep(random.uniform(0, policy.window(failures)))
