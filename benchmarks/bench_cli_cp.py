@@ -1,0 +1,221 @@
+"""``cloudfiles cp -r`` of many small files: ours vs the reference ``cloud-files`` CLI.
+
+Three copies, each run by both command-line tools against the same moto S3
+server (a subprocess this script starts and stops) in the same run:
+
+    local -> S3      cp -r SRC s3://http://127.0.0.1:PORT/BUCKET/up
+    S3 -> local      cp -r s3://.../up DEST
+    S3 -> S3         cp -r s3://.../up s3://.../copy
+
+Wall time is measured around each ``subprocess.run``; client CPU is the
+user+system time of that subprocess (``getrusage(RUSAGE_CHILDREN)`` deltas;
+the moto server is a child too but is only reaped at the end, so its CPU is
+never counted). Each result is checked (file count and a sample of bytes).
+
+    python benchmarks/bench_cli_cp.py [--files 5000] [--size 2048] [--repeat 1]
+
+The reference CLI comes from a virtual environment: ``$CLOUDFILES_REF_VENV``
+(e.g. /tmp/refvenv) or benchmarks/.venv-ref, created with ``python -m venv``
+and ``pip install cloud-files`` when missing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto() -> tuple[subprocess.Popen, str]:
+    """A moto S3 server on a free port; returns (process, endpoint)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=2).read()
+            return proc, endpoint
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit(f"moto server did not start on {endpoint}")
+            time.sleep(0.1)
+
+
+def make_bucket(endpoint: str, name: str) -> None:
+    req = urllib.request.Request(f"{endpoint}/{name}", method="PUT", data=b"")
+    urllib.request.urlopen(req, timeout=30).read()
+
+
+def reference_cli() -> str:
+    """The reference ``cloudfiles`` executable, creating its venv if needed."""
+    venv = os.environ.get("CLOUDFILES_REF_VENV") or os.path.join(HERE, ".venv-ref")
+    exe = os.path.join(venv, "bin", "cloudfiles")
+    if not os.path.exists(exe):
+        print(f"creating {venv} with cloud-files (set CLOUDFILES_REF_VENV to reuse one) ...", file=sys.stderr)
+        if not os.path.exists(os.path.join(venv, "bin", "python")):
+            subprocess.check_call([sys.executable, "-m", "venv", venv])
+        subprocess.check_call([os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q", "cloud-files"])
+    if not os.path.exists(exe):
+        raise SystemExit(f"{exe} missing after installing cloud-files")
+    return exe
+
+
+def our_cli() -> list[str]:
+    exe = shutil.which("cloudfiles")
+    # Only trust a `cloudfiles` on PATH that is this checkout's (pip install -e .).
+    if exe and os.path.realpath(os.path.dirname(exe)) == os.path.realpath(os.path.dirname(sys.executable)):
+        return [exe]
+    return [sys.executable, "-m", "cloudfiles_cli.main"]
+
+
+def make_tree(root: str, files: int, size: int) -> dict[str, bytes]:
+    """``files`` files of about ``size`` random bytes in 50 folders; returns a sample."""
+    rng = random.Random(1234)
+    sample = {}
+    for i in range(files):
+        rel = f"d{i % 50:02d}/f{i:05d}.bin"
+        data = rng.randbytes(max(1, size + rng.randint(-size // 4, size // 4)))
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        if i % 997 == 0:
+            sample[rel] = data
+    return sample
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, float]:
+    """Run ``cmd``; return (wall seconds, client CPU seconds)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=3600)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.decode()[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def check_local(root: str, files: int, sample: dict) -> None:
+    count = sum(len(names) for _, _, names in os.walk(root))
+    if count != files:
+        raise SystemExit(f"{root}: expected {files} files, found {count}")
+    for rel, data in sample.items():
+        with open(os.path.join(root, rel), "rb") as f:
+            if f.read() != data:
+                raise SystemExit(f"{root}/{rel}: content differs")
+
+
+def count_s3(endpoint: str, bucket: str, prefix: str) -> int:
+    """Objects under ``prefix`` (unsigned ListObjectsV2; moto allows it)."""
+    import re
+
+    total, token = 0, None
+    while True:
+        url = f"{endpoint}/{bucket}?list-type=2&prefix={prefix}&max-keys=1000"
+        if token:
+            url += "&continuation-token=" + urllib.parse.quote(token, safe="")
+        body = urllib.request.urlopen(url, timeout=60).read().decode()
+        total += len(re.findall(r"<Key>", body))
+        m = re.search(r"<NextContinuationToken>([^<]+)</NextContinuationToken>", body)
+        if not m:
+            return total
+        token = m.group(1)
+
+
+def run_tool(name: str, cmd: list[str], endpoint: str, src: str, work: str, files: int, sample: dict,
+             env: dict) -> dict[str, tuple[float, float]]:
+    bucket = f"bench-{name}-{uuid.uuid4().hex[:8]}"
+    make_bucket(endpoint, bucket)
+    base = f"s3://{endpoint}/{bucket}"
+    out: dict[str, tuple[float, float]] = {}
+    out["local -> S3"] = timed(cmd + ["cp", "-r", src, f"{base}/up"], env)
+    if count_s3(endpoint, bucket, "up/") != files:
+        raise SystemExit(f"{name}: local -> S3 left {count_s3(endpoint, bucket, 'up/')} objects, expected {files}")
+    dest = os.path.join(work, f"down-{name}-{uuid.uuid4().hex[:6]}")
+    out["S3 -> local"] = timed(cmd + ["cp", "-r", f"{base}/up", dest], env)
+    check_local(dest, files, sample)
+    shutil.rmtree(dest)
+    out["S3 -> S3"] = timed(cmd + ["cp", "-r", f"{base}/up", f"{base}/copy"], env)
+    if count_s3(endpoint, bucket, "copy/") != files:
+        raise SystemExit(f"{name}: S3 -> S3 left {count_s3(endpoint, bucket, 'copy/')} objects, expected {files}")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--files", type=int, default=5000)
+    ap.add_argument("--size", type=int, default=2048, help="average file size in bytes")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool (the best is reported)")
+    args = ap.parse_args(argv)
+
+    tools = {"ours": our_cli(), "reference": [reference_cli()]}
+    work = tempfile.mkdtemp(prefix="bench-cli-cp-")
+    home = os.path.join(work, "home")
+    os.makedirs(home)
+    # Both libraries read credentials from ~/.cloudvolume/secrets/aws-secret.json.
+    secrets_dir = os.path.join(home, ".cloudvolume", "secrets")
+    os.makedirs(secrets_dir)
+    with open(os.path.join(secrets_dir, "aws-secret.json"), "w") as f:
+        f.write('{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", '
+                '"AWS_DEFAULT_REGION": "us-east-1"}')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=home, AWS_EC2_METADATA_DISABLED="true")
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "") if tools["ours"][0] == sys.executable else \
+        env.get("PYTHONPATH", "")
+    proc, endpoint = start_moto()
+    try:
+        src = os.path.join(work, "src")
+        sample = make_tree(src, args.files, args.size)
+        results: dict[str, dict[str, list]] = {t: {} for t in tools}
+        for _ in range(args.repeat):
+            for name, cmd in tools.items():  # same server, same run, alternating
+                for op, (wall, cpu) in run_tool(name, cmd, endpoint, src, work, args.files, sample, env).items():
+                    results[name].setdefault(op, []).append((wall, cpu))
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\ncloudfiles cp -r, {args.files} files of ~{args.size} B, moto S3 on 127.0.0.1, "
+          f"best of {args.repeat}, {os.cpu_count()} cores")
+    header = f"{'copy':<13}{'ours wall':>11}{'ref wall':>11}{'ratio':>8}{'ours CPU':>11}{'ref CPU':>11}{'ratio':>8}"
+    print(header)
+    print("-" * len(header))
+    worst = float("inf")
+    for op in results["ours"]:
+        ow = min(w for w, _ in results["ours"][op])
+        oc = min(c for _, c in results["ours"][op])
+        rw = min(w for w, _ in results["reference"][op])
+        rc = min(c for _, c in results["reference"][op])
+        worst = min(worst, rc / oc if oc else float("inf"))
+        print(f"{op:<13}{ow:>10.2f}s{rw:>10.2f}s{rw / ow:>7.2f}x{oc:>10.2f}s{rc:>10.2f}s{rc / oc:>7.2f}x")
+    print(f"\nratios are reference / ours (higher is better for ours); "
+          f"client CPU target >= 2x: {'met' if worst >= 2 else 'NOT met'} (worst {worst:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
