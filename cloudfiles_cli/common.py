@@ -47,7 +47,8 @@ def report_transfer_error(command: str, err: TransferError, where=None) -> None:
     items = list(err.errors.items())
     for key, cause in items[:MAX_ERROR_LINES]:
         name = where(key) if where else key
-        error(command, f"{name}: {cause}")
+        text = str(cause)
+        error(command, text if name in text else f"{name}: {text}")
     if len(items) > MAX_ERROR_LINES:
         error(command, f"... and {len(items) - MAX_ERROR_LINES} more files failed")
 

@@ -52,7 +52,7 @@ class _Dest:
 
     def is_dir(self) -> bool:
         if self._is_dir is None:
-            self._is_dir = is_dir(self.loc, probe_cloud=True)
+            self._is_dir = self.loc.url.endswith("/") or is_dir(self.loc, probe_cloud=True)
         return self._is_dir
 
     def as_dir(self) -> str:

@@ -18,7 +18,8 @@ class _Group(click.Group):
     """Turns every error a command lets escape into one stderr line and exit status 1."""
 
     def invoke(self, ctx: click.Context):
-        command = ctx.invoked_subcommand or ctx.info_name or "cloudfiles"
+        args = list(getattr(ctx, "_protected_args", None) or ctx.protected_args or ctx.args)
+        command = args[0] if args and args[0] in self.commands else (ctx.info_name or "cloudfiles")
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
