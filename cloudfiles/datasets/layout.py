@@ -21,6 +21,7 @@ from .errors import DatasetLayoutError, combined
 MANIFEST_FORMAT = "cloudfiles-dataset/1"
 CHECKSUM = "sha256"
 LOCAL_RECORD = ".cloudfiles-dataset.json"
+LOCAL_MANIFEST = ".cloudfiles-manifest.json"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _HEX_RE = re.compile(r"^[0-9a-f]{4,64}$")
 HASH_CHUNK = 4 * 1024 * 1024
@@ -155,7 +156,7 @@ def fingerprint(name: str, files: Iterable[LocalFile]) -> str:
     changes whenever a file is added, removed, resized or rewritten.
     """
     h = hashlib.sha256(f"{MANIFEST_FORMAT}\0{name}\n".encode())
-    for f in files:
+    for f in sorted(files, key=lambda f: f.rel):
         h.update(f"{f.rel}\0{f.size}\0{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:16]
 

@@ -42,6 +42,7 @@ from .errors import (
 )
 from .layout import (
     CHECKSUM,
+    LOCAL_MANIFEST,
     LOCAL_RECORD,
     MANIFEST_FORMAT,
     LocalFile,
@@ -131,8 +132,7 @@ class Dataset(Mapping):
 
     def info(self) -> dict:
         """Plain-data description: local paths of each partition, version, meta."""
-        manifest = self._record.get("manifest") or {}
-        sizes = manifest.get("partitions") or {}
+        sizes = self._record.get("summary") or {}
         parts = {}
         for p in self._partitions:
             entry = {"path": str(self[p])}
@@ -179,6 +179,17 @@ class Datasets:
             return None
         except (OSError, ValueError) as err:
             raise DatasetError(f"{os.path.join(root, LOCAL_RECORD)} is unreadable: {err}") from err
+
+    def _manifest_at(self, root: str) -> Optional[dict]:
+        """The manifest of the version installed at ``root`` (None if never pushed/pulled)."""
+        path = os.path.join(root, LOCAL_MANIFEST)
+        try:
+            with open(path, "rb") as f:
+                return check_manifest(json.loads(f.read()), path)
+        except FileNotFoundError:
+            return None
+        except ValueError as err:
+            raise DatasetError(f"{path} is unreadable: {err}") from err
 
     def _installed(self, name: str) -> Optional[tuple[str, dict]]:
         """(real directory, local record) of an installed dataset, or None."""
@@ -238,6 +249,9 @@ class Datasets:
 
     def resolve(self, name: str, ref: Optional[str] = None) -> dict:
         """The manifest of ``name`` at ``ref`` (None/'latest', a tag, or a version id prefix)."""
+        return self._resolve(name, ref)[0]
+
+    def _resolve(self, name: str, ref: Optional[str] = None) -> tuple[dict, bytes]:
         check_name(name)
         vs = self.versions(name)
         if not vs:
@@ -263,7 +277,14 @@ class Datasets:
                     f"{name} has no version or tag {ref!r} on {self.remote} "
                     f"(tags: {', '.join(self.tags(name)) or 'none'})"
                 )
-        return check_manifest(cf.get_json(rec["key"]), cf.abspath(rec["key"]))
+        raw = cf.get(rec["key"])
+        if raw is None:
+            raise DatasetNotFoundError(f"manifest {cf.abspath(rec['key'])} disappeared")
+        try:
+            doc = json.loads(raw)
+        except ValueError as err:
+            raise DatasetError(f"manifest {cf.abspath(rec['key'])} is not valid JSON: {err}") from err
+        return check_manifest(doc, cf.abspath(rec["key"])), raw
 
     # --------------------------------------------------------------- ls
     def ls(self, remote: bool = False) -> list[dict]:
@@ -363,8 +384,9 @@ class Datasets:
         sources = []
         if vs:
             sources.append(self.resolve(name, vs[-1]["version"]))
-        if record.get("manifest") and record.get("remote") == self.remote:
-            sources.append(record["manifest"])
+        installed_manifest = self._manifest_at(root) if record.get("remote") == self.remote else None
+        if installed_manifest:
+            sources.append(installed_manifest)
         for m in sources:
             for e in m["files"]:
                 known.setdefault(e["sha256"], e)
@@ -435,7 +457,9 @@ class Datasets:
         body = json.dumps(manifest, indent=None, separators=(",", ":")).encode()
         cf.put(f"manifests/{created}_{vid}.json", body, content_type="application/json")
         new_record = {"name": name, "version": vid, "remote": self.remote, "fingerprint": vid,
-                      "partitions": sorted(manifest["partitions"]), "partial": False, "manifest": manifest}
+                      "partitions": sorted(manifest["partitions"]), "partial": False,
+                      "summary": manifest["partitions"]}
+        _write_atomic(os.path.join(root, LOCAL_MANIFEST), body)
         _write_atomic(os.path.join(root, LOCAL_RECORD), json.dumps(new_record).encode())
         if tag is not None:
             self.tag(name, vid, tag, force=force)
@@ -455,7 +479,7 @@ class Datasets:
         and replaces a local dataset that was never pushed.
         """
         name, ref_v = split_ref(ref)
-        manifest = self.resolve(name, ref_v)
+        manifest, raw_manifest = self._resolve(name, ref_v)
         vid = manifest["version"]
         available = set(manifest["partitions"])
         want = set(available)
@@ -480,41 +504,59 @@ class Datasets:
                         want |= have
                     if want <= have and not force:
                         return Dataset(name, Path(self._link(name)), record)
-                if not force and record.get("manifest"):
-                    for e in record["manifest"]["files"]:
+                old_manifest = None if force else self._manifest_at(root)
+                if old_manifest:
+                    installed_parts = set(record.get("partitions") or [])
+                    for e in old_manifest["files"]:
                         p = _partition(e["path"])
-                        if p is None or p in (record.get("partitions") or []):
+                        if p is None or p in installed_parts:
                             reuse.setdefault(e["sha256"], os.path.join(root, e["path"]))
             entries = [e for e in manifest["files"] if _partition(e["path"]) is None or _partition(e["path"]) in want]
             staging = os.path.join(self.home, ".staging", f"{name}@{vid}")
             if force:
                 shutil.rmtree(staging, ignore_errors=True)
+            resuming = os.path.isdir(staging)
             os.makedirs(staging, exist_ok=True)
             cf = self._rcf(name, read=True)
-            counts = self._fetch_all(cf, entries, staging, reuse, progress, on_file, f"{name}@{vid}")
-            wanted_paths = {e["path"] for e in entries}
-            for dirpath, _, fnames in os.walk(staging):
-                for fn in fnames:
-                    rel = os.path.relpath(os.path.join(dirpath, fn), staging).replace(os.sep, "/")
-                    if rel not in wanted_paths:
-                        os.unlink(os.path.join(dirpath, fn))  # leftovers of interrupted writes
+            counts, stats = self._fetch_all(cf, entries, staging, reuse, resuming, progress, on_file,
+                                            f"{name}@{vid}")
+            if resuming:
+                wanted_paths = {e["path"] for e in entries}
+                for dirpath, _, fnames in os.walk(staging):
+                    for fn in fnames:
+                        rel = os.path.relpath(os.path.join(dirpath, fn), staging).replace(os.sep, "/")
+                        if rel not in wanted_paths:
+                            os.unlink(os.path.join(dirpath, fn))  # leftovers of an older attempt
             record = {"name": name, "version": vid, "remote": self.remote, "partitions": sorted(want),
-                      "partial": want != available, "manifest": manifest, "pulled": _now(), "counts": counts}
-            staged_files = scan(staging, validate=False)
-            record["fingerprint"] = fingerprint(name, staged_files)
+                      "partial": want != available, "summary": manifest["partitions"], "pulled": _now(),
+                      "counts": counts, "fingerprint": fingerprint(name, stats)}
+            _write_atomic(os.path.join(staging, LOCAL_MANIFEST), raw_manifest)
             _write_atomic(os.path.join(staging, LOCAL_RECORD), json.dumps(record).encode())
             self._install(name, staging, vid)
         return Dataset(name, Path(self._link(name)), record)
 
-    def _fetch_all(self, cf: CloudFiles, entries: list[dict], staging: str, reuse: dict,
-                   progress: bool, on_file: Optional[FileCallback], what: str) -> dict:
-        def one(e: dict) -> tuple[str, Optional[str], str]:
-            target = os.path.join(staging, e["path"])
+    def _fetch_all(self, cf: CloudFiles, entries: list[dict], staging: str, reuse: dict, resuming: bool,
+                   progress: bool, on_file: Optional[FileCallback], what: str) -> tuple[dict, list[LocalFile]]:
+        """Download (or take from a resumed staging dir / the installed copy) and
+        verify every entry into ``staging``; raise listing every bad file."""
+        made_dirs: set[str] = set()
+
+        def ensure_dir(d: str) -> None:
+            if d not in made_dirs:
+                os.makedirs(d, exist_ok=True)
+                made_dirs.add(d)
+
+        def stat_of(e: dict, target: str) -> LocalFile:
+            return LocalFile(e["path"], target, e["size"], os.stat(target).st_mtime_ns)
+
+        def one(e: dict) -> tuple[str, Any, str]:
+            rel = e["path"]
+            target = os.path.join(staging, rel)
             try:
-                if os.path.isfile(target) and os.path.getsize(target) == e["size"]:
+                if resuming and os.path.isfile(target) and os.path.getsize(target) == e["size"]:
                     if sha256_file(target)[0] == e["sha256"]:
-                        return "resumed", None, e["path"]
-                os.makedirs(os.path.dirname(target), exist_ok=True)
+                        return "resumed", stat_of(e, target), rel
+                ensure_dir(os.path.dirname(target))
                 src = reuse.get(e["sha256"])
                 if src and os.path.isfile(src) and os.path.getsize(src) == e["size"] \
                         and sha256_file(src)[0] == e["sha256"]:
@@ -524,52 +566,59 @@ class Datasets:
                     except OSError:
                         shutil.copyfile(src, tmp)
                     os.replace(tmp, target)
-                    return "reused", None, e["path"]
-                tmp = f"{target}.cfpart-{uuid.uuid4().hex[:8]}"
-                try:
-                    if e["size"] >= LARGE:
+                    return "reused", stat_of(e, target), rel
+                if e["size"] >= LARGE:
+                    tmp = f"{target}.cfpart-{uuid.uuid4().hex[:8]}"
+                    try:
                         cf.download_file(e["key"], tmp)
                         sha, size = sha256_file(tmp)
-                    else:
-                        data = cf.get(e["key"])
-                        if data is None:
-                            return "failed", f"{e['path']}: missing on the remote ({cf.abspath(e['key'])})", e["path"]
-                        sha, size = hashlib.sha256(data).hexdigest(), len(data)
                         if size == e["size"] and sha == e["sha256"]:
-                            with open(tmp, "wb") as f:
-                                f.write(data)
-                    if size != e["size"] or sha != e["sha256"]:
-                        return "failed", (f"{e['path']}: does not match the manifest ({cf.abspath(e['key'])} has "
-                                          f"{size} bytes, sha256 {sha[:12]}…; expected {e['size']} bytes, "
-                                          f"sha256 {e['sha256'][:12]}…)"), e["path"]
-                    os.replace(tmp, target)
-                finally:
-                    if os.path.exists(tmp):
-                        os.unlink(tmp)
-                return "downloaded", None, e["path"]
+                            os.replace(tmp, target)
+                    finally:
+                        if os.path.exists(tmp):
+                            os.unlink(tmp)
+                else:
+                    data = cf.get(e["key"])
+                    if data is None:
+                        return "failed", f"{rel}: missing on the remote ({cf.abspath(e['key'])})", rel
+                    sha, size = hashlib.sha256(data).hexdigest(), len(data)
+                    if size == e["size"] and sha == e["sha256"]:
+                        # Straight to its final name: a torn write from a crash is
+                        # caught by the size/sha256 check when the pull resumes.
+                        with open(target, "wb") as f:
+                            f.write(data)
+                            mtime = os.fstat(f.fileno()).st_mtime_ns
+                        return "downloaded", LocalFile(rel, target, size, mtime), rel
+                if size != e["size"] or sha != e["sha256"]:
+                    return "failed", (f"{rel}: does not match the manifest ({cf.abspath(e['key'])} has "
+                                      f"{size} bytes, sha256 {sha[:12]}...; expected {e['size']} bytes, "
+                                      f"sha256 {e['sha256'][:12]}...)"), rel
+                return "downloaded", stat_of(e, target), rel
             except CloudFilesError as err:
                 if isinstance(err, FileNotFoundError):
-                    return "failed", f"{e['path']}: missing on the remote ({cf.abspath(e['key'])})", e["path"]
-                return "failed", f"{e['path']}: {err}", e["path"]
+                    return "failed", f"{rel}: missing on the remote ({cf.abspath(e['key'])})", rel
+                return "failed", f"{rel}: {err}", rel
             except OSError as err:
-                return "failed", f"{e['path']}: {err}", e["path"]
+                return "failed", f"{rel}: {err}", rel
 
         counts = {"files": len(entries), "downloaded": 0, "resumed": 0, "reused": 0}
         problems: list[str] = []
+        stats: list[LocalFile] = []
         done = 0
-        for status, problem, rel in schedule(one, entries, concurrency=cf.num_threads, green=cf.green,
-                                             progress=progress, total=len(entries), desc=f"Pulling {what}"):
+        for status, value, rel in schedule(one, entries, concurrency=cf.num_threads, green=cf.green,
+                                           progress=progress, total=len(entries), desc=f"Pulling {what}"):
             done += 1
             if status == "failed":
-                problems.append(problem)
+                problems.append(value)
             else:
                 counts[status] += 1
+                stats.append(value)
             if on_file is not None:
                 on_file(done, len(entries), rel)
         if problems:
             raise combined(DatasetIntegrityError, f"pull of {what} failed, nothing was installed "
                            f"({len(problems)} of {len(entries)} files bad)", sorted(problems))
-        return counts
+        return counts, stats
 
     # ------------------------------------------------------------ dataset
     def dataset(self, ref: str, auto_install: bool = True, partitions: Optional[Iterable[str]] = None,
@@ -641,7 +690,7 @@ class Datasets:
         except DatasetLayoutError as err:
             out["problems"] += err.problems
             files = scan(root, validate=False)
-        manifest = record.get("manifest")
+        manifest = self._manifest_at(root)
         if not manifest:
             out["files"] = len(files)
             return out
