@@ -171,6 +171,38 @@ def test_no_listing_is_a_clear_error(http_server):
     assert url in str(info.value) and "404" in str(info.value)
 
 
+@pytest.mark.parametrize("status, ctype", [(200, "text/plain"), (403, "text/html"), (200, "application/json")])
+def test_no_listing_names_url_and_answers(scripted, status, ctype):
+    srv = scripted(lambda m, p, h: (status, {"Content-Type": ctype}, b"{}", None) if p == "/bkt/dir/"
+                   else (404, {}, b"", None))
+    cf = CloudFiles(srv.url + "/bkt/dir/")
+    # A refused directory is an authorization error; anything else means "no listing here".
+    expected = exceptions.AuthorizationError if status == 403 else exceptions.UnsupportedOperationError
+    with pytest.raises(expected) as info:
+        list(cf.list())
+    msg = str(info.value)
+    assert f"{srv.url}/bkt/dir/" in msg and f"HTTP {status} {ctype}" in msg
+    assert "list-type=2" in msg and "/storage/v1/b/bkt/o" in msg  # every probe is reported
+    assert cf.get("x") is None  # reads still work
+
+
+def test_listing_probe_retries_transient_errors(scripted):
+    state = {"n": 0}
+
+    def handler(m, p, h):
+        if p == "/d/":
+            state["n"] += 1
+            if state["n"] == 1:
+                return 503, {}, b"busy", None
+            return 200, {"Content-Type": "text/html"}, b'<a href="x.gz">x.gz</a>', None
+        return 404, {}, b"", None
+
+    srv = scripted(handler)
+    cf = CloudFiles(srv.url + "/d/", retry_policy=FAST_RETRY)
+    assert list(cf.list()) == ["x"]
+    assert state["n"] == 3  # 503 on the probe, then the probe and the listing itself
+
+
 def test_parse_index_keeps_only_children():
     html = """<html><body><h1>Index of /x/</h1><ul>
     <li><a href="/">Parent Directory</a></li>

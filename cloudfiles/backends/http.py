@@ -27,7 +27,9 @@ Listing (``list``) works where the server offers one. How it is found:
    ``http.server``); else ``/BUCKET?list-type=2`` answering a
    ``ListBucketResult`` means S3; else ``/storage/v1/b/BUCKET/o`` answering
    ``storage#objects`` JSON means GCS. If none does,
-   :class:`UnsupportedOperationError` names the URL and what it answered.
+   :class:`UnsupportedOperationError` names the URL and what each probe
+   answered (:class:`AuthorizationError` if the directory URL answered
+   401/403; a 429/5xx on a probe raises the retryable error instead).
 
 Autoindex listings strip the compression suffixes ``file://`` writes
 (``.gz .br .zstd .xz .bz2``) so a served ``file://`` tree lists the same keys.
@@ -278,29 +280,36 @@ class HTTPBackend(Backend):
         return self._listing
 
     def _probe_listing(self) -> str:
-        tried = []
-        res, final = self._send("GET", self.base_url)
-        if res.status in (401, 403, 429) or res.status >= 500:
-            raise self._fail(res, "GET", final)  # refused or unavailable: says nothing about listings
-        ctype = res.headers.get("Content-Type", "")
-        if res.status == 200 and "html" in ctype.lower():
+        tried: list[str] = []
+
+        def probe(url: str):
+            res, final = self._send("GET", url)
+            if res.status == 429 or res.status >= 500:
+                raise self._fail(res, "GET", final)  # unavailable: retry rather than conclude
+            tried.append(f"GET {final} -> HTTP {res.status} {res.headers.get('Content-Type') or 'no Content-Type'}")
+            return res, final
+
+        res, final = probe(self.base_url)
+        if res.status == 200 and "html" in res.headers.get("Content-Type", "").lower():
             return "html"
-        tried.append(f"GET {final} -> HTTP {res.status} {ctype or 'no Content-Type'}")
+        refused = (res, final) if res.status in (401, 403) else None
         bucket, _, _ = self.cloudpath.path.partition("/")
         if bucket:
-            url = f"{self.origin}/{quote(bucket, safe='')}?list-type=2&max-keys=1"
-            res, final = self._send("GET", url)
+            res, _ = probe(f"{self.origin}/{quote(bucket, safe='')}?list-type=2&max-keys=1")
             if res.status == 200 and b"<ListBucketResult" in res.data[:2000]:
                 return "s3"
-            tried.append(f"GET {final} -> HTTP {res.status}")
-            url = f"{self.origin}/storage/v1/b/{quote(bucket, safe='')}/o?maxResults=1"
-            res, final = self._send("GET", url)
+            res, _ = probe(f"{self.origin}/storage/v1/b/{quote(bucket, safe='')}/o?maxResults=1")
             if res.status == 200 and b'"storage#objects"' in res.data[:2000]:
                 return "gcs"
-            tried.append(f"GET {final} -> HTTP {res.status}")
+        summary = "; ".join(tried)
+        if refused is not None:
+            # The directory exists but listing it was refused (e.g. nginx without autoindex).
+            err = self._fail(refused[0], "GET", refused[1])
+            raise type(err)(f"{err}: the server refuses to list {self.base_url} and offers no "
+                            f"S3 or GCS listing either ({summary})")
         raise UnsupportedOperationError(
             f"{self.base_url} offers no listing cloudfiles understands (an HTML index page, "
-            f"S3 ListObjectsV2 or the GCS JSON API): " + "; ".join(tried)
+            f"S3 ListObjectsV2 or the GCS JSON API): {summary}"
         )
 
     def _bucket_and_base(self) -> tuple[str, str, bool]:
