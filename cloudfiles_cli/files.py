@@ -131,7 +131,7 @@ def _fetch(item):
     path, start, end = item
     try:
         loc = resolve(path)
-        if loc.key == "" or loc.key.endswith("/"):
+        if loc.key == "" or loc.key.endswith("/") or (loc.protocol == "file" and os.path.isdir(loc.local_path or "")):
             return None, f"{path}: is a directory"
         key, _ = strip_local_suffix(loc)
         data = CloudFiles(loc.base).get({"path": key, "start": start, "end": end})

@@ -52,13 +52,19 @@ def ls(paths, recursive, shortpath, expr, flat):
         for target in targets:
             base, keys = _entries(target, recursive, files_only=False, sizes=False)
             lines = []
+            count = 0
             for key in keys:
+                count += 1
                 lines.append(key if shortpath else base + key)
                 if len(lines) >= 1000:
                     out.write("\n".join(lines) + "\n")
                     lines = []
             if lines:
                 out.write("\n".join(lines) + "\n")
+            if count == 0 and not expr and not has_wildcard(target):
+                loc = resolve(target)
+                if loc.protocol == "file" and not os.path.exists(loc.local_path or ""):
+                    fail(f"{target}: no such file or directory")
     out.flush()
 
 
