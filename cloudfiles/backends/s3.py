@@ -403,6 +403,8 @@ class S3Backend(Backend):
     """S3 over SigV4-signed urllib3 requests; see the module docstring."""
 
     capabilities = Capabilities(server_side_copy=True, batch_delete=1000, wants_md5=True)
+    #: keys per ListObjectsV2 page (None: the service's default, 1000 on AWS)
+    list_page_size: Optional[int] = None
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -730,6 +732,8 @@ class S3Backend(Backend):
     def _list_pages(self, prefix: str, flat: bool) -> Iterator[list[tuple[str, Optional[int]]]]:
         full = self.root + prefix
         params = {"list-type": "2", "prefix": full, "encoding-type": "url"}
+        if self.list_page_size:
+            params["max-keys"] = str(self.list_page_size)
         if flat:
             params["delimiter"] = "/"
         cut = len(self.root)
