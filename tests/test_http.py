@@ -100,6 +100,20 @@ def test_odd_key_names_are_quoted(served):
     assert list(cf.list("odd/")) == sorted(f"odd/{n}" for n in names)
 
 
+def test_large_object_streamed_in_ranged_parts(served, tmp_path):
+    directory, url = served
+    data = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MB
+    w = writer(directory)
+    w.put("big", data)
+    w.put("bigz", data, compress="gzip")
+    cf = CloudFiles(url, part_size=1024 * 1024, part_threads=3)
+    assert cf.download_file("big", str(tmp_path / "big")) == len(data)
+    assert (tmp_path / "big").read_bytes() == data
+    assert b"".join(cf.stream("bigz")) == data
+    with cf.open("big") as f:
+        assert f.read(10) == data[:10] and f.read() == data[10:]
+
+
 # -- metadata -------------------------------------------------------------------------
 def test_head_fields(served):
     directory, url = served
