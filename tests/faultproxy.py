@@ -49,7 +49,7 @@ from typing import Iterable, Optional, Union
 __all__ = ["FaultProxy", "Rule", "Seen"]
 
 KINDS = ("drop", "drop_mid", "status", "truncate", "flip", "flip_request", "delay")
-_REASONS = {403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
+_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
             502: "Bad Gateway", 503: "Service Unavailable"}
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade", "expect"}
 MAX_LINE = 65536
@@ -69,6 +69,7 @@ class Rule:
     code: int = 503
     style: Optional[str] = None
     retry_after: Optional[str] = "0"
+    error_code: Optional[str] = None    # status: the S3 <Code> / GCS reason to send
     seconds: float = 0.0
     keep: Optional[int] = None          # truncate: body bytes to send (default half)
     offset: Optional[int] = None        # flip: byte offset (default middle)
@@ -116,20 +117,24 @@ def _flip_at(body: bytes, offset: Optional[int]) -> bytes:
     return body[:i] + bytes([body[i] ^ 0xFF]) + body[i + 1:]
 
 
-def error_body(code: int, style: str, target: str) -> tuple[bytes, str]:
-    """A service-shaped error body (and its content type) for ``code``."""
-    s3_codes = {403: "AccessDenied", 404: "NoSuchKey", 429: "SlowDown", 500: "InternalError",
-                503: "SlowDown"}
+def error_body(code: int, style: str, target: str, error_code: Optional[str] = None) -> tuple[bytes, str]:
+    """A service-shaped error body (and its content type) for ``code``.
+
+    ``error_code`` overrides the S3 ``<Code>`` / GCS ``reason`` (e.g. "BadDigest").
+    """
+    s3_codes = {400: "InvalidRequest", 403: "AccessDenied", 404: "NoSuchKey", 429: "SlowDown",
+                500: "InternalError", 503: "SlowDown"}
     msg = _REASONS.get(code, "Error") + " (injected by FaultProxy)"
     if style == "s3":
         xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s</Message>'
                '<Resource>%s</Resource><RequestId>faultproxy</RequestId></Error>'
-               % (s3_codes.get(code, "Error"), msg, target.split("?")[0]))
+               % (error_code or s3_codes.get(code, "Error"), msg, target.split("?")[0]))
         return xml.encode(), "application/xml"
     if style == "gcs":
-        reason = {429: "rateLimitExceeded", 503: "backendError", 403: "forbidden", 404: "notFound"}
+        reason = error_code or {429: "rateLimitExceeded", 503: "backendError", 403: "forbidden",
+                                404: "notFound"}.get(code, "error")
         doc = {"error": {"code": code, "message": msg,
-                         "errors": [{"message": msg, "domain": "global", "reason": reason.get(code, "error")}]}}
+                         "errors": [{"message": msg, "domain": "global", "reason": reason}]}}
         return json.dumps(doc).encode(), "application/json; charset=UTF-8"
     return msg.encode(), "text/plain"
 
@@ -223,9 +228,13 @@ class FaultProxy:
         return self.add("drop_mid" if mid else "drop", **match)
 
     def status(self, code: int = 503, retry_after: Optional[str] = "0", style: Optional[str] = None,
-               **match) -> Rule:
-        """Answer ``code`` without forwarding (with ``Retry-After`` for 429/503)."""
-        return self.add("status", code=code, retry_after=retry_after, style=style, **match)
+               error_code: Optional[str] = None, **match) -> Rule:
+        """Answer ``code`` without forwarding (with ``Retry-After`` for 429/503).
+
+        ``error_code`` names the service's error (S3 ``<Code>``, GCS ``reason``).
+        """
+        return self.add("status", code=code, retry_after=retry_after, style=style, error_code=error_code,
+                        **match)
 
     def truncate(self, keep: Optional[int] = None, **match) -> Rule:
         """Send ``keep`` body bytes (default half) under the full Content-Length, then close."""
@@ -323,7 +332,7 @@ class FaultProxy:
                     time.sleep(rule.seconds)
                 if rule is not None and rule.kind == "status":
                     entry.status = rule.code
-                    payload, ctype = error_body(rule.code, rule.style or self.style, target)
+                    payload, ctype = error_body(rule.code, rule.style or self.style, target, rule.error_code)
                     hdrs = [("Content-Type", ctype)]
                     if rule.retry_after is not None and rule.code in (429, 503):
                         hdrs.append(("Retry-After", rule.retry_after))

@@ -591,6 +591,18 @@ def test_put_corrupted_every_time_raises_integrity_error(net):
     assert net.direct.exists("up") is False
 
 
+@pytest.mark.parametrize("net", [n for n in ("s3",) if _selected(n)], indirect=True)
+def test_s3_bad_digest_answer_is_retried(net):
+    """AWS answers a PUT whose body fails its Content-MD5 with 400 BadDigest
+    (moto never does: it checks neither Content-MD5 nor the signed payload
+    hash, so the proxy answers for it). That is a corrupted upload: retry."""
+    data = _data(14)
+    net.px.status(400, error_code="BadDigest", method="PUT", path=net.put_rx("up"), times=2)
+    net.cf().put("up", data)
+    assert net.px.count("PUT", net.put_rx("up")) == 3
+    assert net.direct.get("up") == data
+
+
 # -- timeouts ------------------------------------------------------------------
 @pytest.mark.parametrize("net", ALL, indirect=True)
 def test_delay_beyond_timeout_is_retried(net):
