@@ -5,6 +5,7 @@ one line per problem on stderr, naming the path and the cause (no tracebacks).
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -30,10 +31,9 @@ class _Group(click.Group):
             report_transfer_error(command, err)
         except BrokenPipeError:
             # The reader went away (e.g. `| head`): not an error worth a message.
-            try:
-                sys.stdout = None  # type: ignore[assignment]
-            finally:
-                ctx.exit(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
+            ctx.exit(1)
         except KeyboardInterrupt:
             error(command, "interrupted")
             ctx.exit(130)
