@@ -29,6 +29,7 @@ import base64
 import datetime as _dt
 import json
 import os
+import re
 import threading
 import uuid
 from typing import Any, Iterator, Optional
@@ -56,6 +57,7 @@ MAX_COMPOSE_SOURCES = 32
 MAX_COMPONENTS = 1024  # a composite object's limit, so the most parts one upload can have
 TMP_PREFIX = "_cloudfiles_tmp/"  # bucket-level home of in-flight upload parts
 _PAGE = 1000
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _HEAD_FIELDS = "name,size,contentEncoding,contentType,cacheControl,etag,updated,md5Hash,crc32c,storageClass,componentCount,generation"
 _SA_KEYS = ("client_email", "private_key", "type", "token_uri", "private_key_id", "client_id", "project_id")
 
@@ -708,11 +710,12 @@ def _parse_batch_response(content_type: str, data: bytes, count: int) -> Optiona
     for piece in data.split(b"--" + boundary.encode())[1:]:
         if piece.startswith(b"--"):
             break
-        mime_head, sep, http = piece.lstrip(b"\r\n").partition(b"\r\n\r\n")
-        if not sep:
+        split = _BLANK_LINE.split(piece.lstrip(b"\r\n"), 1)
+        if len(split) != 2:
             continue
+        mime_head, http = split
         index = order
-        for line in mime_head.split(b"\r\n"):
+        for line in mime_head.splitlines():
             k, _, v = line.decode("latin-1").partition(":")
             if k.strip().lower() == "content-id":
                 ident = v.strip().strip("<>")
@@ -720,8 +723,8 @@ def _parse_batch_response(content_type: str, data: bytes, count: int) -> Optiona
                 if ident.isdigit():
                     index = int(ident)
         order += 1
-        head, _, body = http.partition(b"\r\n\r\n")
-        status_line = head.split(b"\r\n", 1)[0].split()
+        head, body = (_BLANK_LINE.split(http, 1) + [b""])[:2]
+        status_line = head.split(b"\n", 1)[0].split()
         if len(status_line) < 2 or not status_line[1].isdigit() or not 0 <= index < count:
             return None
         out[index] = (int(status_line[1]), body.rstrip(b"\r\n"))
