@@ -418,3 +418,15 @@ def test_parallel_composite_upload(bucket, emu):
             raise RuntimeError("stop")
     assert cf.exists("aborted") is False
     assert list(root.list(gcs_backend.TMP_PREFIX)) == []
+
+
+def test_keys_needing_escapes(bucket):
+    cf = CloudFiles(f"gs://{bucket}/odd dir")
+    keys = ["a b/c#d?e", "percent%2Fslash", "plus+ü/€", "semi;colon=&"]
+    cf.puts([(k, k.encode()) for k in keys], compress="gzip")
+    assert cf.get(keys, return_dict=True) == {k: k.encode() for k in keys}
+    assert list(cf.list()) == sorted(keys)
+    assert cf.exists(keys + ["a b/none"]) == {**{k: True for k in keys}, "a b/none": False}
+    assert cf.head("plus+ü/€")["Content-Encoding"] == "gzip"
+    cf.delete(keys)
+    assert list(cf.list()) == []
