@@ -3,7 +3,6 @@ batches, compose, server-side checksum checks, requester pays, credentials and
 errors. Everything runs against the extended emulator (tests/stores/gcs.py)."""
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import json
