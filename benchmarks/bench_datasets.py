@@ -9,7 +9,9 @@ both pay the same start-up. The dataset layer adds a sha256 of every file, a
 manifest, a listing for resume and dedup, and on pull a verification of every
 file plus the atomic install. The overhead column is
 ``(dataset - plain) / plain`` of the best of ``--repeat`` runs (each run on a
-fresh remote and a fresh local store).
+fresh remote and a fresh local store). The library's own
+``CloudFiles(src).transfer_to(dest)`` in a fresh process is shown as a second
+baseline.
 """
 from __future__ import annotations
 
@@ -61,20 +63,36 @@ def cli(args: list[str], env: dict) -> float:
     return elapsed
 
 
+_TRANSFER = "import sys; from cloudfiles import CloudFiles; CloudFiles(sys.argv[1]).transfer_to(sys.argv[2])"
+
+
+def transfer(src: str, dest: str, env: dict) -> float:
+    """``CloudFiles(src).transfer_to(dest)`` in a fresh process; wall time in seconds."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _TRANSFER, src, dest], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"transfer {src} -> {dest} failed: {proc.stderr.strip()[-500:]}")
+    return elapsed
+
+
 def run_backend(label: str, new_remote, src: str, work: str, repeat: int, env: dict) -> dict:
-    """Best-of-``repeat`` times for plain copy up/down and dataset push/pull."""
-    best = {"cp up": float("inf"), "push": float("inf"), "cp down": float("inf"), "pull": float("inf")}
+    """Best-of-``repeat`` times for plain copies (CLI and library) up/down and dataset push/pull."""
+    best = {k: float("inf") for k in ("cp up", "lib up", "push", "cp down", "lib down", "pull")}
     for r in range(repeat):
         plain_remote, ds_remote = new_remote(f"plain{r}"), new_remote(f"ds{r}")
+        lib_remote, down_lib = new_remote(f"lib{r}"), os.path.join(work, f"downlib{r}")
         home = os.path.join(work, f"home{r}")
         down_plain, home2 = os.path.join(work, f"down{r}"), os.path.join(work, f"home2-{r}")
         # register (a local copy into the store) is not part of the push being measured
         cli(["dataset", "--remote", ds_remote, "--home", home, "register", src, "bench"], env)
         best["cp up"] = min(best["cp up"], cli(["cp", "-r", src + "/", plain_remote + "/"], env))
         best["push"] = min(best["push"], cli(["dataset", "--remote", ds_remote, "--home", home, "push", "bench"], env))
+        best["lib up"] = min(best["lib up"], transfer("file://" + src + "/", lib_remote + "/", env))
         best["cp down"] = min(best["cp down"], cli(["cp", "-r", plain_remote + "/", down_plain + "/"], env))
         best["pull"] = min(best["pull"], cli(["dataset", "--remote", ds_remote, "--home", home2, "pull", "bench"], env))
-        for d in (home, home2, down_plain):
+        best["lib down"] = min(best["lib down"], transfer(lib_remote + "/", "file://" + down_lib + "/", env))
+        for d in (home, home2, down_plain, down_lib):
             shutil.rmtree(d, ignore_errors=True)
     return {"backend": label, **best}
 
@@ -117,12 +135,17 @@ def main() -> None:
             server.process.wait()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n{'backend':<11}{'cp -r up':>10}{'push':>9}{'overhead':>10}{'cp -r down':>12}{'pull':>9}{'overhead':>10}")
-    for r in rows:
-        up = (r["push"] - r["cp up"]) / r["cp up"] * 100
-        down = (r["pull"] - r["cp down"]) / r["cp down"] * 100
-        print(f"{r['backend']:<11}{r['cp up']:>9.2f}s{r['push']:>8.2f}s{up:>+9.1f}%"
-              f"{r['cp down']:>11.2f}s{r['pull']:>8.2f}s{down:>+9.1f}%")
+    def pct(a: float, b: float) -> str:
+        return f"{(a - b) / b * 100:+.1f}%"
+
+    print("\nseconds, best of runs; overhead = dataset vs plain copy (cp -r CLI / transfer_to library)")
+    head = ["backend", "cp -r", "transfer_to", "push", "vs cp", "vs lib"]
+    for direction, plain, lib, ds in (("upload", "cp up", "lib up", "push"), ("download", "cp down", "lib down", "pull")):
+        print(f"\n{direction}\n" + "".join(f"{h:>12}" for h in head))
+        for r in rows:
+            cells = [r["backend"], f"{r[plain]:.2f}", f"{r[lib]:.2f}", f"{r[ds]:.2f}",
+                     pct(r[ds], r[plain]), pct(r[ds], r[lib])]
+            print("".join(f"{c:>12}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -295,7 +295,7 @@ class Datasets:
             if not os.path.isdir(self.home):
                 return []
             for name in sorted(os.listdir(self.home)):
-                if name.startswith(".") or ".cf" in name:
+                if name.startswith(".") or ".cflink-" in name or ".cfold-" in name:
                     continue
                 got = self._installed(name)
                 if got is None:
