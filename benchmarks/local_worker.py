@@ -40,15 +40,23 @@ def digest(files: list[tuple[str, bytes]]) -> str:
     return h.hexdigest()[:16]
 
 
+# Read-only phases shorter than this are re-run (up to MAX_INNER times, same
+# rule for both libraries) and the fastest run is kept: a 20 ms listing on a
+# shared machine is otherwise mostly scheduler noise.
+INNER_BUDGET_S = 0.5
+MAX_INNER = 5
+READ_ONLY = ("get", "list", "exists")
+
+
 class _Timer:
     def __init__(self, profile_dir: Optional[str], tag: str):
         self.profile_dir = profile_dir
         self.tag = tag
         self.seconds: dict[str, float] = {}
+        self.runs: dict[str, int] = {}
 
-    def run(self, phase: str, fn, *args):
+    def _once(self, phase: str, fn, args, prof):
         gc.collect()
-        prof = cProfile.Profile() if self.profile_dir else None
         t0 = time.perf_counter()
         if prof is not None:
             prof.enable()
@@ -57,7 +65,19 @@ class _Timer:
             out = list(out)  # list() may be lazy: consuming it is part of the phase
         if prof is not None:
             prof.disable()
-        self.seconds[phase] = time.perf_counter() - t0
+        return out, time.perf_counter() - t0
+
+    def run(self, phase: str, fn, *args):
+        """Time ``fn(*args)``; returns the first run's result."""
+        prof = cProfile.Profile() if self.profile_dir else None
+        out, best = self._once(phase, fn, args, prof)
+        spent, n = best, 1
+        if prof is None and phase in READ_ONLY:
+            while n < MAX_INNER and spent < INNER_BUDGET_S:
+                _, dt = self._once(phase, fn, args, None)
+                best, spent, n = min(best, dt), spent + dt, n + 1
+        self.seconds[phase] = best
+        self.runs[phase] = n
         if prof is not None:
             prof.dump_stats(os.path.join(self.profile_dir, f"{self.tag}-{phase}.pstats"))
         return out
@@ -87,9 +107,10 @@ def run_config(CloudFiles, cloudpath: str, files: list[tuple[str, bytes]], encod
         problems.append(f"list: {len(listed)} names, expected {len(names)} (e.g. {sorted(set(listed) ^ set(names))[:3]})")
     if not (isinstance(exists, dict) and len(exists) == len(names) and all(exists.get(n) for n in names)):
         problems.append("exists: not every file was reported present")
-    after = cf.exists(names)
+    sample = names[:: max(1, len(names) // 50)]
+    after = cf.exists(sample)
     if any(after.values()):
-        problems.append(f"delete: {sum(1 for v in after.values() if v)} files still exist")
+        problems.append(f"delete: {sum(1 for v in after.values() if v)} of {len(sample)} sampled files still exist")
     leftovers = list(cf.list())
     if leftovers:
         problems.append(f"delete: list() still shows {len(leftovers)} files")
@@ -124,5 +145,6 @@ def main(params: dict[str, Any]) -> dict[str, Any]:
         problems += [f"{backend}/{encoding}: {p}" for p in found]
         for phase in PHASES:
             results.append({"backend": backend, "encoding": encoding, "phase": phase,
-                            "seconds": timer.seconds[phase], "files": len(files)})
+                            "seconds": timer.seconds[phase], "files": len(files),
+                            "inner_runs": timer.runs[phase]})
     return {"data_digest": digest(files), "results": results, "problems": problems}
