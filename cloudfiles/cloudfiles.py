@@ -622,7 +622,7 @@ class CloudFiles:
 
     def move(self, src: str, dest: str) -> None:
         """Move one file; ``src``/``dest`` are keys here or full cloudpaths."""
-        self.moves(dest if "://" in dest else self.cloudpath, [{"path": src, "dest_path": dest}])
+        self.moves(dest if "://" in dest else self, [{"path": src, "dest_path": dest}])
 
     def moves(self, cf_dest: Union["CloudFiles", str], paths: Iterable, block_size: int = 64,
               progress: Optional[bool] = None) -> None:
