@@ -324,6 +324,7 @@ def test_partition_pulls(remote, tmp_path):
     assert (ds.root / "README.md").exists() and not ds.info()["complete"]
     with pytest.raises(DatasetNotFoundError, match="no installed partition 'test'"):
         ds["test"]
+    assert "test" not in ds and "train" in ds and ds.get("test") is None
     with pytest.raises(DatasetError, match="would drop"):
         b.push("parts")
     with pytest.raises(DatasetNotFoundError, match="no partition nope"):

@@ -121,6 +121,12 @@ class Dataset(Mapping):
             )
         return self.root / "data" / partition
 
+    def __contains__(self, partition: object) -> bool:
+        return partition in self._partitions
+
+    def get(self, partition: str, default: Any = None) -> Any:
+        return self[partition] if partition in self._partitions else default
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._partitions)
 
