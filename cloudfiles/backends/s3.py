@@ -46,6 +46,7 @@ from ..exceptions import (
     CloudPathError,
     CredentialsError,
     InvalidInputError,
+    MD5IntegrityError,
     NetworkError,
     NotFoundError,
     ServerError,
@@ -553,6 +554,8 @@ class S3Backend(Backend):
         detail = f"{code}: {message}" if code else ""
         if code == "NoSuchBucket" or (status == 404 and code == "" and resp.headers.get("x-amz-error-code") == "NoSuchBucket"):
             return BucketNotFoundError(f"bucket {self.bucket!r} does not exist ({what} at {self.endpoint})")
+        if code in ("BadDigest", "XAmzContentSHA256Mismatch"):  # the body was corrupted in transit: retry
+            return MD5IntegrityError(f"{what}: the service rejected the body: HTTP {status} {detail}")
         if code in _THROTTLE_CODES or status in (429, 503) and not code.startswith("NoSuch"):
             return ThrottledError(f"{what}: HTTP {status} {detail}".rstrip())
         if status in (401, 403) or code in _AUTH_CODES:
