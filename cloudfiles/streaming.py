@@ -135,7 +135,7 @@ def _plain_etag(etag: Optional[str]) -> bool:
 
 
 # -------------------------------------------------------------------- reading
-def _fetch_part(cf: "CloudFiles", key: str, start: int, end: int) -> bytes:
+def _fetch_part(cf: "CloudFiles", key: str, start: int, end: int, sink=None) -> bytes:
     def attempt() -> bytes:
         res = cf.backend.get(key, start, end)
         if res.content is None:
@@ -146,12 +146,19 @@ def _fetch_part(cf: "CloudFiles", key: str, start: int, end: int) -> bytes:
             )
         return res.content
 
-    return cf._call(attempt)
+    data = cf._call(attempt)
+    if sink is not None:
+        sink(start, data)  # runs in the fetching thread, in parallel with the others
+    return data
 
 
 def iter_parts(cf: "CloudFiles", key: str, stat: ObjectStat, settings: StreamSettings,
-               start: int = 0, end: Optional[int] = None, verify: bool = True) -> Iterator[bytes]:
+               start: int = 0, end: Optional[int] = None, verify: bool = True,
+               sink=None) -> Iterator[bytes]:
     """Stored bytes of ``key`` in order, fetched ``settings.parallel`` parts at a time.
+
+    ``sink(offset, data)``, if given, is called for each part in the thread that
+    fetched it (e.g. to ``pwrite`` it into a file) before the part is handed out.
 
     With ``verify`` (and the whole object requested) the stream is checked
     against the object's checksums after its last byte; a mismatch raises
@@ -167,7 +174,7 @@ def iter_parts(cf: "CloudFiles", key: str, stat: ObjectStat, settings: StreamSet
         return
     if len(ranges) == 1 or settings.parallel <= 1:
         for i, (a, b) in enumerate(ranges):
-            data = _fetch_part(cf, key, a, b)
+            data = _fetch_part(cf, key, a, b, sink)
             if check:
                 check.update(data)
                 if i == len(ranges) - 1:
@@ -180,7 +187,7 @@ def iter_parts(cf: "CloudFiles", key: str, stat: ObjectStat, settings: StreamSet
     pending = iter(ranges)
     try:
         for a, b in pending:
-            window.append(pool.submit(_fetch_part, cf, key, a, b))
+            window.append(pool.submit(_fetch_part, cf, key, a, b, sink))
             if len(window) >= settings.parallel:
                 break
         idx = 0
@@ -188,7 +195,7 @@ def iter_parts(cf: "CloudFiles", key: str, stat: ObjectStat, settings: StreamSet
             data = window.popleft().result()
             nxt = next(pending, None)
             if nxt is not None:
-                window.append(pool.submit(_fetch_part, cf, key, *nxt))
+                window.append(pool.submit(_fetch_part, cf, key, *nxt, sink))
             if check:
                 check.update(data)
                 if idx == len(ranges) - 1:
@@ -274,11 +281,29 @@ def download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool = Fa
     for _ in range(attempts):
         tmp = f"{local_path}.cftmp-{uuid.uuid4().hex[:12]}"
         try:
-            written = 0
-            with open(tmp, "wb") as f:
-                for chunk in stream(cf, key, raw=raw, part_size=settings.part_size, parallel=settings.parallel):
-                    f.write(chunk)
-                    written += len(chunk)
+            st = stat_or_raise(cf, key)
+            enc = compression.normalize_content_encoding(st.encoding)
+            if raw or enc is None:
+                # Stored bytes are the output: parts are written in place, in parallel.
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                try:
+                    def sink(offset: int, data: bytes) -> None:
+                        view = memoryview(data)
+                        while view:
+                            n = os.pwrite(fd, view, offset)
+                            view, offset = view[n:], offset + n
+
+                    for _part in iter_parts(cf, key, st, settings, sink=sink):
+                        pass
+                finally:
+                    os.close(fd)
+                written = st.size
+            else:
+                written = 0
+                with open(tmp, "wb") as f:
+                    for chunk in stream(cf, key, raw=raw, part_size=settings.part_size, parallel=settings.parallel):
+                        f.write(chunk)
+                        written += len(chunk)
             os.replace(tmp, local_path)
             return written
         except IntegrityError as err:
