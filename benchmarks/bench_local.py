@@ -12,7 +12,7 @@ fastest run is kept, by the same rule for both libraries. Prints files/s per pha
 ours/reference, their geometric mean, and a pass/fail line against the
 targets: geometric mean >= 2x and no phase below 1x.
 
-    python benchmarks/bench_local.py                     # 5,000 files, 3 repeats
+    python benchmarks/bench_local.py                     # 5,000 files, 2 runs per library
     python benchmarks/bench_local.py --files 1000 --repeat 1 --json out.json
     python benchmarks/bench_local.py --profile           # + cProfile hotspots of ours
 """
@@ -161,7 +161,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--files", type=int, default=5000, help="files per configuration (default 5000)")
     p.add_argument("--size", type=int, default=1024, help="bytes per file (default 1024)")
-    p.add_argument("--repeat", type=int, default=3, help="runs per library (default 3)")
+    p.add_argument("--repeat", type=int, default=2, help="runs per library (default 2; more for steadier numbers)")
     p.add_argument("--stat", choices=("best", "median"), default="best",
                    help="how to combine repeats per phase (default: best, i.e. fastest run)")
     p.add_argument("--backends", default="file,mem", help="comma list from file,mem")
