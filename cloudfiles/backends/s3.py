@@ -645,6 +645,21 @@ class S3Backend(Backend):
         if resp.status != 200:
             raise self._error(resp, f"PUT {self._where(full)}")
         self._bucket_ok = True
+        # A plain ETag is the md5 of what the server stored. Servers that skip the
+        # Content-MD5 check (some S3-compatible stores) would otherwise keep bytes
+        # corrupted in transit: remove them and fail, so the facade retries.
+        etag = (resp.headers.get("etag") or "").strip('"').lower()
+        sent = base64.b64decode(headers["content-md5"]).hex()
+        if len(etag) == 32 and all(c in "0123456789abcdef" for c in etag) and etag != sent \
+                and "x-amz-server-side-encryption-aws-kms-key-id" not in resp.headers \
+                and "x-amz-server-side-encryption-customer-algorithm" not in resp.headers:
+            try:
+                self.delete(key)
+            finally:
+                raise MD5IntegrityError(
+                    f"PUT {self._where(full)}: the server stored md5 {etag}, we sent {sent}; "
+                    "the body was corrupted in transit"
+                )
 
     def head(self, key: str) -> Optional[dict]:
         full = self._full_key(key)
