@@ -97,6 +97,18 @@ def run_backend(label: str, new_remote, src: str, work: str, repeat: int, env: d
     return {"backend": label, **best}
 
 
+def print_row(r: dict) -> None:
+    """One backend's times and overheads (dataset vs cp -r CLI and vs library transfer_to)."""
+    def pct(a: float, b: float) -> str:
+        return f"{(a - b) / b * 100:+.1f}%"
+
+    print(f"\n{r['backend']}  (seconds, best of runs)")
+    print("".join(f"{h:>12}" for h in ("", "cp -r", "transfer_to", "dataset", "vs cp -r", "vs transfer")))
+    for direction, plain, lib, ds in (("upload", "cp up", "lib up", "push"), ("download", "cp down", "lib down", "pull")):
+        cells = [direction, f"{r[plain]:.2f}", f"{r[lib]:.2f}", f"{r[ds]:.2f}", pct(r[ds], r[plain]), pct(r[ds], r[lib])]
+        print("".join(f"{c:>12}" for c in cells), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", type=int, default=5000)
@@ -114,38 +126,29 @@ def main() -> None:
     try:
         src = os.path.join(work, "src")
         nfiles, nbytes = make_tree(src, args.small, args.large, args.large_mb)
-        print(f"tree: {nfiles} files, {nbytes / MB:.1f} MB; best of {args.repeat}; {os.cpu_count()} cores")
+        print(f"tree: {nfiles} files, {nbytes / MB:.1f} MB; best of {args.repeat}; {os.cpu_count()} cores",
+              flush=True)
         if not args.skip_file:
             rows.append(run_backend("file://", lambda tag: "file://" + os.path.join(work, "remote-" + tag),
                                     src, work, args.repeat, env))
+            print_row(rows[-1])
         if not args.skip_s3:
             sys.path.insert(0, REPO)
             from tests.stores.s3 import start_s3_server
 
-            server = start_s3_server(auth=True)
+            server = start_s3_server()
             s3env = dict(env, AWS_ACCESS_KEY_ID=server.access_key, AWS_SECRET_ACCESS_KEY=server.secret_key)
 
             def s3_remote(tag: str) -> str:
                 return server.cloudpath(server.make_bucket(), tag).rstrip("/")
 
             rows.append(run_backend("s3 (moto)", s3_remote, src, work, args.repeat, s3env))
+            print_row(rows[-1])
     finally:
         if server is not None:
             server.process.terminate()
             server.process.wait()
         shutil.rmtree(work, ignore_errors=True)
-
-    def pct(a: float, b: float) -> str:
-        return f"{(a - b) / b * 100:+.1f}%"
-
-    print("\nseconds, best of runs; overhead = dataset vs plain copy (cp -r CLI / transfer_to library)")
-    head = ["backend", "cp -r", "transfer_to", "push", "vs cp", "vs lib"]
-    for direction, plain, lib, ds in (("upload", "cp up", "lib up", "push"), ("download", "cp down", "lib down", "pull")):
-        print(f"\n{direction}\n" + "".join(f"{h:>12}" for h in head))
-        for r in rows:
-            cells = [r["backend"], f"{r[plain]:.2f}", f"{r[lib]:.2f}", f"{r[ds]:.2f}",
-                     pct(r[ds], r[plain]), pct(r[ds], r[lib])]
-            print("".join(f"{c:>12}" for c in cells))
 
 
 if __name__ == "__main__":
