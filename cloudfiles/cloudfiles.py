@@ -358,7 +358,7 @@ class CloudFiles:
             reqs: Iterable[dict] = list(inputs.iter_put_requests(items, defaults))
             for r in reqs:
                 _validate_put_options(r)
-                inputs.to_bytes(r["content"], r["path"])
+                r["content"] = inputs.to_bytes(r["content"], r["path"])
         else:
             reqs = _validated(inputs.iter_put_requests(items, defaults))
 
@@ -567,10 +567,14 @@ class CloudFiles:
         if not isinstance(prefix, str):
             raise InvalidInputError(f"prefix must be a str, got {type(prefix).__name__}")
         # A failed page restarts the listing, skipping keys already yielded.
+        if self._caps.local:  # nothing transient to resume from
+            return self.backend.list(prefix, flat)
         return retry.resumable(lambda: self.backend.list(prefix, flat), lambda k: k, self.retry_policy)
 
     def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
         """``(key, stored size)`` pairs from the listing itself (no request per file)."""
+        if self._caps.local:
+            return self.backend.list_sizes(prefix, flat)
         return retry.resumable(lambda: self.backend.list_sizes(prefix, flat), lambda kv: kv[0], self.retry_policy)
 
     def isdir(self, prefix: str = "") -> bool:
@@ -770,8 +774,10 @@ def _parse_json(content: bytes, path) -> Any:
 
 
 def _validate_put_options(req: dict) -> None:
-    normalize_encoding(req.get("compress"))
-    compression.check_level(normalize_encoding(req.get("compress")), req.get("compression_level"))
+    """Check a put request's options, storing the canonical encoding name in it."""
+    enc = normalize_encoding(req.get("compress"))
+    req["compress"] = enc
+    compression.check_level(enc, req.get("compression_level"))
     for name in ("content_type", "cache_control", "storage_class"):
         v = req.get(name)
         if v is not None and not isinstance(v, str):

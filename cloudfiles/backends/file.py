@@ -24,11 +24,26 @@ from .base import Backend, BackendOptions, Capabilities, GetResult, check_range,
 _VARIANTS = [("", None)] + [(SUFFIXES[e], e) for e in ("gzip", "br", "zstd", "xz", "bzip2")]
 _TMP_MARK = ".cftmp-"
 _tmp_counter = itertools.count()
+_SUFFIX_TUPLE = tuple(SUFFIX_TO_ENCODING)
+_pid = os.getpid()
+
+
+def _refresh_pid() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_refresh_pid)
+
+
+def _first(item: tuple) -> str:
+    return item[0]
 
 
 def _tmp_name(target: str) -> str:
     """A temporary name beside ``target``, unique across threads and processes."""
-    return f"{target}{_TMP_MARK}{os.getpid()}-{next(_tmp_counter)}"
+    return f"{target}{_TMP_MARK}{_pid}-{next(_tmp_counter)}"
 
 
 class FileBackend(Backend):
@@ -203,8 +218,10 @@ class FileBackend(Backend):
                     else:
                         visit(entry.path, rel + name + "/", "")
                     continue
-                stem, ext = os.path.splitext(name)
-                key = rel + (stem if ext in SUFFIX_TO_ENCODING else name)
+                if name.endswith(_SUFFIX_TUPLE):
+                    key = rel + name[: name.rfind(".")]
+                else:
+                    key = rel + name
                 size = None
                 if sizes:
                     try:
@@ -214,7 +231,7 @@ class FileBackend(Backend):
                 out.append((key, size))
 
         visit(start, rel_base, name_prefix)
-        out.sort()
+        out.sort(key=_first)
         prev = None
         for item in out:
             if item[0] != prev:  # name and name.gz both present: list once
