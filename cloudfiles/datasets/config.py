@@ -42,15 +42,11 @@ def _read_file(path: str) -> dict:
         return {}
     except OSError as err:
         raise DatasetError(f"cannot read config file {path}: {err}") from err
+    import yaml
+
     try:
-        import yaml
-
         doc = yaml.safe_load(text)
-    except ImportError:  # pragma: no cover - PyYAML is a dependency; JSON is a YAML subset
-        import json
-
-        doc = json.loads(text) if text.strip() else None
-    except Exception as err:
+    except yaml.YAMLError as err:
         raise DatasetError(f"config file {path} is not valid YAML: {err}") from err
     if doc is None:
         return {}
