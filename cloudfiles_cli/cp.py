@@ -11,7 +11,7 @@ from typing import Optional
 import click
 
 from cloudfiles import CloudFiles
-from cloudfiles.exceptions import TransferError
+from cloudfiles.exceptions import NotFoundError, TransferError
 from cloudfiles.transfer import move_files, transfer
 
 from .common import (
@@ -192,8 +192,18 @@ def _run(command: str, jobs: list[Job], move: bool, reencode, block_size: int, s
                          skip_existing=skip, parallel=parallel)
         except TransferError as err:
             ok = False
+            _explain_directories(src, err)
             report_transfer_error(command, err, where=src.abspath)
     return ok
+
+
+def _explain_directories(src: CloudFiles, err: TransferError) -> None:
+    """A "missing" cloud file that is really a prefix with files below gets a clearer cause."""
+    if src.protocol == "file" or len(err.errors) > 20:
+        return
+    for key, cause in list(err.errors.items()):
+        if isinstance(cause, NotFoundError) and src.isdir(key):
+            err.errors[key] = CLIError(f"{src.abspath(key)}: is a directory (use -r to copy it)")
 
 
 def _remove_empty_dirs(root: str) -> None:

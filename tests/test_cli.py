@@ -110,6 +110,8 @@ def test_cp_naming_rules(remote, tmp_path):
     assert remote.run("ls", "--shortpath", remote("txt") + "/").stdout.decode().strip() == "ünï cödé.txt"
     failed = remote.run("cp", src / "sub", remote("nope"), ok=False)
     assert failed.returncode == 1 and b"is a directory" in failed.stderr
+    failed = remote.run("cp", remote("glob"), tmp_path / "x", ok=False)     # a remote directory without -r
+    assert failed.returncode == 1 and b"is a directory" in failed.stderr and len(failed.stderr.splitlines()) == 1
 
 
 def test_stdin_sources_and_stdout(remote, tmp_path):
