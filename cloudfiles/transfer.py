@@ -379,7 +379,7 @@ def transfer(
     if paths is None:
         # One listing gives the keys and their sizes (large files stream).
         items = ((k, k, s) for k, s in src.list_sizes() if not k.endswith("/"))
-        if skip or parallel > 1:
+        if skip or parallel > 1 or progress:
             items = list(items)
             total = len(items)
     else:

@@ -274,9 +274,9 @@ def parse_range(spec: str) -> tuple[Optional[int], Optional[int]]:
 def ctx_parallel(ctx: click.Context, local: Optional[int]) -> int:
     """The process count: the command's ``-p`` wins over the global one."""
     n = local if local is not None else (ctx.obj or {}).get("parallel", 1)
-    if n is None or n == 0:
+    if n is None:
         return 1
-    if n < 0:
+    if n <= 0:
         return os.cpu_count() or 1
     return n
 
