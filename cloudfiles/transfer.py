@@ -37,7 +37,6 @@ from . import compression, integrity, inputs
 from .compression import normalize_content_encoding, normalize_encoding
 from .exceptions import (
     CloudFilesError,
-    IntegrityError,
     InvalidInputError,
     NotFoundError,
     TransferError,
