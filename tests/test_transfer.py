@@ -1,6 +1,6 @@
 """Transfers between backends: encodings, failures, resuming, processes, server-side copies.
 
-Runs against file://, mem:// and the real local S3 server (tests/stores/s3.py).
+Runs against file://, mem:// and the real local S3 and GCS servers (tests/stores/).
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 from cloudfiles import CloudFiles, exceptions
 from cloudfiles.transfer import TransferResult, transfer
 
-KINDS = ["file", "mem", "s3"]
 
 
 @pytest.fixture
@@ -28,6 +27,10 @@ def make_cf(tmp_path, request):
             server = request.getfixturevalue("s3_server")
             bucket = server.make_bucket()
             return CloudFiles(server.cloudpath(bucket, "p"), secrets=server.secrets, **kwargs)
+        if kind == "gcs":
+            server = request.getfixturevalue("gcs_server")
+            request.getfixturevalue("monkeypatch").setenv("STORAGE_EMULATOR_HOST", server.endpoint)
+            return CloudFiles(f"gs://{server.create_bucket()}/p", **kwargs)
         raise AssertionError(kind)
     return make
 
@@ -41,7 +44,8 @@ def _fill(cf: CloudFiles, n: int = 30) -> dict:
     return files
 
 
-@pytest.mark.parametrize("src_kind,dest_kind", [("file", "s3"), ("s3", "file"), ("s3", "s3"), ("file", "mem")])
+@pytest.mark.parametrize("src_kind,dest_kind", [("file", "s3"), ("s3", "file"), ("s3", "s3"), ("file", "mem"),
+                                               ("gcs", "s3"), ("gcs", "gcs")])
 def test_roundtrip_keeps_encoding(make_cf, src_kind, dest_kind):
     src, dest = make_cf(src_kind), make_cf(dest_kind)
     files = _fill(src)
@@ -50,7 +54,7 @@ def test_roundtrip_keeps_encoding(make_cf, src_kind, dest_kind):
     for k, v in files.items():
         assert dest.get(k) == v
         assert dest.get(k, raw=True) == src.get(k, raw=True)  # compressed bytes moved as they are
-    if src_kind == dest_kind == "s3":
+    if src_kind == dest_kind:
         assert res.server_side == len(files)
 
 
@@ -82,7 +86,7 @@ def test_interrupted_transfer_resumes_without_resending(make_cf):
         assert again.transferred == 0 and again.skipped == len(keys)
 
 
-@pytest.mark.parametrize("dest_kind", ["file", "s3"])
+@pytest.mark.parametrize("dest_kind", ["file", "s3", "gcs"])
 def test_resume_compares_checksums_not_just_size(make_cf, dest_kind):
     src, dest = make_cf("file"), make_cf(dest_kind)
     src.puts([(f"f{i}", b"abcdefgh%02d" % i) for i in range(20)])
