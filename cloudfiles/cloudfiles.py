@@ -595,14 +595,17 @@ class CloudFiles:
         content_type: Optional[str] = None,
         allow_missing: bool = False,
         progress: Optional[bool] = None,
-        skip_existing: bool = False,
+        skip_existing: Union[bool, str] = False,
+        parallel: Optional[int] = None,
     ):
         """Copy files from here to ``cf_dest``, keeping their stored encoding.
 
-        ``paths`` defaults to everything listed here; items may be names or
-        ``{'path', 'dest_path'}`` dicts. ``reencode`` changes the stored
-        encoding ('none' decompresses). ``skip_existing`` re-runs a transfer
-        without re-sending files already present with the same size.
+        ``paths`` defaults to everything listed here; items may be names,
+        ``(src, dest)`` tuples or ``{'path', 'dest_path'}`` dicts. ``reencode``
+        changes the stored encoding (``'none'`` decompresses). ``skip_existing``
+        re-runs a transfer without re-sending files that already arrived
+        (``'exists'``, ``'size'``, or ``True``/``'checksum'``). ``parallel`` splits
+        the work over processes (default: this CloudFiles' ``parallel``).
         Returns a :class:`cloudfiles.transfer.TransferResult`.
         """
         from .transfer import transfer
@@ -611,18 +614,19 @@ class CloudFiles:
         return transfer(self, dest, paths, block_size=block_size, reencode=reencode,
                         content_type=content_type, allow_missing=allow_missing,
                         progress=self.progress if progress is None else progress,
-                        skip_existing=skip_existing)
+                        skip_existing=skip_existing, parallel=self._use_processes(parallel))
 
     def transfer_from(self, cf_src: Union["CloudFiles", str], paths: Optional[Iterable] = None,
                       block_size: int = 64, reencode=None, content_type=None,
                       allow_missing: bool = False, progress: Optional[bool] = None,
-                      skip_existing: bool = False):
+                      skip_existing: Union[bool, str] = False, parallel: Optional[int] = None):
         """Copy files from ``cf_src`` to here; see :meth:`transfer_to`."""
         src = cf_src if isinstance(cf_src, CloudFiles) else CloudFiles(cf_src)
         return src.transfer_to(self, paths, block_size=block_size, reencode=reencode,
                                content_type=content_type, allow_missing=allow_missing,
                                progress=self.progress if progress is None else progress,
-                               skip_existing=skip_existing)
+                               skip_existing=skip_existing,
+                               parallel=self.parallel if parallel is None else parallel)
 
     def move(self, src: str, dest: str) -> None:
         """Move one file; ``src``/``dest`` are keys here or full cloudpaths."""
