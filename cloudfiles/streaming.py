@@ -366,7 +366,8 @@ class Writer(io.RawIOBase):
             raise self._failed
         cf = self._cf
         if self._upload is None:
-            self._upload = cf._call(cf.backend.multipart_begin, self._key, **self._meta)
+            self._upload = cf._call(cf.backend.multipart_begin, self._key, part_size=self._settings.part_size,
+                                    **self._meta)
             self._pool = ThreadPoolExecutor(self._settings.parallel, thread_name_prefix="cf-write")
         number, offset = self._next_part, self._offset
         self._next_part += 1

@@ -30,6 +30,7 @@ class Capabilities:
     wants_md5: bool = False
     wants_crc32c: bool = False
     local: bool = False  # CPU-bound, in-process: few threads are best
+    min_part_size: int = 0  # smallest part a multipart upload accepts (all but the last)
 
 
 @dataclass
@@ -186,8 +187,12 @@ class Backend:
         )
 
     def multipart_begin(self, key: str, encoding: Optional[str] = None, content_type: Optional[str] = None,
-                        cache_control: Optional[str] = None, storage_class: Optional[str] = None) -> Any:
+                        cache_control: Optional[str] = None, storage_class: Optional[str] = None,
+                        part_size: Optional[int] = None) -> Any:
         """Start a multipart upload; returns an opaque upload handle.
+
+        ``part_size`` is the size of every part but the last, when the caller knows it
+        (S3 records it so downloads can verify the multipart ETag exactly).
 
         The default buffers parts in memory and writes them with one ``put``
         at completion, so every backend supports the API; services with a

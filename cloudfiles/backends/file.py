@@ -262,7 +262,8 @@ class FileBackend(Backend):
         return True
 
     # -- multipart: parts are written in place into one temporary file ---------
-    def multipart_begin(self, key, encoding=None, content_type=None, cache_control=None, storage_class=None):
+    def multipart_begin(self, key, encoding=None, content_type=None, cache_control=None, storage_class=None,
+                        part_size=None):
         path = self._path(key)
         target = path + (SUFFIXES[encoding] if encoding else "")
         self._ensure_dir(os.path.dirname(target))

@@ -643,7 +643,7 @@ class GCSBackend(Backend):
     # tree of compose calls past 32 parts) and deleted. The result is a
     # composite object, verified on read by its crc32c.
     def multipart_begin(self, key, encoding=None, content_type=None, cache_control=None,
-                        storage_class=None) -> "_CompositeUpload":
+                        storage_class=None, part_size=None) -> "_CompositeUpload":
         tmp = f"{TMP_PREFIX}{uuid.uuid4().hex}/"
         return _CompositeUpload(self._name(key), tmp, dict(
             content_type=content_type, encoding=encoding, cache_control=cache_control,

@@ -31,6 +31,7 @@ import os
 import threading
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlsplit
 
@@ -53,10 +54,15 @@ from ..exceptions import (
     ThrottledError,
 )
 from ..integrity import Checksums
-from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, head_dict
+from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict
 
 AWS_HOST_SUFFIX = "amazonaws.com"
 DEFAULT_REGION = "us-east-1"
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+MAX_PARTS = 10000  # parts per multipart upload
+#: object metadata (a header) in which our multipart uploads record their part size
+PART_SIZE_META = "x-amz-meta-cloudfiles-part-size"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -403,9 +409,17 @@ def _read_response(sock: Any, method: str) -> tuple[_Response, bool]:
 class S3Backend(Backend):
     """S3 over SigV4-signed urllib3 requests; see the module docstring."""
 
-    capabilities = Capabilities(server_side_copy=True, batch_delete=1000, wants_md5=True)
+    capabilities = Capabilities(server_side_copy=True, batch_delete=1000, wants_md5=True, min_part_size=5 * MiB)
     #: keys per ListObjectsV2 page (None: the service's default, 1000 on AWS)
     list_page_size: Optional[int] = None
+    #: the largest object one CopyObject may copy (5 GiB on AWS); larger ones are
+    #: copied in parts. Set lower for services with a lower limit: every copy then
+    #: asks for the source's size first.
+    max_single_copy: int = 5 * GiB
+    #: part size of a multipart copy (raised as needed to stay within 10000 parts)
+    copy_part_size: int = 512 * MiB
+    #: UploadPartCopy requests in flight during one multipart copy
+    copy_threads: int = 8
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -802,19 +816,31 @@ class S3Backend(Backend):
                              headers=headers)
 
     def copy_within(self, src_key: str, dest: Backend, dest_key: str) -> bool:
-        """Server-side CopyObject (metadata kept); False for objects too large for one copy."""
+        """Server-side copy (metadata kept): one CopyObject, or parallel UploadPartCopy
+        parts for objects larger than ``max_single_copy``."""
         if not isinstance(dest, S3Backend) or not self.same_service(dest):
             return False
         src_full, dest_full = self._full_key(src_key), dest._full_key(dest_key)
-        resp = self._copy(src_full, dest, dest_full)
         what = f"CopyObject {self._where(src_full)} -> {dest._where(dest_full)}"
+        if self.max_single_copy < 5 * GiB:  # a lowered limit: look before copying
+            meta = self.head(src_key)
+            if meta is None:
+                raise NotFoundError(f"{what}: {src_key!r} does not exist")
+            if meta["Content-Length"] > self.max_single_copy:
+                self._copy_multipart(src_full, dest, dest_full, meta)
+                return True
+        resp = self._copy(src_full, dest, dest_full)
         code, message, _ = _parse_error(resp.data)
         if resp.status == 200 and not code:
             return True
         if code == "NoSuchKey":
             raise NotFoundError(f"{what}: {src_key!r} does not exist")
         if code == "InvalidRequest" and "size" in message.lower():
-            return False  # larger than CopyObject allows (5 GiB): let the caller stream it
+            meta = self.head(src_key)  # larger than CopyObject allows (5 GiB): copy in parts
+            if meta is None:
+                raise NotFoundError(f"{what}: {src_key!r} does not exist")
+            self._copy_multipart(src_full, dest, dest_full, meta)
+            return True
         if resp.status == 200:  # S3 can fail a copy after sending 200
             resp = _Response(500 if code in ("InternalError", "ServiceUnavailable") else 400, resp.headers, resp.data)
         raise self._error(resp, what)
@@ -849,8 +875,13 @@ class S3Backend(Backend):
                               f"touch {self._where(full)}")
 
     # -- native multipart upload --------------------------------------------------
-    def multipart_begin(self, key, encoding=None, content_type=None, cache_control=None, storage_class=None):
-        full = self._full_key(key)
+    # Every part's ETag must equal the md5 of the bytes we sent (a mismatch means
+    # the body was corrupted on the way: MD5IntegrityError, the part is retried).
+    # The completed object's ETag must equal md5(part md5s)-N, computed here from
+    # those same md5s. The part size is kept in x-amz-meta-cloudfiles-part-size so
+    # downloads can recompute the multipart ETag exactly.
+    def multipart_begin(self, key, encoding=None, content_type=None, cache_control=None, storage_class=None,
+                        part_size: Optional[int] = None) -> "_S3Upload":
         headers = {"content-type": content_type or "application/octet-stream"}
         if encoding:
             headers["content-encoding"] = encoding
@@ -858,45 +889,212 @@ class S3Backend(Backend):
             headers["cache-control"] = cache_control
         if storage_class:
             headers["x-amz-storage-class"] = storage_class
+        for name, value in headers.items():
+            _check_header_value(name, value)
+        return self._create_upload(self._full_key(key), headers, part_size)
+
+    def _create_upload(self, full: str, headers: dict, part_size: Optional[int]) -> "_S3Upload":
+        if part_size:
+            headers = dict(headers, **{PART_SIZE_META: str(int(part_size))})
         what = f"CreateMultipartUpload {self._where(full)}"
         resp = self._request("POST", full, what, query={"uploads": ""}, headers=headers)
         if resp.status != 200:
             raise self._error(resp, what)
-        upload_id = _text(ET.fromstring(resp.data), "UploadId")
+        try:
+            upload_id = _text(ET.fromstring(resp.data), "UploadId")
+        except ET.ParseError as err:
+            raise ServerError(f"{what}: unreadable response: {err}") from err
         if not upload_id:
             raise ServerError(f"{what}: no UploadId in the response")
-        return (full, upload_id)
+        return _S3Upload(full, upload_id)
 
     def multipart_put_part(self, upload, part_number, data, offset, md5=None, crc32c=None) -> PartInfo:
-        full, upload_id = upload
+        full, upload_id = upload.full, upload.upload_id
         body = bytes(data)
-        headers = {"content-md5": md5 or base64.b64encode(hashlib.md5(body).digest()).decode()}
+        if md5 is None:
+            md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        sent = base64.b64decode(md5).hex()
         what = f"UploadPart {part_number} of {self._where(full)}"
         resp = self._request("PUT", full, what, query={"partNumber": str(part_number), "uploadId": upload_id},
-                             headers=headers, body=body)
+                             headers={"content-md5": md5}, body=body)
         if resp.status != 200:
             raise self._error(resp, what)
-        return PartInfo(part_number, len(body), etag=resp.headers.get("etag"))
+        etag = (resp.headers.get("etag") or "").strip('"').lower()
+        if not etag:
+            raise ServerError(f"{what}: the response has no ETag")
+        if _md5_etag(resp.headers, etag) and etag != sent:
+            raise MD5IntegrityError(f"{what}: the server stored md5 {etag}, we sent {sent}; "
+                                    "the part was corrupted in transit")
+        return PartInfo(part_number, len(body), etag=f'"{etag}"', extra={"md5": sent})
 
     def multipart_complete(self, upload, parts) -> None:
-        full, upload_id = upload
+        full, upload_id = upload.full, upload.upload_id
+        what = f"CompleteMultipartUpload {self._where(full)}"
+        if upload.failed is not None:
+            # The facade retries an integrity failure, but this upload is gone.
+            raise CloudFilesError(f"{what}: the upload was abandoned: {upload.failed}") from upload.failed
+        ordered = sorted(parts, key=lambda p: p.part_number)
         root = ET.Element("CompleteMultipartUpload")
-        for p in sorted(parts, key=lambda p: p.part_number):
+        for p in ordered:
             el = ET.SubElement(root, "Part")
             ET.SubElement(el, "PartNumber").text = str(p.part_number)
             ET.SubElement(el, "ETag").text = p.etag
         body = ET.tostring(root, encoding="utf-8")
-        what = f"CompleteMultipartUpload {self._where(full)}"
         resp = self._request("POST", full, what, query={"uploadId": upload_id},
                              headers={"content-type": "application/xml"}, body=body)
         code = _parse_error(resp.data)[0]
         if resp.status != 200 or code:
             raise self._error(resp if resp.status != 200 else _Response(500 if code == "InternalError" else 400,
                                                                          resp.headers, resp.data), what)
+        self._bucket_ok = True
+        md5s = [p.extra.get("md5") or (p.etag or "").strip('"').lower() for p in ordered]
+        if not all(len(m) == 32 for m in md5s):
+            return  # parts without an md5 ETag (SSE-KMS): nothing to compare
+        expected = hashlib.md5(bytes.fromhex("".join(md5s))).hexdigest() + f"-{len(md5s)}"
+        try:
+            got = (_text(ET.fromstring(resp.data), "ETag") or "").strip().strip('"').lower()
+        except ET.ParseError:
+            got = ""
+        if not got:  # no readable ETag in the answer: ask for it
+            meta = self.head(full[len(self.root):] if self.root else full)
+            got = ((meta or {}).get("ETag") or "").lower()
+        if got == expected or not got or not _md5_etag(resp.headers, got.split("-")[0]):
+            return
+        err = MD5IntegrityError(f"{what}: the completed object's ETag is {got!r}, expected {expected!r} "
+                                "from the parts' md5s; the object was removed")
+        upload.failed = err
+        try:
+            self.multipart_abort(upload)
+        finally:
+            self.delete(full[len(self.root):] if self.root else full)
+        raise err
 
     def multipart_abort(self, upload) -> None:
-        full, upload_id = upload
+        full, upload_id = upload.full, upload.upload_id
         what = f"AbortMultipartUpload {self._where(full)}"
         resp = self._request("DELETE", full, what, query={"uploadId": upload_id})
         if resp.status not in (200, 204) and _parse_error(resp.data)[0] != "NoSuchUpload":
             raise self._error(resp, what)
+
+    def list_multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]:
+        """``(key, upload id)`` of unfinished multipart uploads under ``prefix`` (to find leftovers)."""
+        params = {"uploads": "", "prefix": self.root + prefix}
+        what = f"ListMultipartUploads {self._where()}"
+        out: list[tuple[str, str]] = []
+        while True:
+            resp = self._request("GET", None, what, query=params)
+            if resp.status != 200:
+                raise self._error(resp, what)
+            try:
+                doc = ET.fromstring(resp.data)
+            except ET.ParseError as err:
+                raise ServerError(f"{what}: unreadable response: {err}") from err
+            for item in list(doc.iter(_NS + "Upload")) + list(doc.iter("Upload")):
+                out.append(((_text(item, "Key") or "")[len(self.root):], _text(item, "UploadId") or ""))
+            if (_text(doc, "IsTruncated") or "").lower() != "true":
+                return out
+            params = dict(params, **{"key-marker": _text(doc, "NextKeyMarker") or "",
+                                     "upload-id-marker": _text(doc, "NextUploadIdMarker") or ""})
+
+    def stat(self, key: str) -> Optional[ObjectStat]:
+        """Size, encoding, ETag and the part size recorded by our multipart uploads."""
+        full = self._full_key(key)
+        resp = self._request("HEAD", full, f"HEAD {self._where(full)}")
+        if resp.status == 404:
+            self._check_bucket_after_404(f"HEAD {self._where(full)}")
+            return None
+        if resp.status != 200:
+            raise self._error(resp, f"HEAD {self._where(full)}")
+        self._bucket_ok = True
+        h = resp.headers
+        size = int(h.get("content-length", 0))
+        etag = (h.get("etag") or "").strip('"')
+        if etag and not _md5_etag(h, etag.split("-")[0]):
+            etag = ""  # SSE-KMS / SSE-C: not an md5 of the bytes
+        hint = h.get(PART_SIZE_META, "")
+        return ObjectStat(size=size, encoding=normalize_content_encoding(h.get("content-encoding")),
+                          checksums=Checksums(etag=etag or None, size=size,
+                                              multipart_part_size=int(hint) if hint.isdigit() else None))
+
+    # -- multipart server-side copy ---------------------------------------------------
+    def _copy_multipart(self, src_full: str, dest: "S3Backend", dest_full: str, meta: dict) -> None:
+        """Copy an object too large for one CopyObject with parallel UploadPartCopy
+        requests (each reading a byte range of the source, pinned to its ETag);
+        the upload is aborted if any part fails."""
+        size = meta["Content-Length"]
+        part = min(max(self.copy_part_size, self.capabilities.min_part_size, -(-size // MAX_PARTS)),
+                   self.max_single_copy)
+        part = max(part, -(-size // MAX_PARTS))
+        headers = {"content-type": meta["Content-Type"] or "application/octet-stream"}
+        for name, hdr in (("Content-Encoding", "content-encoding"), ("Cache-Control", "cache-control"),
+                          ("Storage-Class", "x-amz-storage-class")):
+            if meta.get(name):
+                headers[hdr] = meta[name]
+        upload = dest._create_upload(dest_full, headers, part)
+        source = "/" + quote(self.bucket, safe="") + "/" + quote(src_full, safe="/~")
+        src_etag = meta.get("ETag")
+        ranges = [(n + 1, a, min(a + part, size) - 1) for n, a in enumerate(range(0, size, part))]
+        what = f"UploadPartCopy {self._where(src_full)} -> {dest._where(dest_full)}"
+
+        def copy_part(number: int, first: int, last: int) -> PartInfo:
+            hdrs = {"x-amz-copy-source": source, "x-amz-copy-source-range": f"bytes={first}-{last}"}
+            if src_etag:
+                hdrs["x-amz-copy-source-if-match"] = f'"{src_etag}"'
+            resp = dest._request("PUT", dest_full, f"{what} part {number}", headers=hdrs,
+                                 query={"partNumber": str(number), "uploadId": upload.upload_id})
+            code, message, root = _parse_error(resp.data)
+            if resp.status != 200 or code:
+                if code == "NoSuchKey":
+                    raise NotFoundError(f"{what}: the source does not exist")
+                if code == "PreconditionFailed" or resp.status == 412:
+                    raise ServerError(f"{what}: the source changed during the copy ({message})")
+                status = resp.status if resp.status != 200 else (500 if code == "InternalError" else 400)
+                raise self._error(_Response(status, resp.headers, resp.data), f"{what} part {number}")
+            try:
+                etag = (_text(ET.fromstring(resp.data), "ETag") or "").strip().strip('"')
+            except ET.ParseError as err:
+                raise ServerError(f"{what} part {number}: unreadable response: {err}") from err
+            if not etag:
+                raise ServerError(f"{what} part {number}: no ETag in the response")
+            return PartInfo(number, last - first + 1, etag=f'"{etag}"')
+
+        try:
+            workers = max(1, min(self.copy_threads, len(ranges)))
+            with ThreadPoolExecutor(workers, thread_name_prefix="cf-s3-copy") as pool:
+                futures = [pool.submit(copy_part, *r) for r in ranges]
+                try:
+                    infos = [f.result() for f in futures]
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+            dest.multipart_complete(upload, infos)
+        except BaseException:
+            if upload.failed is None:
+                try:
+                    dest.multipart_abort(upload)
+                except CloudFilesError:
+                    pass  # the original failure matters more; the upload expires by lifecycle rules
+            raise
+
+
+class _S3Upload:
+    """One multipart upload in progress: the key, its UploadId, and whether it was given up."""
+
+    __slots__ = ("full", "upload_id", "failed")
+
+    def __init__(self, full: str, upload_id: str):
+        self.full = full
+        self.upload_id = upload_id
+        self.failed: Optional[BaseException] = None
+
+    def __iter__(self):  # unpacks as (key, upload id)
+        return iter((self.full, self.upload_id))
+
+
+def _md5_etag(headers: Any, etag: str) -> bool:
+    """True when ``etag`` (quotes stripped) is an md5 of stored bytes (not SSE-KMS / SSE-C)."""
+    return (len(etag) == 32 and all(c in "0123456789abcdefABCDEF" for c in etag)
+            and headers.get("x-amz-server-side-encryption") != "aws:kms"
+            and "x-amz-server-side-encryption-aws-kms-key-id" not in headers
+            and "x-amz-server-side-encryption-customer-algorithm" not in headers)
