@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudfiles import CloudFiles
+from cloudfiles import CloudFiles, integrity
 from cloudfiles.backends.gcs import TMP_PREFIX
 from cloudfiles.exceptions import CloudFilesError, IntegrityError, MD5IntegrityError, TransientError
 from cloudfiles.retry import RetryPolicy
@@ -246,7 +246,9 @@ def test_s3_server_side_copy_above_the_single_copy_limit_goes_in_parallel_parts(
     assert px.count("PUT", copy_rx) == 3 + 3
     assert px.count("GET", r"/p/copy-(src|dst)\.bin") == 0  # no byte went through the client
     direct = s3_big["direct"]
-    assert direct.get("copy-dst.bin") == data
+    res = direct.backend.get("copy-dst.bin")
+    assert res.content == data and res.checksums.multipart_part_size == 5 * MiB
+    integrity.verify(res.content, res.checksums, "copy-dst.bin")  # the exact part size: the ETag matches
     meta = direct.head("copy-dst.bin")
     assert meta["Content-Type"] == "application/x-test" and meta["Cache-Control"] == "no-cache"
     assert meta["ETag"].endswith("-3")

@@ -624,8 +624,10 @@ class S3Backend(Backend):
                          or h.get("x-amz-server-side-encryption-customer-algorithm")):
                 etag = None  # not an md5 of the bytes
             length = h.get("content-length")
+            hint = h.get(PART_SIZE_META, "")
             return GetResult(data, enc, Checksums(etag=etag.strip('"') if etag else None,
-                                                  size=int(length) if length else None))
+                                                  size=int(length) if length else None,
+                                                  multipart_part_size=int(hint) if hint.isdigit() else None))
         if status == 416:
             return GetResult(b"", h.get("content-encoding"))  # the object exists; the range is past its end
         if status == 404:
