@@ -7,79 +7,34 @@ server (a subprocess this script starts and stops) in the same run:
     S3 -> local      cp -r s3://.../up DEST
     S3 -> S3         cp -r s3://.../up s3://.../copy
 
-Wall time is measured around each ``subprocess.run``; client CPU is the
-user+system time of that subprocess (``getrusage(RUSAGE_CHILDREN)`` deltas;
-the moto server is a child too but is only reaped at the end, so its CPU is
-never counted). Each result is checked (file count and a sample of bytes).
+Wall time is measured around each CLI process; client CPU is the user+system
+time of that process alone (``common.run_measured``: its ``wait4`` rusage, so
+the moto server's CPU is never counted). The server is ``common.start_moto()``
+(moto's WSGI app under gevent, keep-alive as S3 is). Each result is checked
+(file count and a sample of bytes).
 
     python benchmarks/bench_cli_cp.py [--files 5000] [--size 2048] [--repeat 1]
 
-The reference CLI comes from a virtual environment: ``$CLOUDFILES_REF_VENV``
-(e.g. /tmp/refvenv) or benchmarks/.venv-ref, created with ``python -m venv``
-and ``pip install cloud-files`` when missing.
+The reference CLI is the ``cloudfiles`` executable next to the reference python
+(``common.reference_cli()``: ``$CLOUDFILES_REF_PYTHON``, else
+``$CLOUDFILES_REF_VENV`` (e.g. /tmp/refvenv) or benchmarks/.venv-ref, created
+with ``python -m venv`` and ``pip install cloud-files`` when missing).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
-import resource
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    """A moto S3 server on a free port; returns (process, endpoint)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=2).read()
-            return proc, endpoint
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit(f"moto server did not start on {endpoint}")
-            time.sleep(0.1)
-
-
-def make_bucket(endpoint: str, name: str) -> None:
-    req = urllib.request.Request(f"{endpoint}/{name}", method="PUT", data=b"")
-    urllib.request.urlopen(req, timeout=30).read()
-
-
-def reference_cli() -> str:
-    """The reference ``cloudfiles`` executable, creating its venv if needed."""
-    venv = os.environ.get("CLOUDFILES_REF_VENV") or os.path.join(HERE, ".venv-ref")
-    exe = os.path.join(venv, "bin", "cloudfiles")
-    if not os.path.exists(exe):
-        print(f"creating {venv} with cloud-files (set CLOUDFILES_REF_VENV to reuse one) ...", file=sys.stderr)
-        if not os.path.exists(os.path.join(venv, "bin", "python")):
-            subprocess.check_call([sys.executable, "-m", "venv", venv])
-        subprocess.check_call([os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q", "cloud-files"])
-    if not os.path.exists(exe):
-        raise SystemExit(f"{exe} missing after installing cloud-files")
-    return exe
-
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import common  # noqa: E402
 
 def our_cli() -> list[str]:
     exe = shutil.which("cloudfiles")
@@ -106,16 +61,9 @@ def make_tree(root: str, files: int, size: int) -> dict[str, bytes]:
 
 
 def timed(cmd: list[str], env: dict) -> tuple[float, float]:
-    """Run ``cmd``; return (wall seconds, client CPU seconds)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=3600)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.decode()[-3000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    """Run ``cmd``; return (wall seconds, client CPU seconds of that process alone)."""
+    m = common.run_measured(cmd, env=env, timeout=3600)
+    return m.wall, m.cpu
 
 
 def check_local(root: str, files: int, sample: dict) -> None:
@@ -148,7 +96,7 @@ def count_s3(endpoint: str, bucket: str, prefix: str) -> int:
 def run_tool(name: str, cmd: list[str], endpoint: str, src: str, work: str, files: int, sample: dict,
              env: dict) -> dict[str, tuple[float, float]]:
     bucket = f"bench-{name}-{uuid.uuid4().hex[:8]}"
-    make_bucket(endpoint, bucket)
+    common.make_bucket(endpoint, bucket)
     base = f"s3://{endpoint}/{bucket}"
     out: dict[str, tuple[float, float]] = {}
     out["local -> S3"] = timed(cmd + ["cp", "-r", src, f"{base}/up"], env)
@@ -171,7 +119,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool (the best is reported)")
     args = ap.parse_args(argv)
 
-    tools = {"ours": our_cli(), "reference": [reference_cli()]}
+    tools = {"ours": our_cli(), "reference": [common.reference_cli()]}
     work = tempfile.mkdtemp(prefix="bench-cli-cp-")
     home = os.path.join(work, "home")
     os.makedirs(home)
@@ -179,24 +127,26 @@ def main(argv=None) -> int:
     secrets_dir = os.path.join(home, ".cloudvolume", "secrets")
     os.makedirs(secrets_dir)
     with open(os.path.join(secrets_dir, "aws-secret.json"), "w") as f:
-        f.write('{"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", '
-                '"AWS_DEFAULT_REGION": "us-east-1"}')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(HOME=home, AWS_EC2_METADATA_DISABLED="true")
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "") if tools["ours"][0] == sys.executable else \
-        env.get("PYTHONPATH", "")
-    proc, endpoint = start_moto()
+        json.dump(common.MOTO_SECRETS, f)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    base_env.update(HOME=home, AWS_EC2_METADATA_DISABLED="true")
+    # Only ours gets the checkout on PYTHONPATH: with it the reference CLI would
+    # import this checkout's cloudfiles_cli instead of its own.
+    envs = {"ours": common.child_env(ours=tools["ours"][0] == sys.executable, base=base_env),
+            "reference": common.child_env(ours=False, base=base_env)}
+    server = common.start_moto()
+    endpoint = server.endpoint
     try:
         src = os.path.join(work, "src")
         sample = make_tree(src, args.files, args.size)
         results: dict[str, dict[str, list]] = {t: {} for t in tools}
         for _ in range(args.repeat):
             for name, cmd in tools.items():  # same server, same run, alternating
-                for op, (wall, cpu) in run_tool(name, cmd, endpoint, src, work, args.files, sample, env).items():
+                timings = run_tool(name, cmd, endpoint, src, work, args.files, sample, envs[name])
+                for op, (wall, cpu) in timings.items():
                     results[name].setdefault(op, []).append((wall, cpu))
     finally:
-        proc.terminate()
-        proc.wait()
+        server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"\ncloudfiles cp -r, {args.files} files of ~{args.size} B, moto S3 on 127.0.0.1, "

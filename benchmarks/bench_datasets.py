@@ -20,13 +20,12 @@ import argparse
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import common  # noqa: E402
+
 MB = 1000 * 1000
 
 
@@ -55,16 +54,8 @@ def make_tree(root: str, small: int, large: int, large_mb: int) -> tuple[int, in
 
 def timed(argv: list[str], env: dict) -> tuple[float, float]:
     """Run ``argv``; return (wall seconds, CPU seconds user+system of the child)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    proc.stderr.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[2:])} failed: {err.strip()[-500:]}")
-    return wall, usage.ru_utime + usage.ru_stime
+    m = common.run_measured(argv, env=env)
+    return m.wall, m.cpu
 
 
 def cli(args: list[str], env: dict) -> tuple[float, float]:
@@ -140,7 +131,7 @@ def main() -> None:
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="bench-datasets-")
-    env = dict(os.environ, PYTHONPATH=REPO, HOME=os.path.join(work, "userhome"))
+    env = common.child_env(ours=True, base=dict(os.environ, HOME=os.path.join(work, "userhome")))
     rows = []
     server = None
     try:
@@ -153,11 +144,8 @@ def main() -> None:
                                     src, work, args.repeat, env))
             print_row(rows[-1])
         if not args.skip_s3:
-            sys.path.insert(0, REPO)
-            from tests.stores.s3 import start_s3_server
-
-            server = start_s3_server()
-            s3env = dict(env, AWS_ACCESS_KEY_ID=server.access_key, AWS_SECRET_ACCESS_KEY=server.secret_key)
+            server = common.start_moto()
+            s3env = dict(env, **server.secrets)
 
             def s3_remote(tag: str) -> str:
                 return server.cloudpath(server.make_bucket(), tag).rstrip("/")
@@ -166,8 +154,7 @@ def main() -> None:
             print_row(rows[-1])
     finally:
         if server is not None:
-            server.process.terminate()
-            server.process.wait()
+            server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

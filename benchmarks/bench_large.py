@@ -6,9 +6,11 @@ cloud-files release vs obstore, on the same data and servers in one run.
     python benchmarks/bench_large.py --rss-sizes 1024,4096   # RSS independent of size?
 
 Each client runs in its own process (the reference lives in its own virtual
-environment: CLOUDFILES_REF_PYTHON, else benchmarks/.venv-ref, created on
-demand); wall time and the child's peak RSS (from wait4) are reported, with
-throughput in MB/s (10^6 bytes) and ratios against the reference and obstore.
+environment, see ``common.ensure_reference_python``: CLOUDFILES_REF_PYTHON,
+else CLOUDFILES_REF_VENV or benchmarks/.venv-ref, created on demand); wall
+time and the child's peak RSS (``common.run_measured``, from wait4) are
+reported, with throughput in MB/s (10^6 bytes) and ratios against the
+reference and obstore. HTTP is served by nginx, S3 by ``common.start_moto()``.
 """
 from __future__ import annotations
 
@@ -17,48 +19,15 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-import urllib.error
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import common  # noqa: E402
+
 MiB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except urllib.error.HTTPError:
-            return  # the server answers
-        except Exception:
-            time.sleep(0.1)
-    raise RuntimeError(f"server at {url} did not start")
-
-
-def reference_python() -> str:
-    env = os.environ.get("CLOUDFILES_REF_PYTHON")
-    if env:
-        return env
-    venv = os.path.join(HERE, ".venv-ref")
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        subprocess.run([py, "-m", "pip", "install", "-q", "cloud-files"], check=True)
-    return py
 
 
 def make_file(path: str, size: int) -> str:
@@ -82,7 +51,7 @@ def make_file(path: str, size: int) -> str:
 class Nginx:
     def __init__(self, root: str):
         self.dir = tempfile.mkdtemp(prefix="bench-nginx-")
-        self.port = free_port()
+        self.port = common.free_port()
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
             f.write(textwrap.dedent(f"""
@@ -109,25 +78,12 @@ class Nginx:
         self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", conf, "-g", "daemon off;"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
-        wait_http(self.url + "/")
+        common.wait_http(self.url + "/", self.proc, timeout=30)
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class Moto:
-    def __init__(self):
-        self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        wait_http(self.endpoint + "/moto-api/")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait()
 
 
 # Client snippets: argv = [url_or_endpoint, ...]; each prints nothing on success.
@@ -150,7 +106,7 @@ with open(sys.argv[2], "wb") as f:
     for chunk in obstore.get(store, "big.bin").stream(min_chunk_size=8 * 1024 * 1024):
         f.write(chunk)
 """
-S3_SECRETS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+S3_SECRETS = common.MOTO_SECRETS
 OURS_S3_UP = """
 import sys, json
 from cloudfiles import CloudFiles
@@ -176,7 +132,8 @@ from cloudfiles import CloudFiles
 src = CloudFiles(f"s3://{sys.argv[1]}/{sys.argv[3]}/", secrets=json.loads(sys.argv[4]))
 src.transfer_to(CloudFiles("file://" + os.path.dirname(sys.argv[2])), ["big.bin"])
 """
-OBSTORE_S3_UP = """
+# obstore's S3 snippets start with the same store set-up from argv.
+_OBSTORE_S3_STORE = """
 import sys, json
 import obstore
 from obstore.store import S3Store
@@ -184,34 +141,25 @@ s = json.loads(sys.argv[4])
 endpoint, bucket = sys.argv[1].rsplit("/", 1)
 store = S3Store(bucket, endpoint=endpoint, access_key_id=s["AWS_ACCESS_KEY_ID"],
                 secret_access_key=s["AWS_SECRET_ACCESS_KEY"], region="us-east-1", allow_http=True)
-with open(sys.argv[2], "rb") as f:
+"""
+OBSTORE_S3_UP = _OBSTORE_S3_STORE + """with open(sys.argv[2], "rb") as f:
     obstore.put(store, sys.argv[3] + "/big.bin", f, chunk_size=8 * 1024 * 1024, max_concurrency=8)
 """
-OBSTORE_S3_DOWN = """
-import sys, json
-import obstore
-from obstore.store import S3Store
-s = json.loads(sys.argv[4])
-endpoint, bucket = sys.argv[1].rsplit("/", 1)
-store = S3Store(bucket, endpoint=endpoint, access_key_id=s["AWS_ACCESS_KEY_ID"],
-                secret_access_key=s["AWS_SECRET_ACCESS_KEY"], region="us-east-1", allow_http=True)
-with open(sys.argv[2], "wb") as f:
+OBSTORE_S3_DOWN = _OBSTORE_S3_STORE + """with open(sys.argv[2], "wb") as f:
     for chunk in obstore.get(store, sys.argv[3] + "/big.bin").stream(min_chunk_size=8 * 1024 * 1024):
         f.write(chunk)
 """
 
 
 def run_client(python: str, code: str, args: list[str]) -> tuple[float, float]:
-    """Run a client snippet; return (wall seconds, peak RSS MiB) of that process alone."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([python, "-c", code, *args], stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"client failed ({proc.returncode}):\n{err[-3000:]}")
-    return wall, usage.ru_maxrss / 1024
+    """Run a client snippet; return (wall seconds, peak RSS MiB) of that process alone.
+
+    Ours and obstore run under this interpreter with the checkout on PYTHONPATH;
+    the reference under its own python without it, from a neutral directory.
+    """
+    env = common.child_env(ours=python == sys.executable)
+    m = common.run_measured([python, "-c", code, *args], env=env, stdout=None)
+    return m.wall, m.peak_rss_mib
 
 
 def file_md5(path: str) -> str:
@@ -236,7 +184,7 @@ def main() -> int:
                     help="where downloads land (default /dev/shm, so the disk is not what is measured)")
     args = ap.parse_args()
 
-    ref_py = reference_python()
+    ref_py = common.ensure_reference_python()
     ours_py = sys.executable
     work = tempfile.mkdtemp(prefix="bench-large-")
     serve = os.path.join(work, "serve")
@@ -277,12 +225,9 @@ def main() -> int:
             src = os.path.join(work, "upload", "big.bin")
             os.makedirs(os.path.dirname(src))
             digest = make_file(src, s3_size)
-            moto = Moto()
+            moto = common.start_moto()
             try:
-                import urllib.request as ur
-
-                bucket = "bench"
-                ur.urlopen(ur.Request(f"{moto.endpoint}/{bucket}", method="PUT")).read()
+                bucket = moto.make_bucket("bench")
                 secrets = json.dumps(S3_SECRETS)
                 mib = s3_size // MiB
                 for client, py, up, down in (

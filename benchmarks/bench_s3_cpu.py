@@ -7,64 +7,36 @@ threads. Server CPU is not counted. Usage::
 
     python benchmarks/bench_s3_cpu.py [--requests 2000] [--threads 20] [--size 1024] [--repeat 1]
 
-The reference library runs under ``$CLOUDFILES_REF_PYTHON`` if set, else
-``benchmarks/.venv-ref/bin/python``, which is created (``pip install
-cloud-files``) when missing. obstore must be installed in this interpreter.
+The reference library runs under the python ``common.ensure_reference_python()``
+finds (``$CLOUDFILES_REF_PYTHON``, else ``$CLOUDFILES_REF_VENV`` or
+benchmarks/.venv-ref, created with ``pip install cloud-files`` when missing).
+obstore must be installed in this interpreter. The moto server is
+``common.start_moto()`` (keep-alive, as S3 is).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-ACCESS, SECRET, REGION = "benchkey", "benchsecret", "us-east-1"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks import common  # noqa: E402
 
-# moto's own ``python -m moto.server`` (werkzeug's dev server) closes the connection
-# after every response; serving its WSGI app with gevent's server keeps connections
-# alive, as S3 does, so clients' connection reuse is exercised and measured.
-MOTO_SERVER = (
-    "import socket, sys\n"
-    "from gevent.pywsgi import WSGIHandler, WSGIServer\n"
-    "from moto.server import DomainDispatcherApplication, create_backend_app\n"
-    "class Handler(WSGIHandler):\n"
-    "    def handle(self):\n"
-    "        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
-    "        return super().handle()\n"
-    "WSGIServer(('127.0.0.1', int(sys.argv[1])), DomainDispatcherApplication(create_backend_app),"
-    " handler_class=Handler, log=None).serve_forever()\n"
-)
+REPO = common.REPO_ROOT
+ACCESS, SECRET, REGION = (common.MOTO_SECRETS[k] for k in
+                          ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"))
 
-# Each client script gets: endpoint bucket prefix n threads size; prints a JSON line.
-CLIENTS = {
-    "cloudfiles": r'''
+# Each client script gets: endpoint bucket prefix n threads size [repo]; prints a JSON line.
+# Ours and the reference share one script (the same public API); only ours is
+# given the repository root to put first on sys.path.
+_CLOUDFILES_CLIENT = r'''
 import json, sys, time
-sys.path.insert(0, sys.argv[7])
-from cloudfiles import CloudFiles
-endpoint, bucket, prefix, n, threads, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-secrets = {"AWS_ACCESS_KEY_ID": "%s", "AWS_SECRET_ACCESS_KEY": "%s", "AWS_DEFAULT_REGION": "%s"}
-cf = CloudFiles(f"s3://{endpoint}/{bucket}/{prefix}", secrets=secrets, num_threads=threads)
-data = b"x" * size
-files = [(f"k{i}", data) for i in range(n)]
-cf.put("warm", data); cf.get("warm")
-t0, w0 = time.process_time(), time.perf_counter()
-cf.puts(files, compress=None)
-t1, w1 = time.process_time(), time.perf_counter()
-res = cf.get([k for k, _ in files])
-t2, w2 = time.process_time(), time.perf_counter()
-assert all(r["error"] is None and r["content"] == data for r in res), "bad get"
-print(json.dumps({"put_cpu": t1 - t0, "get_cpu": t2 - t1, "put_wall": w1 - w0, "get_wall": w2 - w1}))
-''' % (ACCESS, SECRET, REGION),
-    "reference": r'''
-import json, sys, time
+if len(sys.argv) > 7:
+    sys.path.insert(0, sys.argv[7])
 from cloudfiles import CloudFiles
 endpoint, bucket, prefix, n, threads, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 secrets = {"AWS_ACCESS_KEY_ID": "%s", "AWS_SECRET_ACCESS_KEY": "%s", "AWS_DEFAULT_REGION": "%s"}
@@ -79,7 +51,11 @@ res = cf.get([k for k, _ in files])
 t2, w2 = time.process_time(), time.perf_counter()
 assert all(r["error"] is None and r["content"] == data for r in res), "bad get"
 print(json.dumps({"put_cpu": t1 - t0, "get_cpu": t2 - t1, "put_wall": w1 - w0, "get_wall": w2 - w1}))
-''' % (ACCESS, SECRET, REGION),
+''' % (ACCESS, SECRET, REGION)
+
+CLIENTS = {
+    "cloudfiles": _CLOUDFILES_CLIENT,
+    "reference": _CLOUDFILES_CLIENT,
     "obstore": r'''
 import json, sys, time
 from concurrent.futures import ThreadPoolExecutor
@@ -103,56 +79,17 @@ print(json.dumps({"put_cpu": t1 - t0, "get_cpu": t2 - t1, "put_wall": w1 - w0, "
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", MOTO_SERVER, str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=1).read()
-            return proc, endpoint
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit(f"moto server did not start on {endpoint}")
-            time.sleep(0.05)
-
-
-def make_bucket(endpoint: str, name: str) -> None:
-    # moto (without auth) accepts an unsigned CreateBucket; avoids needing boto3 here.
-    req = urllib.request.Request(f"{endpoint}/{name}", method="PUT", data=b"")
-    urllib.request.urlopen(req, timeout=10).read()
-
-
-def reference_python() -> str:
-    override = os.environ.get("CLOUDFILES_REF_PYTHON")
-    if override:
-        return override
-    venv = os.path.join(HERE, ".venv-ref")
-    py = os.path.join(venv, "bin", "python")
-    if not os.path.exists(py):
-        print(f"creating {venv} with cloud-files (set CLOUDFILES_REF_PYTHON to skip) ...", file=sys.stderr)
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-        subprocess.check_call([py, "-m", "pip", "install", "-q", "cloud-files"])
-    return py
-
-
 def run_client(name: str, python: str, endpoint: str, bucket: str, n: int, threads: int, size: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=f"_{name}.py", delete=False) as f:
         f.write(CLIENTS[name])
         script = f.name
     try:
-        env = dict(os.environ, AWS_EC2_METADATA_DISABLED="true")
-        out = subprocess.run([python, script, endpoint, bucket, f"p-{uuid.uuid4().hex[:8]}", str(n), str(threads),
-                              str(size), REPO], capture_output=True, text=True, env=env, timeout=900)
+        # no PYTHON* variables: ours finds the checkout through argv, the others must not
+        env = common.child_env(ours=False, base=dict(os.environ, AWS_EC2_METADATA_DISABLED="true"))
+        argv = [python, script, endpoint, bucket, f"p-{uuid.uuid4().hex[:8]}", str(n), str(threads), str(size)]
+        if name == "cloudfiles":
+            argv.append(REPO)
+        out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
     finally:
         os.unlink(script)
     if out.returncode != 0:
@@ -172,19 +109,18 @@ def main() -> None:
     pythons = {"cloudfiles": sys.executable, "obstore": sys.executable}
     names = args.clients.split(",")
     if "reference" in names:
-        pythons["reference"] = reference_python()
-    proc, endpoint = start_moto()
+        pythons["reference"] = common.ensure_reference_python()
+    server = common.start_moto()
+    endpoint = server.endpoint
     try:
-        bucket = f"bench-{uuid.uuid4().hex[:10]}"
-        make_bucket(endpoint, bucket)
+        bucket = server.make_bucket()
         results = {}
         for name in names:
             runs = [run_client(name, pythons[name], endpoint, bucket, args.requests, args.threads, args.size)
                     for _ in range(args.repeat)]
             results[name] = {k: min(r[k] for r in runs) for k in runs[0]}
     finally:
-        proc.terminate()
-        proc.wait()
+        server.stop()
 
     n = args.requests
     print(f"\nclient CPU per request: {n} x {args.size} B puts then gets, {args.threads} threads, moto at {endpoint}\n")

@@ -6,7 +6,10 @@ benchmark therefore runs its workload in subprocesses: ours under
 ``sys.executable`` with the repository root put first on ``sys.path``, the
 reference under a python from its own virtual environment. This module finds
 or creates that environment, runs a snippet in a chosen interpreter and
-collects the JSON it reports, and prints plain-text tables.
+collects the JSON it reports, and prints plain-text tables. It also holds the
+pieces the scripts share around that: a free local port, waiting for a local
+server, a keep-alive moto S3 server, the reference CLI executable, and running
+a command while measuring its wall time, CPU time and peak memory.
 """
 from __future__ import annotations
 
@@ -14,9 +17,15 @@ import json
 import math
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence
 
@@ -63,10 +72,11 @@ def reference(python: Optional[str] = None) -> Interpreter:
     return Interpreter("reference", python or ensure_reference_python(), [], REF_PACKAGE)
 
 
-def ensure_reference_python(venv_dir: str = DEFAULT_REF_VENV, package: str = REF_PACKAGE) -> str:
+def ensure_reference_python(venv_dir: Optional[str] = None, package: str = REF_PACKAGE) -> str:
     """Return a python that imports the reference ``cloud-files`` as ``cloudfiles``.
 
-    Uses ``$CLOUDFILES_REF_PYTHON`` when set; otherwise ``<venv_dir>/bin/python``,
+    Uses ``$CLOUDFILES_REF_PYTHON`` when set; otherwise ``<venv_dir>/bin/python``
+    (``venv_dir`` defaults to ``$CLOUDFILES_REF_VENV``, else benchmarks/.venv-ref),
     creating the venv and pip-installing ``package`` (``$CLOUDFILES_REF_VERSION``
     pins a version) the first time. The reference needs a venv of its own
     because both libraries are imported as ``cloudfiles``.
@@ -76,6 +86,7 @@ def ensure_reference_python(venv_dir: str = DEFAULT_REF_VENV, package: str = REF
         if not (os.path.isfile(env_python) and os.access(env_python, os.X_OK)):
             raise BenchmarkError(f"CLOUDFILES_REF_PYTHON={env_python!r} is not an executable file")
         return env_python
+    venv_dir = venv_dir or os.environ.get("CLOUDFILES_REF_VENV") or DEFAULT_REF_VENV
     bindir = "Scripts" if os.name == "nt" else "bin"
     python = os.path.join(venv_dir, bindir, "python.exe" if os.name == "nt" else "python")
     if os.path.isfile(python) and _imports_reference(python):
@@ -106,6 +117,20 @@ def _imports_reference(python: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return out.returncode == 0
+
+
+def reference_cli() -> str:
+    """The reference's ``cloudfiles`` command-line executable.
+
+    It is the one installed next to the python ``ensure_reference_python()``
+    returns (so ``$CLOUDFILES_REF_PYTHON`` / ``$CLOUDFILES_REF_VENV`` select it
+    too); the venv is created first if needed.
+    """
+    python = ensure_reference_python()
+    exe = os.path.join(os.path.dirname(python), "cloudfiles.exe" if os.name == "nt" else "cloudfiles")
+    if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+        raise BenchmarkError(f"the reference python {python} has no `cloudfiles` executable next to it ({exe})")
+    return exe
 
 
 def library_info_snippet() -> str:
@@ -243,3 +268,166 @@ def _git_commit() -> Optional[str]:
     dirty = subprocess.run(["git", "-C", REPO_ROOT, "status", "--porcelain", "--", "cloudfiles"],
                            capture_output=True, text=True, timeout=10).stdout.strip()
     return out.stdout.strip() + ("+dirty(cloudfiles/)" if dirty else "")
+
+
+# ---------------------------------------------------------------------------
+# Local servers and measured subprocesses.
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for a server we start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: Optional[subprocess.Popen] = None, timeout: float = 60.0) -> None:
+    """Block until something answers HTTP at ``url`` (any status counts).
+
+    Raises BenchmarkError (killing ``proc``) if ``proc`` exits first or
+    nothing answers within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except urllib.error.HTTPError:
+            return  # an error status is still an answer
+        except OSError:
+            exited = proc is not None and proc.poll() is not None
+            if exited or time.monotonic() > deadline:
+                if proc is not None:
+                    proc.kill()
+                    proc.wait()
+                why = "exited" if exited else f"did not answer within {timeout:.0f}s"
+                raise BenchmarkError(f"server for {url} {why}")
+            time.sleep(0.05)
+
+
+# moto's own ``python -m moto.server`` (werkzeug's dev server) closes the connection
+# after every response; serving its WSGI app with gevent's server keeps connections
+# alive, as S3 does, so the clients' connection reuse is exercised and measured
+# (the same server tests/stores/s3.py runs).
+MOTO_SERVER = (
+    "import socket, sys\n"
+    "from gevent.pywsgi import WSGIHandler, WSGIServer\n"
+    "from moto.server import DomainDispatcherApplication, create_backend_app\n"
+    "class Handler(WSGIHandler):\n"
+    "    def handle(self):\n"
+    "        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
+    "        return super().handle()\n"
+    "WSGIServer(('127.0.0.1', int(sys.argv[1])), DomainDispatcherApplication(create_backend_app),"
+    " handler_class=Handler, log=None).serve_forever()\n"
+)
+
+# moto checks no signatures by default, so any keys work; both libraries need some.
+MOTO_SECRETS = {"AWS_ACCESS_KEY_ID": "benchkey", "AWS_SECRET_ACCESS_KEY": "benchsecret",
+                "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@dataclass
+class MotoServer:
+    """A moto S3 server in a subprocess of ours, at ``endpoint`` (``http://127.0.0.1:PORT``)."""
+
+    endpoint: str
+    process: subprocess.Popen = field(repr=False)
+    secrets: dict = field(default_factory=lambda: dict(MOTO_SECRETS))
+
+    def make_bucket(self, name: Optional[str] = None) -> str:
+        """Create a bucket (a random ``bench-...`` name by default) and return its name."""
+        name = name or f"bench-{uuid.uuid4().hex[:10]}"
+        make_bucket(self.endpoint, name)
+        return name
+
+    def cloudpath(self, bucket: str, prefix: str = "") -> str:
+        """``s3://http://127.0.0.1:PORT/BUCKET/PREFIX``: a cloudpath both libraries accept."""
+        return f"s3://{self.endpoint}/{bucket}/{prefix}"
+
+    def stop(self) -> None:
+        """Terminate the server and reap it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> "MotoServer":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def start_moto(timeout: float = 60.0) -> MotoServer:
+    """Start the keep-alive moto server (MOTO_SERVER) on a free port; return it once it answers."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", MOTO_SERVER, str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    wait_http(endpoint + "/moto-api/data.json", proc, timeout)
+    return MotoServer(endpoint, proc)
+
+
+def make_bucket(endpoint: str, name: str) -> None:
+    """Create bucket ``name`` with an unsigned PUT (moto accepts it; no boto3 needed)."""
+    req = urllib.request.Request(f"{endpoint}/{name}", method="PUT", data=b"")
+    urllib.request.urlopen(req, timeout=30).read()
+
+
+def child_env(ours: bool, base: Optional[dict] = None) -> dict:
+    """Environment for a client process that must import exactly one of the two libraries.
+
+    Drops every ``PYTHON*`` variable from ``base`` (default ``os.environ``);
+    for ours, sets ``PYTHONPATH`` to this checkout. Run such processes from a
+    neutral directory (``run_measured`` does): with ``python -c`` the working
+    directory comes first on ``sys.path``, and from the repository root even
+    the reference's python would import this checkout's ``cloudfiles``.
+    """
+    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("PYTHON")}
+    if ours:
+        env["PYTHONPATH"] = REPO_ROOT
+    return env
+
+
+@dataclass
+class Measured:
+    """What one finished subprocess cost: wall seconds, CPU seconds (user + system), peak RSS."""
+
+    wall: float
+    cpu: float
+    peak_rss_mib: float
+
+
+def run_measured(argv: Sequence[str], env: Optional[dict] = None, timeout: float = 3600,
+                 stdout: Any = subprocess.DEVNULL, cwd: Optional[str] = None) -> Measured:
+    """Run ``argv`` to completion and measure that process alone (``wait4`` rusage).
+
+    CPU and peak RSS are the child's own (plus any of its children it
+    waited for), never the benchmark's or a server's. It runs in ``cwd``
+    (default: the temp directory, so the checkout is not on its path by
+    accident; see ``child_env``). stderr goes to a temporary file (no pipe to
+    fill up) and its tail is in the BenchmarkError raised on a non-zero exit
+    or a timeout.
+    """
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(list(argv), env=env, stdout=stdout, stderr=err,
+                                cwd=cwd or tempfile.gettempdir())
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-3000:]
+            what = f"timed out after {timeout:.0f}s" if wall >= timeout else f"failed ({proc.returncode})"
+            raise BenchmarkError(f"{' '.join(argv)} {what}:\n{tail}")
+    rss_kib = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss / 1024
+    return Measured(wall, usage.ru_utime + usage.ru_stime, rss_kib / 1024)
