@@ -19,6 +19,9 @@ alias, e.g. ``matrix-secret.json``, for aliased endpoints), the environment
 (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN``), then
 botocore's default chain (shared credentials file, SSO, instance roles...).
 ``no_sign_request=True`` sends unsigned requests and needs none.
+
+Signing and credential discovery live in :mod:`.s3_auth`, the HTTP/1.1
+framing of the hot path in :mod:`.http1`.
 """
 from __future__ import annotations
 
@@ -26,35 +29,30 @@ import base64
 import email.utils
 import hashlib
 import hmac
-import json
 import os
 import threading
-import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlsplit
 
-from urllib3.exceptions import HTTPError as _Urllib3Error
-
 from .. import connections
-from .. import secrets as _secrets
 from ..compression import normalize_content_encoding
 from ..exceptions import (
     AuthorizationError,
     BucketNotFoundError,
     CloudFilesError,
     CloudPathError,
-    CredentialsError,
     InvalidInputError,
     MD5IntegrityError,
-    NetworkError,
     NotFoundError,
     ServerError,
     ThrottledError,
 )
 from ..integrity import Checksums
 from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict
+from .http1 import _Response, _check_header_value, _exchange
+from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
 
 AWS_HOST_SUFFIX = "amazonaws.com"
 DEFAULT_REGION = "us-east-1"
@@ -66,7 +64,6 @@ PART_SIZE_META = "x-amz-meta-cloudfiles-part-size"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-_ENV_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _THROTTLE_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
                    "TooManyRequests", "RequestThrottled"}
 _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
@@ -75,42 +72,6 @@ _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "E
 
 # Regions learned from redirects, per bucket (AWS only).
 _bucket_regions: dict[str, str] = {}
-# Derived SigV4 signing keys: (secret, yyyymmdd, region) -> key.
-_signing_keys: dict[tuple[str, str, str], bytes] = {}
-_amz_date_cache: list = [0, "", ""]
-
-
-def _amz_now() -> tuple[str, str]:
-    """``(YYYYMMDDTHHMMSSZ, YYYYMMDD)`` for now, recomputed once per second."""
-    now = int(time.time())
-    cached = _amz_date_cache
-    if cached[0] != now:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-        cached[:] = [now, stamp, stamp[:8]]
-        return stamp, stamp[:8]
-    return cached[1], cached[2]
-
-
-def _signing_key(secret: str, day: str, region: str) -> bytes:
-    k = (secret, day, region)
-    key = _signing_keys.get(k)
-    if key is None:
-        key = hmac.digest(("AWS4" + secret).encode(), day.encode(), "sha256")
-        for part in (region, "s3", "aws4_request"):
-            key = hmac.digest(key, part.encode(), "sha256")
-        if len(_signing_keys) > 256:
-            _signing_keys.clear()
-        _signing_keys[k] = key
-    return key
-
-
-def _q(value: str) -> str:
-    """URI-encode a query name or value the way SigV4 canonicalises it."""
-    return quote(value, safe="-_.~")
-
-
-def _canonical_query(params: dict[str, str]) -> str:
-    return "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(params.items()))
 
 
 def _text(elem: Optional[ET.Element], tag: str) -> Optional[str]:
@@ -137,273 +98,6 @@ def _parse_error(body: bytes) -> tuple[str, str, Optional[ET.Element]]:
 
 def _is_aws_dns_bucket(bucket: str) -> bool:
     return 3 <= len(bucket) <= 63 and "." not in bucket and bucket == bucket.lower() and "_" not in bucket
-
-
-class _Credentials:
-    """Access key, secret and token; ``provider`` refreshes them (botocore chain)."""
-
-    __slots__ = ("access_key", "secret_key", "token", "region", "source", "provider")
-
-    def __init__(self, access_key: str, secret_key: str, token: Optional[str], region: Optional[str],
-                 source: str, provider: Any = None):
-        self.access_key = access_key
-        self.secret_key = secret_key
-        self.token = token or None
-        self.region = region
-        self.source = source
-        self.provider = provider
-
-    def current(self) -> tuple[str, str, Optional[str]]:
-        if self.provider is None:
-            return self.access_key, self.secret_key, self.token
-        frozen = self.provider.get_frozen_credentials()
-        return frozen.access_key, frozen.secret_key, frozen.token or None
-
-
-def _from_mapping(data: Any, source: str) -> _Credentials:
-    if not isinstance(data, dict):
-        raise CredentialsError(f"S3 credentials from {source} must be a JSON object, got {type(data).__name__}")
-
-    def pick(*names: str) -> Optional[str]:
-        for n in names:
-            if data.get(n):
-                return str(data[n])
-        return None
-
-    ak = pick("AWS_ACCESS_KEY_ID", "aws_access_key_id", "access_key")
-    sk = pick("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key", "secret_key")
-    missing = [n for n, v in (("AWS_ACCESS_KEY_ID", ak), ("AWS_SECRET_ACCESS_KEY", sk)) if not v]
-    if missing:
-        raise CredentialsError(f"S3 credentials from {source} lack {' and '.join(missing)}")
-    return _Credentials(ak, sk, pick("AWS_SESSION_TOKEN", "aws_session_token", "token"),
-                        pick("AWS_DEFAULT_REGION", "AWS_REGION", "region"), source)
-
-
-def secret_name(alias: Optional[str]) -> str:
-    """The secrets-file name for an endpoint: ``aws-secret.json`` or ``ALIAS-secret.json``."""
-    return f"{alias}-secret.json" if alias else "aws-secret.json"
-
-
-def resolve_credentials(bucket: str, secrets: Any = None, alias: Optional[str] = None) -> _Credentials:
-    """Find credentials for ``bucket`` in the documented order, or raise :class:`CredentialsError`."""
-    if secrets is not None:
-        if isinstance(secrets, (str, os.PathLike)):
-            path = os.fspath(secrets)
-            return _from_mapping(_secrets.load_json_secret(path), f"secrets file {path}")
-        if isinstance(secrets, dict):
-            return _from_mapping(secrets, "secrets=")
-        raise InvalidInputError(
-            f"secrets= for s3:// must be a dict or a path to a JSON file, got {type(secrets).__name__}"
-        )
-    name = secret_name(alias)
-    path = _secrets.find_secret_file(name, bucket)
-    if path:
-        return _from_mapping(_secrets.load_json_secret(path), f"secrets file {path}")
-    env = os.environ
-    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-        return _Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"],
-                            env.get("AWS_SESSION_TOKEN"), None, "environment")
-    try:
-        import botocore.session
-
-        found = botocore.session.get_session().get_credentials()
-    except Exception as err:  # botocore raises many kinds for broken profiles
-        raise CredentialsError(
-            f"no usable S3 credentials for bucket {bucket!r}: botocore's credential chain failed: {err}; "
-            + _secrets.searched_description(name, bucket, _ENV_KEYS)
-        ) from err
-    if found is None:
-        raise CredentialsError(
-            f"no S3 credentials found for bucket {bucket!r}: "
-            + _secrets.searched_description(name, bucket, _ENV_KEYS)
-            + ", and botocore's default chain (~/.aws, SSO, instance metadata). "
-            "Pass secrets=, or no_sign_request=True for a public bucket."
-        )
-    frozen = found.get_frozen_credentials()
-    refreshable = hasattr(found, "refresh_needed")
-    return _Credentials(frozen.access_key, frozen.secret_key, frozen.token, None,
-                        f"botocore ({getattr(found, 'method', 'default chain')})",
-                        provider=found if refreshable else None)
-
-
-class _Response:
-    """The parts of a urllib3 response the backend uses."""
-
-    __slots__ = ("status", "headers", "data")
-
-    def __init__(self, status: int, headers: Any, data: bytes):
-        self.status = status
-        self.headers = headers
-        self.data = data
-
-
-class _Dropped(Exception):
-    """The connection ended before any byte of the response arrived."""
-
-
-def _check_header_value(name: str, value: str) -> None:
-    if "\r" in value or "\n" in value:
-        raise InvalidInputError(f"{name} must not contain line breaks: {value!r}")
-
-
-def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional[bytes],
-              timeout: float, what: str) -> _Response:
-    """One HTTP/1.1 request/response on a connection from urllib3's ``pool``.
-
-    urllib3 owns the connections (pool size, TLS, proxies, socket options, dropped
-    connection detection, discarding pools after fork); the bytes are framed here
-    because http.client's per-message header machinery costs more client CPU than
-    a small S3 request's whole signing. A reused keep-alive connection that the
-    server had closed is replaced once, transparently, when no response byte
-    arrived; other transport failures raise :class:`NetworkError` (retried by the
-    facade).
-    """
-    lines = [f"{method} {target} HTTP/1.1\r\n"]
-    for k, v in headers.items():
-        lines.append(f"{k}: {v}\r\n")
-    if body is not None or method in ("PUT", "POST"):
-        lines.append(f"content-length: {len(body) if body else 0}\r\n")
-    lines.append("\r\n")
-    try:
-        head = "".join(lines).encode("latin-1")
-    except UnicodeEncodeError as err:
-        raise InvalidInputError(f"{what}: header values must be latin-1: {err}") from None
-    payload = head + body if body and len(body) <= 262144 else head
-    for attempt in (0, 1):
-        conn = pool._get_conn()
-        reused = conn.sock is not None
-        ok = False
-        try:
-            if not reused:
-                conn.connect()
-                conn.sock.settimeout(timeout)
-            sock = conn.sock
-            sock.sendall(payload)
-            if payload is head and body:
-                sock.sendall(body)
-            resp, keep = _read_response(sock, method)
-            ok = keep
-            return resp
-        except (_Dropped, BrokenPipeError, ConnectionResetError) as err:
-            if reused and attempt == 0:
-                continue  # a stale keep-alive connection: try once on a fresh one
-            raise NetworkError(f"{what}: connection dropped: {type(err).__name__}: {err}") from err
-        except (_Urllib3Error, OSError) as err:
-            raise NetworkError(f"{what}: {type(err).__name__}: {err}") from err
-        finally:
-            if not ok:
-                conn.close()
-            pool._put_conn(conn)
-    raise NetworkError(f"{what}: connection dropped twice")  # pragma: no cover - loop always returns
-
-
-class _Reader:
-    """Buffered reads from a socket for response parsing."""
-
-    __slots__ = ("sock", "buf", "pos")
-
-    def __init__(self, sock: Any):
-        self.sock = sock
-        self.buf = b""
-        self.pos = 0
-
-    def _more(self) -> bool:
-        chunk = self.sock.recv(262144)
-        if not chunk:
-            return False
-        self.buf = self.buf[self.pos:] + chunk if self.pos < len(self.buf) else chunk
-        self.pos = 0
-        return True
-
-    def until(self, sep: bytes, first: bool = False) -> bytes:
-        while True:
-            i = self.buf.find(sep, self.pos)
-            if i >= 0:
-                out = self.buf[self.pos:i]
-                self.pos = i + len(sep)
-                return out
-            if not self._more():
-                if first and not self.buf:
-                    raise _Dropped("no response")
-                raise NetworkError("connection closed in the middle of a response")
-
-    def exactly(self, n: int) -> bytes:
-        have = len(self.buf) - self.pos
-        if have >= n:
-            out = self.buf[self.pos:self.pos + n]
-            self.pos += n
-            return out
-        out = bytearray(n)
-        view = memoryview(out)
-        view[:have] = self.buf[self.pos:]
-        self.buf, self.pos = b"", 0
-        got = have
-        while got < n:
-            r = self.sock.recv_into(view[got:])
-            if not r:
-                raise NetworkError(f"response body truncated: {got} of {n} bytes")
-            got += r
-        return bytes(out)
-
-    def rest(self) -> bytes:
-        parts = [self.buf[self.pos:]]
-        while True:
-            chunk = self.sock.recv(262144)
-            if not chunk:
-                return b"".join(parts)
-            parts.append(chunk)
-
-
-def _read_response(sock: Any, method: str) -> tuple[_Response, bool]:
-    """Parse one response; returns it and whether the connection can be reused."""
-    r = _Reader(sock)
-    first = True
-    while True:
-        head = r.until(b"\r\n\r\n", first=first)
-        first = False
-        status_line, _, rest = head.partition(b"\r\n")
-        parts = status_line.split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-            raise NetworkError(f"malformed HTTP status line {status_line[:100]!r}")
-        status = int(parts[1])
-        headers: dict[str, str] = {}
-        for line in rest.decode("latin-1").split("\r\n"):
-            name, sep, value = line.partition(":")
-            if sep:
-                name = name.strip().lower()
-                value = value.strip()
-                headers[name] = headers[name] + ", " + value if name in headers else value
-        if 100 <= status < 200:
-            continue  # 100 Continue and friends precede the real answer
-        break
-    keep = parts[0] == b"HTTP/1.1"
-    conn_hdr = headers.get("connection", "").lower()
-    if "close" in conn_hdr:
-        keep = False
-    elif "keep-alive" in conn_hdr:
-        keep = True
-    if method == "HEAD" or status in (204, 304):
-        data = b""
-    elif "chunked" in headers.get("transfer-encoding", "").lower():
-        chunks = []
-        while True:
-            size_line = r.until(b"\r\n")
-            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while r.until(b"\r\n"):  # trailers end with an empty line
-                    pass
-                break
-            chunks.append(r.exactly(size))
-            r.until(b"\r\n")
-        data = b"".join(chunks)
-    elif "content-length" in headers:
-        data = r.exactly(int(headers["content-length"]))
-    else:
-        data = r.rest()
-        keep = False
-    if r.pos < len(r.buf):
-        keep = False  # unexpected extra bytes: do not trust this connection again
-    return _Response(status, headers, data), keep
 
 
 class S3Backend(Backend):
