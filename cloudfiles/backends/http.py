@@ -187,6 +187,46 @@ class HTTPBackend(Backend):
             return GetResult(b"", enc)
         raise self._fail(res, "GET", final)
 
+    def read_range_into(self, key: str, start: int, buf: memoryview) -> Optional[int]:
+        """Read bytes ``[start, start + len(buf))`` of ``key`` straight into ``buf``.
+
+        The large-download path uses this to skip urllib3's body buffering (one
+        copy fewer per byte). Returns the byte count, or ``None`` when the answer
+        is anything but a plain 206 for exactly that range (a redirect, a server
+        ignoring Range, an error): the caller then uses :meth:`get`, which
+        handles every case.
+        """
+        url = self.url(key)
+        want = len(buf)
+        hdrs = dict(self._headers)
+        hdrs["Range"] = f"bytes={start}-{start + want - 1}"
+        res = request(self._pm, "GET", url, headers=hdrs, timeout=self._timeout,
+                      preload_content=False, decode_content=False, redirect=False)
+        done = False
+        try:
+            m = _CONTENT_RANGE.match(res.headers.get("Content-Range", ""))
+            if res.status != 206 or not m or int(m.group(1)) != start or res.headers.get("Content-Encoding"):
+                return None
+            expected = int(m.group(2)) - start + 1
+            fp = getattr(res, "_fp", None)
+            readinto = getattr(fp, "readinto", None) or res.readinto
+            got = 0
+            view = buf[:expected]
+            while got < expected:
+                n = readinto(view[got:])
+                if not n:
+                    raise NetworkError(f"GET {url}: body ended after {got} of {expected} bytes")
+                got += n
+            done = True
+            return got
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise NetworkError(f"GET {url}: {type(err).__name__}: {err}") from err
+        finally:
+            if done:
+                res.release_conn()
+            else:
+                res.close()  # unread body: the connection cannot be reused
+
     def _head_response(self, key: str):
         """HEAD ``key`` -> ``(headers, size)`` or None if missing.
 
