@@ -371,7 +371,8 @@ class S3Backend(Backend):
                     "the body was corrupted in transit"
                 )
 
-    def head(self, key: str) -> Optional[dict]:
+    def _head_headers(self, key: str) -> Optional[dict]:
+        """The response headers of a HEAD of ``key``, or None if it is missing."""
         full = self._full_key(key)
         resp = self._request("HEAD", full, f"HEAD {self._where(full)}")
         if resp.status == 404:
@@ -380,7 +381,12 @@ class S3Backend(Backend):
         if resp.status != 200:
             raise self._error(resp, f"HEAD {self._where(full)}")
         self._bucket_ok = True
-        h = resp.headers
+        return resp.headers
+
+    def head(self, key: str) -> Optional[dict]:
+        h = self._head_headers(key)
+        if h is None:
+            return None
         lm = h.get("last-modified")
         etag = h.get("etag")
         parts = h.get("x-amz-mp-parts-count")
@@ -694,15 +700,9 @@ class S3Backend(Backend):
 
     def stat(self, key: str) -> Optional[ObjectStat]:
         """Size, encoding, ETag and the part size recorded by our multipart uploads."""
-        full = self._full_key(key)
-        resp = self._request("HEAD", full, f"HEAD {self._where(full)}")
-        if resp.status == 404:
-            self._check_bucket_after_404(f"HEAD {self._where(full)}")
+        h = self._head_headers(key)
+        if h is None:
             return None
-        if resp.status != 200:
-            raise self._error(resp, f"HEAD {self._where(full)}")
-        self._bucket_ok = True
-        h = resp.headers
         size = int(h.get("content-length", 0))
         etag = (h.get("etag") or "").strip('"')
         if etag and not _md5_etag(h, etag.split("-")[0]):
