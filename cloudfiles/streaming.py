@@ -315,6 +315,83 @@ def _download_into_fd(cf: "CloudFiles", key: str, st: ObjectStat, settings: Stre
             pass
 
 
+def _slice_plan(cf: "CloudFiles", st: ObjectStat, settings: StreamSettings) -> Optional[tuple[int, int]]:
+    """``(part size, parts per slice)`` when ``key`` can be read as a few large
+    contiguous slices, one streamed request each; None otherwise.
+
+    Needs a backend that streams ranges (``read_range_to``) and checksums that
+    can be verified per slice: none beyond the size, or an S3 multipart ETag
+    whose part size is recorded (the slices then split on part boundaries and
+    each hashes its own parts).
+    """
+    if not hasattr(cf.backend, "read_range_to") or st.size <= settings.part_size:
+        return None
+    sums = st.checksums
+    align = settings.part_size
+    if sums is not None and (sums.md5 or sums.crc32c or _plain_etag(sums.etag)):
+        return None
+    etag = (sums.etag or "").strip('"') if sums else ""
+    if "-" in etag and len(etag.partition("-")[0]) == 32:
+        if not sums.multipart_part_size:
+            return None
+        align = sums.multipart_part_size
+    parts = -(-st.size // align)
+    return align, -(-parts // min(settings.parallel, parts))
+
+
+def _download_slices(cf: "CloudFiles", key: str, st: ObjectStat, plan: tuple[int, int], fd: int) -> None:
+    """Read ``key`` as contiguous slices in parallel, each one streamed request
+    written in place chunk by chunk (memory: a chunk per thread), hashing each
+    part of ``align`` bytes for the multipart ETag check."""
+    align, per_slice = plan
+    sums = st.checksums
+    etag = (sums.etag or "").strip('"') if sums else ""
+    multipart = "-" in etag
+    size = st.size
+    starts = list(range(0, size, align * per_slice))
+
+    def one(a: int) -> list[bytes]:
+        b = min(a + align * per_slice, size)
+
+        def attempt() -> list[bytes]:
+            digests: list[bytes] = []
+            state = {"pos": a, "hash": hashlib.md5(), "fill": 0}
+
+            def sink(chunk: bytes) -> None:
+                pos = state["pos"]
+                _pwrite_all(fd, chunk, pos)
+                state["pos"] = pos + len(chunk)
+                if not multipart:
+                    return
+                view = memoryview(chunk)
+                while view:
+                    take = min(len(view), align - state["fill"])
+                    state["hash"].update(view[:take])
+                    state["fill"] += take
+                    view = view[take:]
+                    if state["fill"] == align:
+                        digests.append(state["hash"].digest())
+                        state["hash"], state["fill"] = hashlib.md5(), 0
+
+            n = cf.backend.read_range_to(key, a, b, sink)  # type: ignore[attr-defined]
+            if n is None:
+                raise NotFoundError(f"{cf.abspath(key)} disappeared during a ranged read")
+            if state["pos"] != b or n != b - a:
+                raise IntegrityError(f"slice {a}-{b} of {key!r}: got {state['pos'] - a} of {b - a} bytes")
+            if multipart and state["fill"]:
+                digests.append(state["hash"].digest())
+            return digests
+
+        return cf._call(attempt)
+
+    with ThreadPoolExecutor(len(starts), thread_name_prefix="cf-slice") as pool:
+        digests = [d for part in pool.map(one, starts) for d in part]
+    if multipart:
+        got = f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+        if got != etag:
+            raise MD5IntegrityError(f"multipart ETag mismatch for {key!r}: expected {etag}, got {got}")
+
+
 def download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool = False,
                      part_size: Optional[int] = None, parallel: Optional[int] = None,
                      attempts: int = 3) -> int:
@@ -336,7 +413,10 @@ def download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool = Fa
                 # Stored bytes are the output: parts are written in place, in parallel.
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 try:
-                    if _needs_ordered_hash(st) or not hasattr(cf.backend, "read_range_into"):
+                    slices = _slice_plan(cf, st, settings)
+                    if slices is not None:
+                        _download_slices(cf, key, st, slices, fd)
+                    elif _needs_ordered_hash(st) or not hasattr(cf.backend, "read_range_into"):
                         def sink(offset: int, data: bytes) -> None:
                             _pwrite_all(fd, data, offset)
 

@@ -7,7 +7,7 @@ CPU than a small S3 request's whole signing.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from urllib3.exceptions import HTTPError as _Urllib3Error
 
@@ -35,7 +35,7 @@ def _check_header_value(name: str, value: str) -> None:
 
 
 def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional[bytes],
-              timeout: float, what: str) -> _Response:
+              timeout: float, what: str, sink: Optional[Callable[[bytes], None]] = None) -> _Response:
     """One HTTP/1.1 request/response on a connection from urllib3's ``pool``.
 
     urllib3 owns the connections (pool size, TLS, proxies, socket options, dropped
@@ -45,6 +45,9 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
     server had closed is replaced once, transparently, when no response byte
     arrived; other transport failures raise :class:`NetworkError` (retried by the
     facade).
+
+    With ``sink``, the body of a 206 answer is handed to ``sink`` in chunks as
+    it arrives instead of being collected (the response's ``data`` is then empty).
     """
     lines = [f"{method} {target} HTTP/1.1\r\n"]
     for k, v in headers.items():
@@ -69,7 +72,7 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
             sock.sendall(payload)
             if payload is head and body:
                 sock.sendall(body)
-            resp, keep = _read_response(sock, method)
+            resp, keep = _read_response(sock, method, sink)
             ok = keep
             return resp
         except (_Dropped, BrokenPipeError, ConnectionResetError) as err:
@@ -142,7 +145,11 @@ class _Reader:
             parts.append(chunk)
 
 
-def _read_response(sock: Any, method: str) -> tuple[_Response, bool]:
+SINK_CHUNK = 1024 * 1024
+
+
+def _read_response(sock: Any, method: str,
+                   sink: Optional[Callable[[bytes], None]] = None) -> tuple[_Response, bool]:
     """Parse one response; returns it and whether the connection can be reused."""
     r = _Reader(sock)
     first = True
@@ -184,6 +191,13 @@ def _read_response(sock: Any, method: str) -> tuple[_Response, bool]:
             chunks.append(r.exactly(size))
             r.until(b"\r\n")
         data = b"".join(chunks)
+    elif "content-length" in headers and sink is not None and status == 206:
+        left = int(headers["content-length"])
+        while left:
+            chunk = r.exactly(min(SINK_CHUNK, left))
+            sink(chunk)
+            left -= len(chunk)
+        data = b""
     elif "content-length" in headers:
         data = r.exactly(int(headers["content-length"]))
     else:

@@ -201,7 +201,7 @@ class S3Backend(Backend):
         return self.root + key.lstrip("/") if self.root else key
 
     def _request(self, method: str, key: Optional[str], what: str, query: Optional[dict] = None,
-                 headers: Optional[dict] = None, body: Optional[bytes] = None) -> _Response:
+                 headers: Optional[dict] = None, body: Optional[bytes] = None, sink=None) -> _Response:
         """Sign and send one request; on a wrong-region answer learn the region and resend once."""
         for attempt in (0, 1):
             region, host, base = self._target()
@@ -215,7 +215,7 @@ class S3Backend(Backend):
             if not self._unsigned:
                 self._sign(method, path, qs, hdrs, body, region)
             url = path + "?" + qs if qs else path
-            resp = _exchange(self._pool(host), method, url, hdrs, body, self.options.timeout, what)
+            resp = _exchange(self._pool(host), method, url, hdrs, body, self.options.timeout, what, sink)
             status = resp.status
             if attempt == 0 and not self.custom and status in (301, 307, 400):
                 new_region = resp.headers.get("x-amz-bucket-region")
@@ -370,6 +370,28 @@ class S3Backend(Backend):
                     f"PUT {self._where(full)}: the server stored md5 {etag}, we sent {sent}; "
                     "the body was corrupted in transit"
                 )
+
+    def read_range_to(self, key: str, start: int, end: int, sink) -> Optional[int]:
+        """Stream bytes ``[start, end)`` of ``key`` to ``sink(chunk)`` as they arrive.
+
+        One request for the whole range, constant memory: the large-download
+        path reads big contiguous slices this way. Returns the byte count, or
+        None if the object is missing.
+        """
+        full = self._full_key(key)
+        what = f"GET {self._where(full)} bytes {start}-{end - 1}"
+        resp = self._request("GET", full, what, headers={"range": f"bytes={start}-{end - 1}"}, sink=sink)
+        if resp.status == 404:
+            self._check_bucket_after_404(what)
+            return None
+        if resp.status != 206:
+            raise self._error(resp, what) if resp.status >= 300 else ServerError(
+                f"{what}: expected a 206 partial answer, got HTTP {resp.status}")
+        first, _, last = resp.headers.get("content-range", "").partition(" ")[2].partition("/")[0].partition("-")
+        if not first.isdigit() or int(first) != start:
+            raise ServerError(f"{what}: answered with Content-Range {resp.headers.get('content-range')!r}")
+        self._bucket_ok = True
+        return int(last) - int(first) + 1
 
     def _head_headers(self, key: str) -> Optional[dict]:
         """The response headers of a HEAD of ``key``, or None if it is missing."""
