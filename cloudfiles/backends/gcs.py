@@ -258,6 +258,19 @@ def _bucket_missing(message: str) -> bool:
     return "bucket does not exist" in m or "no such bucket" in m
 
 
+def _object_metadata(content_type: Optional[str], encoding: Optional[str], cache_control: Optional[str],
+                     storage_class: Optional[str]) -> dict:
+    """An object resource's stored metadata, for uploads and compositions alike."""
+    meta: dict = {"contentType": content_type or "application/octet-stream"}
+    if encoding:
+        meta["contentEncoding"] = encoding
+    if cache_control:
+        meta["cacheControl"] = cache_control
+    if storage_class:
+        meta["storageClass"] = storage_class
+    return meta
+
+
 class GCSBackend(Backend):
     """gs:// over the GCS JSON API."""
 
@@ -382,13 +395,8 @@ class GCSBackend(Backend):
 
     def _put_name(self, name: str, content: bytes, encoding=None, content_type=None, cache_control=None,
                   storage_class=None, md5=None, crc32c=None) -> None:
-        meta: dict = {"name": name, "contentType": content_type or "application/octet-stream"}
-        if encoding:
-            meta["contentEncoding"] = encoding
-        if cache_control:
-            meta["cacheControl"] = cache_control
-        if storage_class:
-            meta["storageClass"] = storage_class
+        meta = _object_metadata(content_type, encoding, cache_control, storage_class)
+        meta["name"] = name
         if md5:
             meta["md5Hash"] = md5
         if crc32c:
@@ -617,13 +625,7 @@ class GCSBackend(Backend):
     def _compose(self, sources: list[str], name: str, content_type: Optional[str] = None,
                  encoding: Optional[str] = None, cache_control: Optional[str] = None,
                  storage_class: Optional[str] = None) -> dict:
-        destination: dict = {"contentType": content_type or "application/octet-stream"}
-        if encoding:
-            destination["contentEncoding"] = encoding
-        if cache_control:
-            destination["cacheControl"] = cache_control
-        if storage_class:
-            destination["storageClass"] = storage_class
+        destination = _object_metadata(content_type, encoding, cache_control, storage_class)
         body = json.dumps({"sourceObjects": [{"name": s} for s in sources],
                            "destination": destination}).encode()
         what = f"COMPOSE gs://{self.bucket}/{name}"

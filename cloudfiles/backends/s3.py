@@ -100,6 +100,19 @@ def _is_aws_dns_bucket(bucket: str) -> bool:
     return 3 <= len(bucket) <= 63 and "." not in bucket and bucket == bucket.lower() and "_" not in bucket
 
 
+def _object_headers(content_type: Optional[str], encoding: Optional[str], cache_control: Optional[str],
+                    storage_class: Optional[str]) -> dict:
+    """The headers that carry an object's stored metadata on PUT, multipart start and copy."""
+    headers = {"content-type": content_type or "application/octet-stream"}
+    if encoding:
+        headers["content-encoding"] = encoding
+    if cache_control:
+        headers["cache-control"] = cache_control
+    if storage_class:
+        headers["x-amz-storage-class"] = storage_class
+    return headers
+
+
 class S3Backend(Backend):
     """S3 over SigV4-signed urllib3 requests; see the module docstring."""
 
@@ -343,14 +356,8 @@ class S3Backend(Backend):
                             ("storage_class", storage_class), ("encoding", encoding)):
             if value:
                 _check_header_value(name, value)
-        headers = {"content-md5": md5 or base64.b64encode(hashlib.md5(content).digest()).decode()}
-        headers["content-type"] = content_type or "application/octet-stream"
-        if encoding:
-            headers["content-encoding"] = encoding
-        if cache_control:
-            headers["cache-control"] = cache_control
-        if storage_class:
-            headers["x-amz-storage-class"] = storage_class
+        headers = _object_headers(content_type, encoding, cache_control, storage_class)
+        headers["content-md5"] = md5 or base64.b64encode(hashlib.md5(content).digest()).decode()
         resp = self._request("PUT", full, f"PUT {self._where(full)}", headers=headers, body=bytes(content))
         if resp.status != 200:
             raise self._error(resp, f"PUT {self._where(full)}")
@@ -585,14 +592,9 @@ class S3Backend(Backend):
         if meta is None:
             raise NotFoundError(f"{key!r} does not exist in {self._where()}")
         full = self._full_key(key)
-        extra = {"x-amz-metadata-directive": "REPLACE",
-                 "content-type": meta["Content-Type"] or "application/octet-stream"}
-        if meta["Content-Encoding"]:
-            extra["content-encoding"] = meta["Content-Encoding"]
-        if meta["Cache-Control"]:
-            extra["cache-control"] = meta["Cache-Control"]
-        if meta["Storage-Class"]:
-            extra["x-amz-storage-class"] = meta["Storage-Class"]
+        extra = _object_headers(meta["Content-Type"], meta["Content-Encoding"], meta["Cache-Control"],
+                                meta["Storage-Class"])
+        extra["x-amz-metadata-directive"] = "REPLACE"
         resp = self._copy(full, self, full, extra)
         if resp.status != 200 or _parse_error(resp.data)[0]:
             raise self._error(resp if resp.status != 200 else _Response(400, resp.headers, resp.data),
@@ -606,13 +608,7 @@ class S3Backend(Backend):
     # downloads can recompute the multipart ETag exactly.
     def multipart_begin(self, key, encoding=None, content_type=None, cache_control=None, storage_class=None,
                         part_size: Optional[int] = None) -> "_S3Upload":
-        headers = {"content-type": content_type or "application/octet-stream"}
-        if encoding:
-            headers["content-encoding"] = encoding
-        if cache_control:
-            headers["cache-control"] = cache_control
-        if storage_class:
-            headers["x-amz-storage-class"] = storage_class
+        headers = _object_headers(content_type, encoding, cache_control, storage_class)
         for name, value in headers.items():
             _check_header_value(name, value)
         return self._create_upload(self._full_key(key), headers, part_size)
