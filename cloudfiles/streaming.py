@@ -63,6 +63,35 @@ def settings_for(cf: "CloudFiles", part_size: Optional[int] = None, parallel: Op
 
 
 # --------------------------------------------------------------- verification
+class _PartHasher:
+    """md5 of each ``part_size`` piece of a byte stream, as S3 multipart ETags need."""
+
+    def __init__(self, part_size: int):
+        self.part_size = part_size
+        self.digests: list[bytes] = []
+        self._hash = hashlib.md5()
+        self._fill = 0
+
+    def update(self, data) -> None:
+        view = memoryview(data)
+        while view:
+            take = min(len(view), self.part_size - self._fill)
+            self._hash.update(view[:take])
+            self._fill += take
+            view = view[take:]
+            if self._fill == self.part_size:
+                self.digests.append(self._hash.digest())
+                self._hash, self._fill = hashlib.md5(), 0
+
+    def part_digests(self) -> list[bytes]:
+        """Every part's digest, the unfinished last part included."""
+        return self.digests + [self._hash.digest()] if self._fill else list(self.digests)
+
+
+def _multipart_etag(digests: list[bytes]) -> str:
+    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+
+
 class _WholeObjectCheck:
     """Hashes the in-order byte stream and compares it with what the service said."""
 
@@ -74,18 +103,14 @@ class _WholeObjectCheck:
         self.md5 = hashlib.md5() if sums.md5 or _plain_etag(sums.etag) else None
         self.crc = 0 if sums.crc32c else None
         self.etag_parts: Optional[int] = None
-        self.part_md5s: dict[int, list[bytes]] = {}
-        self.part_hashers: dict[int, "hashlib._Hash"] = {}
-        self.part_fill: dict[int, int] = {}
+        self.part_hashers: list[_PartHasher] = []
         etag = (sums.etag or "").strip('"')
         if not self.md5 and "-" in etag:
             head, _, count = etag.partition("-")
             if len(head) == 32 and count.isdigit():
                 self.etag_parts = int(count)
                 for ps in integrity._candidate_part_sizes(stat.size, int(count), sums.multipart_part_size)[:3]:
-                    self.part_md5s[ps] = []
-                    self.part_hashers[ps] = hashlib.md5()
-                    self.part_fill[ps] = 0
+                    self.part_hashers.append(_PartHasher(ps))
 
     def update(self, data: bytes) -> None:
         self.size += len(data)
@@ -93,17 +118,8 @@ class _WholeObjectCheck:
             self.md5.update(data)
         if self.crc is not None:
             self.crc = integrity.crc32c_value(data, self.crc)
-        for ps, hasher in self.part_hashers.items():
-            view = memoryview(data)
-            while view:
-                take = min(len(view), ps - self.part_fill[ps])
-                hasher.update(view[:take])
-                self.part_fill[ps] += take
-                view = view[take:]
-                if self.part_fill[ps] == ps:
-                    self.part_md5s[ps].append(hasher.digest())
-                    hasher = self.part_hashers[ps] = hashlib.md5()
-                    self.part_fill[ps] = 0
+        for hasher in self.part_hashers:
+            hasher.update(data)
 
     def verify(self) -> None:
         s, where = self.sums, f" for {self.key!r}"
@@ -119,13 +135,10 @@ class _WholeObjectCheck:
             want = (s.md5 or s.etag or "").strip('"').lower()
             if self.md5.hexdigest() != want:
                 raise MD5IntegrityError(f"md5 mismatch{where}: expected {want}, got {self.md5.hexdigest()}")
-        if self.etag_parts and self.part_md5s:
+        if self.etag_parts and self.part_hashers:
             want = s.etag.strip('"')
-            for ps, digests in self.part_md5s.items():
-                if self.part_fill[ps]:
-                    digests = digests + [self.part_hashers[ps].digest()]
-                if f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}" == want:
-                    return
+            if any(_multipart_etag(h.part_digests()) == want for h in self.part_hashers):
+                return
             raise MD5IntegrityError(f"multipart ETag mismatch{where}: {want}")
 
 
@@ -354,40 +367,28 @@ def _download_slices(cf: "CloudFiles", key: str, st: ObjectStat, plan: tuple[int
         b = min(a + align * per_slice, size)
 
         def attempt() -> list[bytes]:
-            digests: list[bytes] = []
-            state = {"pos": a, "hash": hashlib.md5(), "fill": 0}
+            hasher = _PartHasher(align) if multipart else None
+            pos = [a]
 
             def sink(chunk: bytes) -> None:
-                pos = state["pos"]
-                _pwrite_all(fd, chunk, pos)
-                state["pos"] = pos + len(chunk)
-                if not multipart:
-                    return
-                view = memoryview(chunk)
-                while view:
-                    take = min(len(view), align - state["fill"])
-                    state["hash"].update(view[:take])
-                    state["fill"] += take
-                    view = view[take:]
-                    if state["fill"] == align:
-                        digests.append(state["hash"].digest())
-                        state["hash"], state["fill"] = hashlib.md5(), 0
+                _pwrite_all(fd, chunk, pos[0])
+                pos[0] += len(chunk)
+                if hasher is not None:
+                    hasher.update(chunk)
 
             n = cf.backend.read_range_to(key, a, b, sink)  # type: ignore[attr-defined]
             if n is None:
                 raise NotFoundError(f"{cf.abspath(key)} disappeared during a ranged read")
-            if state["pos"] != b or n != b - a:
-                raise IntegrityError(f"slice {a}-{b} of {key!r}: got {state['pos'] - a} of {b - a} bytes")
-            if multipart and state["fill"]:
-                digests.append(state["hash"].digest())
-            return digests
+            if pos[0] != b or n != b - a:
+                raise IntegrityError(f"slice {a}-{b} of {key!r}: got {pos[0] - a} of {b - a} bytes")
+            return hasher.part_digests() if hasher is not None else []
 
         return cf._call(attempt)
 
     with ThreadPoolExecutor(len(starts), thread_name_prefix="cf-slice") as pool:
         digests = [d for part in pool.map(one, starts) for d in part]
     if multipart:
-        got = f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+        got = _multipart_etag(digests)
         if got != etag:
             raise MD5IntegrityError(f"multipart ETag mismatch for {key!r}: expected {etag}, got {got}")
 
