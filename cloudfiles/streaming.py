@@ -229,10 +229,13 @@ def stat_or_raise(cf: "CloudFiles", key: str) -> ObjectStat:
 
 
 def stream(cf: "CloudFiles", key: str, raw: bool = False, part_size: Optional[int] = None,
-           parallel: Optional[int] = None) -> Iterator[bytes]:
-    """Chunks of ``key`` (decoded unless ``raw``), fetched in parallel parts, verified."""
+           parallel: Optional[int] = None, stat: Optional[ObjectStat] = None) -> Iterator[bytes]:
+    """Chunks of ``key`` (decoded unless ``raw``), fetched in parallel parts, verified.
+
+    ``stat`` saves a metadata request when the caller already has one.
+    """
     settings = settings_for(cf, part_size, parallel)
-    st = stat_or_raise(cf, key)
+    st = stat or stat_or_raise(cf, key)
     enc = compression.normalize_content_encoding(st.encoding)
     codec = compression.StreamCodec(None if raw else enc, decode=True, path=key)
     for part in iter_parts(cf, key, st, settings):
@@ -431,7 +434,8 @@ def download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool = Fa
             else:
                 written = 0
                 with open(tmp, "wb") as f:
-                    for chunk in stream(cf, key, raw=raw, part_size=settings.part_size, parallel=settings.parallel):
+                    for chunk in stream(cf, key, raw=raw, part_size=settings.part_size,
+                                        parallel=settings.parallel, stat=st):
                         f.write(chunk)
                         written += len(chunk)
             os.replace(tmp, local_path)
