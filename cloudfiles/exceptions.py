@@ -23,6 +23,14 @@ class InvalidInputError(CloudFilesError, ValueError):
     """Arguments that cannot be acted on: wrong types, duplicate paths, bad options."""
 
 
+class UnsafeKeyError(CloudPathError, InvalidInputError):
+    """A key that would resolve outside its root (absolute, '..', NUL, symlink out, too deep)."""
+
+    def __init__(self, message: str, key: object = None):
+        super().__init__(message)
+        self.key = key
+
+
 class BadRangeError(InvalidInputError):
     """A byte range that is negative, reversed or otherwise unusable."""
 

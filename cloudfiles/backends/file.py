@@ -17,7 +17,8 @@ import threading
 from typing import Iterator, Optional
 
 from ..compression import SUFFIXES, SUFFIX_TO_ENCODING
-from ..exceptions import CloudPathError, NotFoundError
+from .. import keys
+from ..exceptions import BadRangeError, CloudPathError, NotFoundError
 from .base import Backend, BackendOptions, Capabilities, GetResult, check_range, head_dict
 
 # Order tried on read: plain first, then the reference's suffix order.
@@ -54,18 +55,29 @@ class FileBackend(Backend):
         self.root = cloudpath.path
         self._known_dirs: set[str] = set()
         self._dirs_lock = threading.Lock()
+        self._real_root = os.path.realpath(self.root)
+        self._safe_dirs: set[str] = set()
         self._hit = 0  # index into _VARIANTS that matched last: try it first next time
 
     # -- paths --------------------------------------------------------------
     def _path(self, key: str) -> str:
-        if not key or key.endswith("/"):
+        """The local path of ``key``; every operation goes through here (see cloudfiles.keys)."""
+        if not isinstance(key, str) or not key or key.endswith("/"):
             raise CloudPathError(f"{key!r} names a directory, not a file, under {self.root}")
-        path = os.path.join(self.root, key)
-        if ".." in key.split("/"):
-            norm = os.path.normpath(path)
-            if not (norm == self.root or norm.startswith(self.root.rstrip(os.sep) + os.sep)):
-                raise CloudPathError(f"key {key!r} escapes the directory {self.root}")
+        directory = key.rpartition("/")[0]
+        if directory in self._safe_dirs and ".." not in key.split("/") and "\0" not in key:
+            keys.check_relative(key)
+            return os.path.join(self.root, key)
+        path = keys.local_path(self.root, key, self._real_root)
+        with self._dirs_lock:
+            if len(self._safe_dirs) > 100_000:
+                self._safe_dirs.clear()
+            self._safe_dirs.add(directory)
         return path
+
+    def _open_read(self, path: str, key: str):
+        keys.check_target(self._real_root, path, key)
+        return open(path, "rb")
 
     def _variants(self):
         hit = self._hit
@@ -78,6 +90,7 @@ class FileBackend(Backend):
         for i, (suffix, enc) in self._variants():
             candidate = path + suffix
             if os.path.isfile(candidate):
+                keys.check_target(self._real_root, candidate, path)
                 self._hit = i
                 return candidate, enc
         return None, None
@@ -85,9 +98,12 @@ class FileBackend(Backend):
     # -- operations ---------------------------------------------------------
     def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
         path = self._path(key)
+        for bound in (start, end):
+            if bound is not None and abs(bound) >= 2**63:
+                raise BadRangeError(f"range bound {bound} of {key!r} is beyond any file size")
         for i, (suffix, enc) in self._variants():
             try:
-                f = open(path + suffix, "rb")
+                f = self._open_read(path + suffix, key)
             except FileNotFoundError:
                 continue
             except (IsADirectoryError, NotADirectoryError):
@@ -193,6 +209,10 @@ class FileBackend(Backend):
 
     def _scan(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
         base_dir, _, name_prefix = prefix.rpartition("/")
+        if base_dir:
+            keys.local_path(self.root, base_dir + "/x", self._real_root)
+        if "\0" in name_prefix:
+            keys.check_relative(prefix)
         start = os.path.join(self.root, base_dir) if base_dir else self.root
         rel_base = base_dir + "/" if base_dir else ""
         out: list[tuple[str, Optional[int]]] = []
@@ -251,6 +271,7 @@ class FileBackend(Backend):
         dest._ensure_dir(os.path.dirname(target))
         tmp = _tmp_name(target)
         try:
+            keys.check_target(self._real_root, found, src_key)
             shutil.copyfile(found, tmp)
             os.replace(tmp, target)
         except BaseException:
