@@ -30,6 +30,7 @@ import email.utils
 import hashlib
 import hmac
 import os
+import re
 import threading
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
@@ -113,6 +114,14 @@ def _object_headers(content_type: Optional[str], encoding: Optional[str], cache_
     return headers
 
 
+
+def _env_endpoint() -> str:
+    """``$AWS_ENDPOINT_URL_S3`` / ``$AWS_ENDPOINT_URL`` (as boto3 reads them) for plain ``s3://`` paths."""
+    url = (os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "").strip().rstrip("/")
+    if url and not re.match(r"^https?://[^/\s]+$", url):
+        raise CloudPathError(f"AWS_ENDPOINT_URL={url!r} must look like https://host[:port]")
+    return url
+
 class S3Backend(Backend):
     """S3 over SigV4-signed urllib3 requests; see the module docstring."""
 
@@ -137,6 +146,11 @@ class S3Backend(Backend):
         self.custom = bool(cloudpath.host)
         if self.custom:
             parts = urlsplit(cloudpath.host)
+            self._scheme, self._netloc = parts.scheme, parts.netloc
+            self.endpoint = f"{self._scheme}://{self._netloc}"
+        elif _env_endpoint():
+            parts = urlsplit(_env_endpoint())
+            self.custom = True
             self._scheme, self._netloc = parts.scheme, parts.netloc
             self.endpoint = f"{self._scheme}://{self._netloc}"
         else:
