@@ -376,6 +376,8 @@ class Datasets:
         files = scan(root)
         vid = fingerprint(name, files)
         cf = self._rcf(name)
+        if tag is not None:
+            _require_conditional(cf, name, tag)  # before anything is uploaded
         vs = self.versions(name)
         same = [v for v in vs if v["version"] == vid]
         if same and not force:
@@ -765,11 +767,7 @@ class Datasets:
         target = self.resolve(name, version)["version"]
         cf = self._rcf(name)
         key = f"tags/{tag}.json"
-        if not conditional.supported(cf):
-            raise PreconditionFailedError(
-                f"{cf.protocol}:// offers no conditional writes here, so tag {tag} of {name} cannot be "
-                "moved safely (another writer's move could be silently lost); refusing"
-            )
+        _require_conditional(cf, name, tag)
         content, token = conditional.read_versioned(cf, key)
         current = json.loads(content) if content else None
         cur_version = current.get("version") if isinstance(current, dict) else None
@@ -791,3 +789,12 @@ class Datasets:
         doc = {"tag": tag, "version": target, "moved": moved, "history": history[-100:]}
         conditional.put_if(cf, key, json.dumps(doc).encode(), token)
         return {"name": name, "tag": tag, "version": target, "previous": cur_version, "moved": True}
+
+
+def _require_conditional(cf: CloudFiles, name: str, tag: str) -> None:
+    """Refuse to move a tag where the remote cannot make the write conditional."""
+    if not conditional.supported(cf):
+        raise PreconditionFailedError(
+            f"{cf.protocol}:// offers no conditional writes here, so tag {tag} of {name} cannot be "
+            "moved safely (another writer's move could be silently lost); refusing"
+        )
