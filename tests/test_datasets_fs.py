@@ -3,6 +3,7 @@ on mem://, file:// and S3 remotes, with corruption caught on ranged reads."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -123,3 +124,105 @@ def test_bad_paths_are_refused(tmp_path):
             fs.cat_file(bad)
     assert type(fsspec.filesystem("cfds", remote="file://" + str(tmp_path / "r"),
                                   home=str(tmp_path / "h"))) is DatasetFileSystem
+
+
+def _reader(url, kw, tmp_path, sub="rw"):
+    return DatasetFileSystem(remote=url, home=str(tmp_path / sub), skip_instance_cache=True, **kw)
+
+
+def test_transaction_commits_one_new_version_and_moves_the_branch(remote, tmp_path):
+    url, kw = remote
+    store = Datasets(remote=url, home=str(tmp_path / "home"), **kw)
+    v1 = _version(store, tmp_path, {"data/train/a.txt": b"a1", "data/train/b.txt": b"b1"}, tag="main")
+    fs = _reader(url, kw, tmp_path)
+    with fs.version_transaction("fix a, add c"):
+        with fs.open("flowers@main/train/a.txt", "wb") as f:
+            f.write(b"a2")
+        fs.pipe_file("flowers@main/test/c.txt", b"c2")
+        with fs.open("flowers@main/train/b.txt", "wb") as f:   # same bytes as b1: referenced, not re-sent
+            f.write(b"b1")
+        assert fs.cat_file("flowers@main/train/a.txt") == b"a1"    # nothing visible before commit
+    tags = store.tags("flowers")
+    v2 = tags["main"]
+    assert v2 != v1 and tags["latest"] == v2
+    m2 = store.resolve("flowers", v2)
+    assert m2["parent"] == v1 and m2["message"] == "fix a, add c"
+    by_path = {e["path"]: e for e in m2["files"]}
+    m1 = {e["path"]: e for e in store.resolve("flowers", v1)["files"]}
+    assert by_path["data/train/b.txt"]["key"] == m1["data/train/b.txt"]["key"]     # deduplicated
+    assert fs.cat_file("flowers@main/train/a.txt") == b"a2"
+    assert fs.cat_file(f"flowers@{v1}/train/a.txt") == b"a1"                       # old version intact
+    assert fs.cat_file("flowers@main/test/c.txt") == b"c2"
+    assert store.verify(f"flowers@{v2}", local=False)["ok"]
+    assert [e["version"] for e in store.log("flowers@main")] == [v2, v1]
+
+
+def test_transaction_that_raises_publishes_nothing(tmp_path):
+    url = "file://" + str(tmp_path / "remote")
+    store = Datasets(remote=url, home=str(tmp_path / "home"))
+    v1 = _version(store, tmp_path, {"data/train/a.txt": b"a1"}, tag="main")
+    fs = _reader(url, {}, tmp_path)
+    with pytest.raises(RuntimeError):
+        with fs.transaction:
+            fs.pipe_file("flowers@main/train/a.txt", b"never")
+            raise RuntimeError("boom")
+    assert [v["version"] for v in store.versions("flowers")] == [v1]
+    assert not any("never" in p.read_text(errors="ignore") for p in (tmp_path / "remote").rglob("*") if p.is_file())
+    from cloudfiles.datasets import DatasetError
+
+    with pytest.raises(DatasetError, match="transaction"):
+        fs.pipe_file("flowers@main/train/a.txt", b"outside")
+
+
+_COMMITTER = """
+import sys, time
+from cloudfiles.datasets.fs import DatasetFileSystem
+from cloudfiles.exceptions import PreconditionFailedError
+fs = DatasetFileSystem(remote=sys.argv[1], home=sys.argv[2], skip_instance_cache=True)
+try:
+    with fs.transaction:
+        fs.pipe_file("flowers@main/train/a.txt", sys.argv[3].encode())
+        open(sys.argv[4], "w").close()
+        while not all(__import__("os").path.exists(p) for p in sys.argv[5:]):
+            time.sleep(0.01)
+    print("won")
+except PreconditionFailedError as err:
+    print("lost")
+"""
+
+
+def test_conflicting_commits_from_two_processes_one_wins(tmp_path):
+    url = "file://" + str(tmp_path / "remote")
+    store = Datasets(remote=url, home=str(tmp_path / "home"))
+    v1 = _version(store, tmp_path, {"data/train/a.txt": b"a1"}, tag="main")
+    flags = [str(tmp_path / f"ready{i}") for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", _COMMITTER, url, str(tmp_path / f"h{i}"), f"from {i}",
+                               flags[i], *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=REPO)) for i in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert sorted(o[0].strip() for o in outs) == ["lost", "won"], outs
+    versions = [v["version"] for v in store.versions("flowers")]
+    assert len(versions) == 2 and versions[0] == v1            # the loser published nothing
+    winner = store.tags("flowers")["main"]
+    assert winner == versions[1]
+    fs = _reader(url, {}, tmp_path)
+    assert fs.cat_file("flowers@main/train/a.txt") in (b"from 0", b"from 1")
+
+
+def test_cli_branch_and_log(tmp_path):
+    url = "file://" + str(tmp_path / "remote")
+    store = Datasets(remote=url, home=str(tmp_path / "home"))
+    v1 = _version(store, tmp_path, {"data/train/a.txt": b"a1"}, tag="v1")
+    cli = [sys.executable, "-m", "cloudfiles_cli.main", "dataset", "--remote", url, "--home", str(tmp_path / "home")]
+    env = dict(os.environ, PYTHONPATH=REPO)
+    out = subprocess.run(cli + ["branch", "flowers", "v1", "exp"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == f"flowers@exp -> {v1}", out.stderr
+    again = subprocess.run(cli + ["branch", "flowers", "v1", "exp"], capture_output=True, text=True, env=env)
+    assert again.returncode == 1 and again.stderr.count("\n") == 1
+    fs = _reader(url, {}, tmp_path)
+    with fs.version_transaction("second"):
+        fs.pipe_file("flowers@exp/train/a.txt", b"a2")
+    log = subprocess.run(cli + ["log", "flowers@exp", "--json"], capture_output=True, text=True, env=env)
+    rows = json.loads(log.stdout)
+    assert [r["message"] for r in rows] == ["second", None] and rows[1]["version"] == v1
+    assert store.tags("flowers")["v1"] == v1                     # the branch moved, v1 did not

@@ -18,10 +18,15 @@ works without importing cloudfiles first.
 from __future__ import annotations
 
 import hashlib
+import io
+import os
+import shutil
+import tempfile
 import threading
 from typing import Any, Optional
 
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
+from fsspec.transaction import Transaction
 
 from ..cloudfiles import CloudFiles
 from .errors import DatasetError, DatasetIntegrityError
@@ -32,11 +37,76 @@ _FSSPEC_OPTIONS = frozenset({"asynchronous", "loop", "skip_instance_cache", "use
                              "listings_expiry_time", "max_paths"})
 
 
+class VersionTransaction(Transaction):
+    """``with fs.transaction:`` — every file written inside becomes part of one new
+    version, published when the block ends without an exception (see
+    :func:`cloudfiles.datasets.commit.publish`); a block that raises publishes nothing."""
+
+    def __init__(self, fs: "DatasetFileSystem", message: Optional[str] = None):
+        super().__init__(fs)
+        self.message = message
+        self.target: Optional[tuple[str, str, dict]] = None   # (name, ref, parent manifest)
+        self.published: Optional[dict] = None
+        self._staging = tempfile.mkdtemp(prefix="cfds-txn-")
+
+    def stage_path(self) -> str:
+        fd, path = tempfile.mkstemp(dir=self._staging)
+        os.close(fd)
+        return path
+
+    def start(self) -> None:
+        super().start()
+        self.fs.invalidate_cache()  # the parent is what REF names now, not when first read
+
+    def complete(self, commit: bool = True) -> None:
+        from . import commit as _commit
+        from .store import _now
+
+        staged = list(self.files)
+        self.files.clear()
+        try:
+            if commit and staged and self.target is not None:
+                name, ref, parent = self.target
+                tags = self.fs.store.tags(name)
+                branch = ref if ref in tags and ref != "latest" else None
+                self.published = _commit.publish(
+                    self.fs.store, name, parent, [f.staged for f in staged], self.message, _now(),
+                    branch=branch, guard_latest=ref == "latest")
+                self.fs.invalidate_cache()
+        finally:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self.fs._intrans = False
+
+
 class DatasetFileSystem(AbstractFileSystem):
-    """Read-only fsspec view of pushed dataset versions (``cfds://``)."""
+    """fsspec view of pushed dataset versions (``cfds://``): reads anywhere,
+    writes inside ``with fs.transaction:`` that publish one new version."""
 
     protocol = ("cfds",)
     root_marker = ""
+    transaction_type = VersionTransaction
+
+    def _open_staged(self, path: str) -> "_StagedFile":
+        """A staged write of the open transaction (one dataset ref per transaction)."""
+        txn = self._transaction if self._intrans else None
+        if not isinstance(txn, VersionTransaction):
+            raise DatasetError("cfds:// versions are immutable: write inside `with fs.transaction:`, "
+                               "which publishes the writes as one new version")
+        stripped = self._strip_protocol(path)
+        name, ref, inner, manifest = self._parse(stripped)
+        if inner == "data" or not inner.startswith("data/"):
+            raise DatasetError(f"cfds://{stripped}: write to NAME@REF/PARTITION/PATH")
+        if txn.target is None:
+            txn.target = (name, ref, manifest)
+        elif txn.target[:2] != (name, ref):
+            raise DatasetError(f"one transaction writes one dataset ref: {txn.target[0]}@{txn.target[1]}, "
+                               f"not {name}@{ref}")
+        return _StagedFile(inner, txn.stage_path())
+
+    def version_transaction(self, message: Optional[str] = None) -> VersionTransaction:
+        """A transaction whose version records ``message``: ``with fs.version_transaction("fix labels"):``."""
+        self._transaction = VersionTransaction(self, message)
+        return self._transaction
 
     def __init__(self, remote: Optional[str] = None, home: Optional[str] = None, **options: Any):
         fs_options = {k: options.pop(k) for k in list(options) if k in _FSSPEC_OPTIONS}
@@ -206,11 +276,41 @@ class DatasetFileSystem(AbstractFileSystem):
         return data
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
+        if mode == "wb":
+            return self._open_staged(path)
         if mode != "rb":
-            raise DatasetError("cfds:// versions are immutable: open them with mode 'rb'")
+            raise DatasetError(f"cfds:// files open with 'rb', or 'wb' inside a transaction, not {mode!r}")
         name, e = self._entry(path)
         return _VersionFile(self, path, mode, block_size=block_size or "default",
                             cache_options=cache_options, size=e["size"])
+
+
+class _StagedFile(io.RawIOBase):
+    """A write-only local temporary copy of one file of a transaction."""
+
+    def __init__(self, inner: str, local: str):
+        from .commit import Staged
+
+        super().__init__()
+        self.staged = Staged(inner, local)
+        self._f = open(local, "wb")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        return self._f.write(b)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._f.close()
+        super().close()
+
+    def commit(self) -> None:
+        """Published by the transaction as a whole."""
+
+    def discard(self) -> None:
+        """Removed with the transaction's staging directory."""
 
 
 class _VersionFile(AbstractBufferedFile):

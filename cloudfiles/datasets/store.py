@@ -656,6 +656,22 @@ class Datasets:
         """Local paths of every partition (pulling first if needed), version and meta."""
         return self.dataset(ref, auto_install=auto_install).info()
 
+    def log(self, ref: str, limit: int = 1000) -> list[dict]:
+        """The history of ``NAME[@REF]``, newest first: ``{'version', 'created', 'parent',
+        'message'}`` following each manifest's parent (at most ``limit`` entries)."""
+        name, version = split_ref(ref)
+        manifest = self.resolve(name, version)
+        by_id = {v["version"]: v for v in self.versions(name)}
+        out: list[dict] = []
+        seen: set[str] = set()
+        while manifest is not None and len(out) < limit and manifest["version"] not in seen:
+            seen.add(manifest["version"])
+            parent = manifest.get("parent")
+            out.append({"version": manifest["version"], "created": manifest.get("created"),
+                        "parent": parent, "message": manifest.get("message")})
+            manifest = self.resolve(name, parent) if isinstance(parent, str) and parent in by_id else None
+        return out
+
     # ------------------------------------------------------------ verify
     def verify(self, ref: str, local: bool = True, remote: bool = True, raise_on_error: bool = True) -> dict:
         """Check the installed copy and/or the remote version against the manifest
