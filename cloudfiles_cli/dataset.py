@@ -187,3 +187,5 @@ def versions(ctx: click.Context, name: str) -> None:
     for v in store.versions(name):
         names = ",".join(by_version.get(v["version"], []))
         click.echo(f"{v['version']}\t{v['created']}" + (f"\t{names}" if names else ""))
+
+from . import dataset_history  # noqa: E402,F401  (log, branch: registered on the group above)
