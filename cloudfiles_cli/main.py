@@ -77,7 +77,9 @@ def _register() -> None:
         cli.add_command(command)
     try:
         from .dataset import dataset
+        from .registry import add_commands
 
+        add_commands(dataset)
         cli.add_command(dataset)
     except ImportError:
         pass
