@@ -71,12 +71,15 @@ def _register() -> None:
     from .files import cat, head, rm, touch
     from .listing import du, ls
     from .verify import verify
+    from .xfer import xfer
 
-    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias):
+    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias, xfer):
         cli.add_command(command)
     try:
         from .dataset import dataset
+        from .registry import add_commands
 
+        add_commands(dataset)
         cli.add_command(dataset)
     except ImportError:
         pass
