@@ -251,7 +251,23 @@ class CloudFilesFileSystem(AbstractFileSystem):
                 by_cf.setdefault(id(cf), (cf, []))[1].append(key)
         for cf, keys in by_cf.values():
             cf.delete(keys)
+        if recursive and self.cf_protocol == "file":
+            self._remove_empty_dirs(path)
         self.invalidate_cache()
+
+    def _remove_empty_dirs(self, path) -> None:
+        """``rm -r`` of a local directory also removes the directories it left empty."""
+        import os
+
+        for top in (path if isinstance(path, list) else [path]):
+            top = self._strip_protocol(top)
+            if not os.path.isdir(top) or os.path.islink(top):
+                continue
+            for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(dirpath)
+                except OSError:
+                    pass  # not empty: something not removed lives there
 
     def cp_file(self, path1, path2, **kwargs) -> None:
         src, k1 = self._split(path1)

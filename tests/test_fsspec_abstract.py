@@ -1,5 +1,5 @@
 """fsspec's own abstract filesystem suite (copy, get, put, pipe, open) run
-against cloudfiles.fsspec on mem:// and on S3 (moto)."""
+against cloudfiles.fsspec on mem://, file://, S3 (moto) and GCS (the emulator)."""
 from __future__ import annotations
 
 import posixpath
@@ -45,3 +45,24 @@ class TestS3(_ObjectStoreFixtures, _Suites):
     @pytest.fixture
     def fs_path(self, s3_server):
         return f"{s3_server.make_bucket()}/root"
+
+
+class TestGCS(_ObjectStoreFixtures, _Suites):
+    @pytest.fixture
+    def fs(self, gcs_server, monkeypatch):
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.endpoint)
+        return CloudFilesFileSystem("gs", skip_instance_cache=True)
+
+    @pytest.fixture
+    def fs_path(self, gcs_server):
+        return f"{gcs_server.create_bucket()}/root"
+
+
+class TestFile(_ObjectStoreFixtures, _Suites):
+    @pytest.fixture
+    def fs(self):
+        return CloudFilesFileSystem("file", skip_instance_cache=True)
+
+    @pytest.fixture
+    def fs_path(self, tmp_path):
+        return str(tmp_path / "root")

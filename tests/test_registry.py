@@ -286,3 +286,23 @@ def test_docs_worked_example_runs_verbatim(tmp_path):
     assert lines[1] == "rose-pixels"
     assert lines[2].startswith("installed org.example.flowers@")
     assert json.loads((tmp_path / "info.json").read_text())["prepared"] is True
+
+
+def test_public_bucket_is_read_anonymously(s3_server, tmp_path, monkeypatch):
+    bucket = s3_server.make_bucket(public=True)
+    data = b"public bytes\n"
+    CloudFiles(s3_server.cloudpath(bucket), secrets=s3_server.secrets).put("pub.txt", data)
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(k, raising=False)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    import yaml
+
+    (repo / "pub.yaml").write_text(yaml.safe_dump({"id": "org.example.pub", "resources": [
+        {"url": s3_server.cloudpath(bucket, "pub.txt"), "sha256": sha(data), "partition": "all"}]}))
+    # Without credentials the download is retried unsigned. moto applies the bucket
+    # policy to GET but refuses the unsigned HEAD that download_file starts with
+    # (AWS allows it under s3:GetObject), so here the unsigned attempt shows in the error.
+    with pytest.raises(DatasetIntegrityError, match="org.example.pub.*pub.txt.*unsigned request"):
+        datasets.prepare("org.example.pub", repositories_=[str(repo)], home=str(tmp_path / "home"),
+                         remote="file://" + str(tmp_path / "remote"))

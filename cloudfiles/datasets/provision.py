@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..cloudfiles import CloudFiles
-from ..exceptions import CloudFilesError, NotFoundError
+from ..exceptions import CloudFilesError, CredentialsError, NotFoundError
 from ..scheduler import schedule
 from . import unpack as _unpack
 from .errors import DatasetError, DatasetIntegrityError, combined
@@ -87,10 +87,14 @@ def prepare(did: str, trust: bool = False, push: bool = False, force: bool = Fal
         dest = os.path.join(downloads, hashlib.sha256(r.url.encode()).hexdigest()[:24])
         if os.path.isfile(dest) and _check(dest, r) is None:
             return r, None, "resumed"
+        parent, name = _split(r.url)
+        opts = dict(store.config.cf_kwargs) if parent.startswith(("s3:", "gs:")) else {}
         try:
-            parent, name = _split(r.url)
-            CloudFiles(parent, **store.config.cf_kwargs if parent.startswith(("s3:", "gs:")) else {}) \
-                .download_file(name, dest, raw=True)
+            try:
+                CloudFiles(parent, **opts).download_file(name, dest, raw=True)
+            except CredentialsError:
+                # public buckets: without credentials of our own, read anonymously
+                CloudFiles(parent, **dict(opts, no_sign_request=True)).download_file(name, dest, raw=True)
         except NotFoundError:
             return r, "not found (404)", "failed"
         except (CloudFilesError, OSError) as err:
