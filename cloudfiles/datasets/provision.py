@@ -158,7 +158,10 @@ def _build(defn: Definition, paths: dict, tree: str) -> list[dict]:
         os.makedirs(os.path.dirname(target) if r.path else target, exist_ok=True)
         try:
             if r.unpack == "none":
-                shutil.copyfile(src, target)
+                try:
+                    os.link(src, target)  # the staging copy is removed after install
+                except OSError:
+                    shutil.copyfile(src, target)
             elif r.unpack == "gz":
                 _unpack.gunzip(src, target)
             elif r.unpack == "zip":
