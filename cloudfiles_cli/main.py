@@ -84,6 +84,7 @@ def _register() -> None:
         cli.add_command(dataset)
     except ImportError:
         pass
+    from .assets import assets; cli.add_command(assets)  # noqa: E702
 
 
 _register()
