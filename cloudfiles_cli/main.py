@@ -72,8 +72,9 @@ def _register() -> None:
     from .listing import du, ls
     from .verify import verify
     from .xfer import xfer
+    from .misc import license, mkdir
 
-    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias, xfer):
+    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias, xfer, mkdir, license):
         cli.add_command(command)
     try:
         from .dataset import dataset
