@@ -93,3 +93,18 @@ _step("workflow", "Run the config's workflow steps in order.")
 def search_cmd(config: Optional[str], as_json: bool, sql: str) -> None:
     """Run SQL over the `files` and `assets` tables."""
     _out(_db(config).search(sql), as_json)
+
+
+@assets.command("serve")
+@_config
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+def serve_cmd(config: Optional[str], host: str, port: int) -> None:
+    """Serve the assets page and JSON API."""
+    from werkzeug.serving import run_simple
+
+    from cloudfiles.assets.server import create_app
+
+    from cloudfiles.assets import load_config
+
+    run_simple(host, port, create_app(load_config(config)), threaded=True)
