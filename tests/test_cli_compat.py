@@ -41,3 +41,13 @@ def test_rm_block_size_deletes_everything(tmp_path, remote: Remote):
     remote.run("rm", "-r", "-b", "2", remote("blk"))
     listing = remote.run("ls", "-r", remote(""), ok=False).stdout.decode()
     assert "blk/" not in listing
+
+
+def test_mv_help_shows_mv_examples():
+    out = run("mv", "--help").stdout.decode()
+    assert "cloudfiles mv " in out and "cloudfiles cp " not in out
+
+
+def test_xfer_help_has_examples():
+    for sub in (["xfer"], ["xfer", "init"], ["xfer", "execute"], ["xfer", "status"]):
+        assert "cloudfiles xfer " in run(*sub, "--help").stdout.decode()
