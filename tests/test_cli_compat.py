@@ -51,3 +51,9 @@ def test_mv_help_shows_mv_examples():
 def test_xfer_help_has_examples():
     for sub in (["xfer"], ["xfer", "init"], ["xfer", "execute"], ["xfer", "status"]):
         assert "cloudfiles xfer " in run(*sub, "--help").stdout.decode()
+
+
+def test_str_content_is_stored_as_utf8_as_docs_api_says():
+    cf = CloudFiles("mem://compat-str/x")
+    cf.put("a", "héllo")
+    assert cf.get("a") == "héllo".encode("utf-8")
