@@ -160,6 +160,15 @@ def test_bad_definition_field_and_unverified(site):
         datasets.prepare("org.x")
     ds = datasets.prepare("org.x", trust=True)
     assert ds.meta["resources"][0]["sha256"] == sha(site["files"]["labels.csv"])
+    # the computed sha256s are the installed manifest: verify checks the files against them
+    manifest = json.loads((ds.root / ".cloudfiles-manifest.json").read_text())
+    [entry] = [e for e in manifest["files"] if e["path"] == "data/a/labels.csv"]
+    assert entry["sha256"] == sha(site["files"]["labels.csv"])
+    assert datasets.verify("org.x", remote=False)["ok"]
+    installed = ds.root / "data" / "a" / "labels.csv"
+    installed.write_bytes(b"X" + installed.read_bytes()[1:])
+    with pytest.raises(DatasetError, match="labels.csv"):
+        datasets.verify("org.x", remote=False)
 
 
 def test_search_ranking_and_json(site):

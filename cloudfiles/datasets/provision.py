@@ -21,7 +21,8 @@ from ..exceptions import CloudFilesError, CredentialsError, NotFoundError
 from ..scheduler import schedule
 from . import unpack as _unpack
 from .errors import DatasetError, DatasetIntegrityError, combined
-from .layout import LOCAL_RECORD, scan
+from .layout import (CHECKSUM, LOCAL_MANIFEST, LOCAL_RECORD, MANIFEST_FORMAT, content_hash, partitions_of, scan,
+                     sha256_file)
 from .registry import Definition, Repository, definitions, find, repositories, score
 from .store import Dataset, Datasets, _file_lock, _write_atomic
 
@@ -123,7 +124,7 @@ def prepare(did: str, trust: bool = False, push: bool = False, force: bool = Fal
         meta = defn.meta()
         meta["resources"] = resources
         _write_atomic(os.path.join(tree, "meta.json"), json.dumps(meta, indent=2).encode())
-        scan(tree)
+        _write_atomic(os.path.join(tree, LOCAL_MANIFEST), _local_manifest(did, tree, meta))
         record = {"name": did, "version": None, "prepared_from": defn.source, "repository": defn.repository,
                   "trusted": bool(unverified), "resources": resources,
                   "partitions": sorted({r.partition for r in defn.resources})}
@@ -137,6 +138,20 @@ def prepare(did: str, trust: bool = False, push: bool = False, force: bool = Fal
     if push:
         _push(store, did)
     return store.dataset(did, auto_install=False)
+
+
+def _local_manifest(did: str, tree: str, meta: dict) -> bytes:
+    """The installed manifest of a prepared tree: every file's size and sha256 as
+    computed here (for a trusted, checksum-less definition, the first record of them),
+    so ``verify`` checks the installed files against it."""
+    entries = []
+    for f in scan(tree):
+        sha, size = sha256_file(f.abspath)
+        entries.append({"path": f.rel, "size": size, "sha256": sha, "key": "", "encoding": None})
+    manifest = {"format": MANIFEST_FORMAT, "name": did, "version": None, "parent": None, "checksum": CHECKSUM,
+                "content_hash": content_hash(entries), "meta": meta, "partitions": partitions_of(entries),
+                "files": entries}
+    return json.dumps(manifest, separators=(",", ":")).encode()
 
 
 def _push(store: Datasets, did: str) -> None:
