@@ -264,8 +264,21 @@ def cp(ctx, sources, destination, recursive, compression, no_clobber, resume, pa
         ctx.exit(1)
 
 
+_MV_EXAMPLES = """
+    \b
+    Naming (as mv does; the same rules as cp):
+      cloudfiles mv a.txt s3://b/dir/      -> s3://b/dir/a.txt (a.txt is deleted)
+      cloudfiles mv s3://b/x.txt s3://b/y.txt   (server-side copy, then delete)
+      cloudfiles mv -r data s3://b/x       -> s3://b/x/... (s3://b/x/data/... if x/ has files)
+      cloudfiles mv 's3://b/tmp/*.png' gs://b/img/
+      cloudfiles ls -r old | cloudfiles mv - s3://b/archive/
+
+    A source is deleted only after its copy arrived; failed files stay where they were.
+"""
+
+
 @click.command(help="Move files: copy them (server-side where possible), then delete each source "
-               "that arrived.\n\n    SOURCE '-' reads paths from stdin.\n" + _NAMING)
+               "that arrived.\n\n    SOURCE '-' reads paths from stdin.\n" + _MV_EXAMPLES)
 @click.argument("sources", nargs=-1, required=True)
 @click.argument("destination", nargs=1)
 @click.option("-r", "--recursive", is_flag=True, help="Move directories and everything below them.")

@@ -153,6 +153,12 @@ def verify(ctx: click.Context, ref: str, local_only: bool, remote_only: bool) ->
 def info(ctx: click.Context, ref: str, no_pull: bool) -> None:
     """Print JSON with the local path of each partition (pulling first if needed)."""
     store, _ = _store(ctx)
+    from cloudfiles.datasets.provision import _repos, info as registry_info
+    from cloudfiles.datasets.registry import definitions
+
+    if "@" not in ref and ref in definitions(_repos(store)):
+        click.echo(json.dumps(registry_info(ref, store=store), indent=2))
+        return
     click.echo(json.dumps(store.info(ref, auto_install=not no_pull), indent=2))
 
 
@@ -187,3 +193,5 @@ def versions(ctx: click.Context, name: str) -> None:
     for v in store.versions(name):
         names = ",".join(by_version.get(v["version"], []))
         click.echo(f"{v['version']}\t{v['created']}" + (f"\t{names}" if names else ""))
+
+from . import dataset_history  # noqa: E402,F401  (log, branch: registered on the group above)

@@ -29,12 +29,14 @@ from .common import (
 )
 
 
-def _delete(base: str, keys: list, progress: bool) -> bool:
+def _delete(base: str, keys: list, progress: bool, block_size: int = 0) -> bool:
     if not keys:
         return True
     cf = CloudFiles(base, progress=progress)
     try:
-        cf.delete(keys)
+        step = block_size or len(keys)
+        for i in range(0, len(keys), step):
+            cf.delete(keys[i:i + step])
     except TransferError as err:
         report_transfer_error("rm", err, where=cf.abspath)
         return False
@@ -65,8 +67,10 @@ def _prune_local(root: str) -> None:
 @click.option("-r", "--recursive", is_flag=True, help="Delete directories and everything below them.")
 @click.option("-f", "--force", is_flag=True, help="Do not complain about files that do not exist.")
 @click.option("--progress", is_flag=True, help="Show a progress bar.")
+@click.option("-b", "--block-size", type=click.IntRange(min=1), default=None,
+              help="Files per delete batch (default: all of a directory at once).")
 @click.pass_context
-def rm(ctx, paths, recursive, force, progress):
+def rm(ctx, paths, recursive, force, progress, block_size):
     ok = True
     progress = progress or (ctx.obj or {}).get("progress", False)
     groups: dict = {}
@@ -78,7 +82,7 @@ def rm(ctx, paths, recursive, force, progress):
             if not keys and not force:
                 error("rm", f"{path}: no files match")
                 ok = False
-            ok &= _delete(g.base, keys, progress)
+            ok &= _delete(g.base, keys, progress, block_size or 0)
             continue
         loc = resolve(path)
         if is_dir(loc, probe_cloud=recursive):
@@ -91,21 +95,24 @@ def rm(ctx, paths, recursive, force, progress):
             # A file with the directory's own name (cloud "dir/test" next to "dir/test/") goes too.
             extra = loc.key and loc.protocol != "file" and not loc.key.endswith("/") \
                 and CloudFiles(loc.base).exists(loc.key)
-            ok &= _delete(base, keys, progress)
+            ok &= _delete(base, keys, progress, block_size or 0)
             if extra:
-                ok &= _delete(loc.base, [loc.key], progress)
+                ok &= _delete(loc.base, [loc.key], progress, block_size or 0)
             if loc.protocol == "file":
                 _prune_local(loc.local_path or "")
             continue
         key, _ = strip_local_suffix(loc)
         if not force and not stdin:
             if not CloudFiles(loc.base).exists(key):
-                error("rm", f"{path}: no such file")
+                if loc.protocol != "file" and is_dir(loc):
+                    error("rm", f"{path}: is a directory (use -r)")
+                else:
+                    error("rm", f"{path}: no such file")
                 ok = False
                 continue
         groups.setdefault(loc.base, []).append(key)
     for base, keys in groups.items():
-        ok &= _delete(base, keys, progress)
+        ok &= _delete(base, keys, progress, block_size or 0)
     if not ok:
         ctx.exit(1)
 

@@ -71,15 +71,20 @@ def _register() -> None:
     from .files import cat, head, rm, touch
     from .listing import du, ls
     from .verify import verify
+    from .xfer import xfer
+    from .misc import license, mkdir
 
-    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias):
+    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias, xfer, mkdir, license):
         cli.add_command(command)
     try:
         from .dataset import dataset
+        from .registry import add_commands
 
+        add_commands(dataset)
         cli.add_command(dataset)
     except ImportError:
         pass
+    from .assets import assets; cli.add_command(assets)  # noqa: E702
 
 
 _register()

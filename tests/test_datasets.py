@@ -386,15 +386,30 @@ def test_concurrent_pushes_from_processes(tmp_path):
         assert reader.verify(f"mp@{v}", local=False)["ok"]
 
 
-@pytest.mark.parametrize("kind", ["mem", "file"])
-def test_concurrent_tag_moves_have_one_winner(kind, tmp_path):
-    url = f"mem://tags-{uuid.uuid4().hex[:8]}/r" if kind == "mem" else "file://" + str(tmp_path / "r")
+def _tag_remote(kind, tmp_path, request):
+    """(remote cloudpath, CloudFiles kwargs) of a fresh remote of ``kind``."""
+    if kind == "mem":
+        return f"mem://tags-{uuid.uuid4().hex[:8]}/r", {}
+    if kind == "file":
+        return "file://" + str(tmp_path / "r"), {}
+    if kind == "s3":
+        server = request.getfixturevalue("s3_server")
+        return server.cloudpath(server.make_bucket(), "r"), {"secrets": server.secrets}
+    gcs = request.getfixturevalue("store_gcs")
+    return gcs.url, {}
+
+
+@pytest.mark.parametrize("kind", ["mem", "file", "s3", "gcs"])
+def test_concurrent_tag_moves_have_one_winner(kind, tmp_path, request):
+    if kind in ("s3", "gcs") and kind not in backends():
+        pytest.skip(f"{kind} not selected")
+    url, kw = _tag_remote(kind, tmp_path, request)
     versions = []
     for i in range(6):
-        s = Datasets(remote=url, home=str(tmp_path / f"h{i}"))
+        s = Datasets(remote=url, home=str(tmp_path / f"h{i}"), **kw)
         s.register(str(make_tree(tmp_path / f"s{i}", {"data/a/x": f"{i}".encode()})), "t")
         versions.append(s.push("t")["version"])
-    s = Datasets(remote=url, home=str(tmp_path / "h0"))
+    s = Datasets(remote=url, home=str(tmp_path / "h0"), **kw)
     s.tag("t", versions[0], "prod")
     for round_ in range(3):
         base = s.tags("t")["prod"]
@@ -415,11 +430,13 @@ def test_concurrent_tag_moves_have_one_winner(kind, tmp_path):
             t.join()
         assert len(wins) == 1 and len(losses) == 4 and wins[0]["moved"]
         assert s.tags("t")["prod"] == wins[0]["version"] != base
-    url_cf = CloudFiles(url.rstrip("/") + "/t/")
+    url_cf = CloudFiles(url.rstrip("/") + "/t/", **kw)
     history = url_cf.get_json("tags/prod.json")["history"]
     assert len(history) == 4  # the first tagging and one move per round, none lost
+    current = s.tags("t")["prod"]
+    stale = next(v for v in versions if v != current)
     with pytest.raises(PreconditionFailedError, match="points at"):
-        s.tag("t", versions[1], "prod", expect=versions[0])
+        s.tag("t", versions[1], "prod", expect=stale)
     with pytest.raises(DatasetError, match="latest"):
         s.tag("t", versions[1], "latest")
 
@@ -442,17 +459,36 @@ def test_tag_moves_from_processes_have_one_winner(tmp_path):
     assert outs == ["lost", "lost", "won"]
 
 
-def test_tags_refused_without_conditional_writes(tmp_path, request):
-    if "s3" not in REMOTES:
-        pytest.skip("s3 not selected")
-    server = request.getfixturevalue("s3_server")
-    s = Datasets(remote=server.cloudpath(server.make_bucket(), "d"), home=str(tmp_path / "h"),
-                 secrets=server.secrets)
+@pytest.mark.parametrize("kind", ["s3", "gcs"])
+def test_push_tag_and_tag_moves_on_clouds(kind, tmp_path, request):
+    """S3 If-None-Match/If-Match and GCS ifGenerationMatch move tags: push --tag,
+    tag -f, and a stale writer (an out-of-date token) loses."""
+    if kind not in backends():
+        pytest.skip(f"{kind} not selected")
+    url, kw = _tag_remote(kind, tmp_path, request)
+    s = Datasets(remote=url, home=str(tmp_path / "h"), **kw)
     s.register(str(make_tree(tmp_path / "s", {"data/a/x": b"x"})), "t")
-    v = s.push("t")["version"]
-    with pytest.raises(PreconditionFailedError, match="no conditional writes"):
-        s.tag("t", v, "prod")
-    assert s.tags("t") == {"latest": v}
+    v1 = s.push("t", tag="prod")["version"]
+    assert s.tags("t") == {"latest": v1, "prod": v1}
+    s.register(str(make_tree(tmp_path / "s2", {"data/a/x": b"y"})), "t", force=True)
+    v2 = s.push("t")["version"]
+    with pytest.raises(DatasetExistsError):
+        s.tag("t", v2, "prod")
+    assert s.tag("t", v2, "prod", force=True)["moved"]
+    assert s.resolve("t", "prod")["version"] == v2
+
+    from cloudfiles.datasets import conditional
+
+    cf = CloudFiles(url.rstrip("/") + "/t/", **kw)
+    content, token = conditional.read_versioned(cf, "tags/prod.json")
+    assert json.loads(content)["version"] == v2 and token
+    conditional.put_if(cf, "tags/prod.json", content + b"\n", token)  # the token still holds
+    with pytest.raises(PreconditionFailedError):
+        conditional.put_if(cf, "tags/prod.json", b"{}", token)        # now it is stale
+    with pytest.raises(PreconditionFailedError):
+        conditional.put_if(cf, "tags/prod.json", b"{}", None)         # exists: create-only refused
+    assert conditional.put_if(cf, "tags/new.json", b"{}", None)      # absent: created
+    assert s.resolve("t", "prod")["version"] == v2
 
 
 def test_config_file_env_and_defaults(tmp_path, monkeypatch):

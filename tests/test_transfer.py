@@ -186,3 +186,24 @@ def test_move_deletes_only_what_arrived(make_cf):
     with pytest.raises(exceptions.TransferError):
         src.moves(dest, ["a", "missing"])
     assert not src.exists("a") and src.exists("b") and dest.get("a") == b"1"
+
+
+def test_file_writes_recreate_a_directory_removed_behind_their_back(tmp_path):
+    """The file backend remembers directories it made; one removed since (rm -r by
+    someone else) is made again for puts, server-side copies and multipart writes."""
+    import shutil
+
+    src = CloudFiles("file://" + str(tmp_path / "src"))
+    dest = CloudFiles("file://" + str(tmp_path / "dest"), part_size=1024, large_threshold=1024)
+    src.put("d/a", b"a" * 10)
+    dest.put("d/x", b"x")
+    shutil.rmtree(tmp_path / "dest" / "d")
+    src.transfer_to(dest, paths=["d/a"])                 # copy_within
+    assert dest.get("d/a") == b"a" * 10
+    shutil.rmtree(tmp_path / "dest" / "d")
+    with dest.open("d/big", "wb") as f:                  # multipart
+        f.write(b"z" * 5000)
+    assert dest.get("d/big") == b"z" * 5000
+    shutil.rmtree(tmp_path / "dest" / "d")
+    dest.put("d/y", b"y")                                # put
+    assert dest.get("d/y") == b"y"

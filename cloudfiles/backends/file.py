@@ -65,14 +65,16 @@ class FileBackend(Backend):
         if not isinstance(key, str) or not key or key.endswith("/"):
             raise CloudPathError(f"{key!r} names a directory, not a file, under {self.root}")
         directory = key.rpartition("/")[0]
-        if directory in self._safe_dirs and ".." not in key.split("/") and "\0" not in key:
+        if directory in self._safe_dirs:
             keys.check_relative(key)
-            return os.path.join(self.root, key)
-        path = keys.local_path(self.root, key, self._real_root)
-        with self._dirs_lock:
-            if len(self._safe_dirs) > 100_000:
-                self._safe_dirs.clear()
-            self._safe_dirs.add(directory)
+            path = os.path.join(self.root, key)
+        else:
+            path = keys.local_path(self.root, key, self._real_root)
+            with self._dirs_lock:
+                if len(self._safe_dirs) > 100_000:
+                    self._safe_dirs.clear()
+                self._safe_dirs.add(directory)
+        keys.check_target(self._real_root, path, key)  # the file itself a symlink out of the root
         return path
 
     def _open_read(self, path: str, key: str):
@@ -133,18 +135,23 @@ class FileBackend(Backend):
                 self._known_dirs.clear()
             self._known_dirs.add(directory)
 
+    def _create_tmp(self, tmp: str) -> int:
+        """Create the temporary file ``tmp`` (its directory too, even if someone removed
+        it since this backend last made it) and return its descriptor."""
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileNotFoundError:
+            directory = os.path.dirname(tmp)
+            self._known_dirs.discard(directory)
+            self._ensure_dir(directory)
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+
     def put(self, key, content, encoding=None, content_type=None, cache_control=None,
             storage_class=None, md5=None, crc32c=None) -> None:
         path = self._path(key)
         target = path + (SUFFIXES[encoding] if encoding else "")
-        directory = os.path.dirname(target)
         tmp = _tmp_name(target)
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileNotFoundError:
-            self._known_dirs.discard(directory)
-            self._ensure_dir(directory)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = self._create_tmp(tmp)
         try:
             view = memoryview(content)
             while view:
@@ -268,10 +275,10 @@ class FileBackend(Backend):
             raise NotFoundError(f"{src_key!r} does not exist under {self.root}")
         dpath = dest._path(dest_key)
         target = dpath + (SUFFIXES[enc] if enc else "")
-        dest._ensure_dir(os.path.dirname(target))
         tmp = _tmp_name(target)
         try:
             keys.check_target(self._real_root, found, src_key)
+            os.close(dest._create_tmp(tmp))
             shutil.copyfile(found, tmp)
             os.replace(tmp, target)
         except BaseException:
@@ -287,10 +294,8 @@ class FileBackend(Backend):
                         part_size=None):
         path = self._path(key)
         target = path + (SUFFIXES[encoding] if encoding else "")
-        self._ensure_dir(os.path.dirname(target))
         tmp = _tmp_name(target)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        return _FileUpload(path, target, tmp, fd)
+        return _FileUpload(path, target, tmp, self._create_tmp(tmp))
 
     def multipart_put_part(self, upload, part_number, data, offset, md5=None, crc32c=None):
         from .base import PartInfo

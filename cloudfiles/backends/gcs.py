@@ -46,6 +46,7 @@ from ..exceptions import (
     MD5IntegrityError,
     NetworkError,
     NotFoundError,
+    PreconditionFailedError,
 )
 from ..integrity import Checksums
 from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, head_dict, iter_batches
@@ -394,7 +395,9 @@ class GCSBackend(Backend):
                        md5, crc32c)
 
     def _put_name(self, name: str, content: bytes, encoding=None, content_type=None, cache_control=None,
-                  storage_class=None, md5=None, crc32c=None) -> None:
+                  storage_class=None, md5=None, crc32c=None, if_generation: Optional[str] = None) -> Optional[str]:
+        """Upload one object; ``if_generation`` makes it conditional ("0": only if absent).
+        Returns the new generation."""
         meta = _object_metadata(content_type, encoding, cache_control, storage_class)
         meta["name"] = name
         if md5:
@@ -412,11 +415,41 @@ class GCSBackend(Backend):
             content, b"\r\n--", b, b"--\r\n",
         ])
         url = (f"{self.endpoint}/upload/storage/v1/b/{_q(self.bucket)}/o"
-               + self._query({"uploadType": "multipart", "fields": "name"}))
+               + self._query({"uploadType": "multipart", "fields": "name,generation",
+                              **({} if if_generation is None else {"ifGenerationMatch": if_generation})}))
         what = f"PUT gs://{self.bucket}/{name}"
         resp = self._request("POST", url, what, {"Content-Type": f"multipart/related; boundary={boundary}"}, body)
+        if resp.status == 412 and if_generation is not None:
+            raise PreconditionFailedError(
+                f"gs://{self.bucket}/{name} changed since it was read (someone else wrote it meanwhile)"
+            )
         if resp.status != 200:
             raise self._fail(resp, what)
+        try:
+            gen = json.loads(resp.data or b"{}").get("generation")
+        except (ValueError, AttributeError):
+            gen = None
+        return None if gen is None else str(gen)
+
+    # -------------------------------------------------- conditional writes
+    def read_versioned(self, key: str) -> tuple[Optional[bytes], Optional[str]]:
+        """Stored bytes of ``key`` and its generation, the token :meth:`put_if` presents."""
+        name = self._name(key)
+        what = f"GET gs://{self.bucket}/{name}"
+        resp = self._request("GET", self._obj_url(name) + self._query({"alt": "media"}), what,
+                             {"Accept-Encoding": "gzip"})
+        if resp.status == 404:
+            self._missing_or_raise(resp, what)
+            return None, None
+        if resp.status != 200:
+            raise self._fail(resp, what)
+        return resp.data, resp.headers.get("x-goog-generation")
+
+    def put_if(self, key: str, content: bytes, expected: Optional[str]) -> str:
+        """Upload with ``ifGenerationMatch`` (``expected`` None: only if absent); a lost
+        race raises :class:`PreconditionFailedError`. Returns the new generation."""
+        return self._put_name(self._name(key), content, content_type="application/json",
+                              if_generation="0" if expected is None else expected) or ""
 
     # ------------------------------------------------------------- metadata
     def _meta(self, name: str, fields: str = _HEAD_FIELDS) -> Optional[dict]:

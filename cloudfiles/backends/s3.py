@@ -30,6 +30,7 @@ import email.utils
 import hashlib
 import hmac
 import os
+import re
 import threading
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ from urllib.parse import quote, unquote, urlsplit
 from .. import connections
 from ..compression import normalize_content_encoding
 from ..exceptions import (
+    PreconditionFailedError,
     AuthorizationError,
     BucketNotFoundError,
     CloudFilesError,
@@ -113,6 +115,14 @@ def _object_headers(content_type: Optional[str], encoding: Optional[str], cache_
     return headers
 
 
+
+def _env_endpoint() -> str:
+    """``$AWS_ENDPOINT_URL_S3`` / ``$AWS_ENDPOINT_URL`` (as boto3 reads them) for plain ``s3://`` paths."""
+    url = (os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "").strip().rstrip("/")
+    if url and not re.match(r"^https?://[^/\s]+$", url):
+        raise CloudPathError(f"AWS_ENDPOINT_URL={url!r} must look like https://host[:port]")
+    return url
+
 class S3Backend(Backend):
     """S3 over SigV4-signed urllib3 requests; see the module docstring."""
 
@@ -137,6 +147,11 @@ class S3Backend(Backend):
         self.custom = bool(cloudpath.host)
         if self.custom:
             parts = urlsplit(cloudpath.host)
+            self._scheme, self._netloc = parts.scheme, parts.netloc
+            self.endpoint = f"{self._scheme}://{self._netloc}"
+        elif _env_endpoint():
+            parts = urlsplit(_env_endpoint())
+            self.custom = True
             self._scheme, self._netloc = parts.scheme, parts.netloc
             self.endpoint = f"{self._scheme}://{self._netloc}"
         else:
@@ -377,6 +392,41 @@ class S3Backend(Backend):
                     f"PUT {self._where(full)}: the server stored md5 {etag}, we sent {sent}; "
                     "the body was corrupted in transit"
                 )
+
+    # -- conditional writes (dataset tags and other small control objects) -------
+    def read_versioned(self, key: str) -> tuple[Optional[bytes], Optional[str]]:
+        """Stored bytes of ``key`` and its ETag, the token :meth:`put_if` presents."""
+        full = self._full_key(key)
+        what = f"GET {self._where(full)}"
+        resp = self._request("GET", full, what)
+        if resp.status == 200:
+            return resp.data, resp.headers.get("etag")
+        if resp.status == 404 and _parse_error(resp.data)[0] in ("NoSuchKey", ""):
+            return None, None
+        raise self._error(resp, what)
+
+    def put_if(self, key: str, content: bytes, expected: Optional[str]) -> str:
+        """PUT with ``If-None-Match: *`` (``expected`` None) or ``If-Match: expected``.
+
+        A 412, or a 409 from a concurrent conditional write, means someone else
+        changed the object: :class:`PreconditionFailedError`. Returns the new ETag.
+        """
+        full = self._full_key(key)
+        what = f"PUT {self._where(full)}"
+        headers = _object_headers("application/json", None, None, None)
+        headers["content-md5"] = base64.b64encode(hashlib.md5(content).digest()).decode()
+        if expected is None:
+            headers["if-none-match"] = "*"
+        else:
+            headers["if-match"] = expected
+        resp = self._request("PUT", full, what, headers=headers, body=bytes(content))
+        if resp.status == 200:
+            return resp.headers.get("etag") or ""
+        if resp.status in (409, 412) or (resp.status == 404 and expected is not None):
+            raise PreconditionFailedError(
+                f"{self._where(full)} changed since it was read (someone else wrote it meanwhile)"
+            )
+        raise self._error(resp, what)
 
     def read_range_to(self, key: str, start: int, end: int, sink) -> Optional[int]:
         """Stream bytes ``[start, end)`` of ``key`` to ``sink(chunk)`` as they arrive.

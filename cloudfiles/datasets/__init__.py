@@ -82,6 +82,20 @@ def versions(name: str, **kwargs: Any) -> list[dict]:
     return _store(kwargs).versions(name)
 
 
-__all__ = ["Dataset", "Datasets", "DatasetError", "DatasetExistsError", "DatasetIntegrityError",
+def prepare(did: str, trust: bool = False, push: bool = False, force: bool = False, **kwargs: Any) -> Dataset:
+    """Download, verify, unpack and install dataset ``did`` from its definition; see docs/registry.md."""
+    from .provision import prepare as _prepare
+
+    return _prepare(did, trust=trust, push=push, force=force, **kwargs)
+
+
+def search(terms: Iterable[str], **kwargs: Any) -> list[dict]:
+    """Definitions and remote datasets matching every term, best first."""
+    from .provision import search as _search
+
+    return _search([terms] if isinstance(terms, str) else list(terms), **kwargs)
+
+
+__all__ = ["prepare", "search", "Dataset", "Datasets", "DatasetError", "DatasetExistsError", "DatasetIntegrityError",
            "DatasetLayoutError", "DatasetNotFoundError", "dataset", "info", "ls", "pull", "push",
            "register", "tag", "verify", "versions"]

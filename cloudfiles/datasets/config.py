@@ -12,6 +12,7 @@ Config file keys (top level, or under a ``datasets:`` section)::
     public: true                     # read anonymously (no credentials needed to pull)
     num_threads: 32
     compress: gzip                   # stored encoding for pushed files
+    repositories: [~/defs, s3://b/defs]  # dataset definitions (docs/registry.md)
 
 Environment: ``CLOUDFILES_DATASET_REMOTE``, ``CLOUDFILES_DATASET_HOME``,
 ``CLOUDFILES_CONFIG`` (another config file). With nothing configured the
@@ -26,7 +27,7 @@ from typing import Any, Optional
 from .errors import DatasetError
 
 _KNOWN = {"url", "remote", "home", "secrets", "aws_access_key_id", "aws_secret_access_key",
-          "aws_session_token", "region", "endpoint", "public", "num_threads", "compress"}
+          "aws_session_token", "region", "endpoint", "public", "num_threads", "compress", "repositories"}
 
 
 def config_path() -> str:
@@ -72,6 +73,7 @@ class DatasetConfig:
     public: bool = False
     compress: Optional[str] = None
     source: str = "defaults"
+    repositories: list = field(default_factory=list)
 
 
 def load(remote: Optional[str] = None, home: Optional[str] = None, **cf_kwargs: Any) -> DatasetConfig:
@@ -103,5 +105,10 @@ def load(remote: Optional[str] = None, home: Optional[str] = None, **cf_kwargs: 
     kwargs.update(cf_kwargs)
     public = bool(conf.get("public", False))
     compress = conf.get("compress")
+    repos = conf.get("repositories") or []
+    if isinstance(repos, str):
+        repos = [repos]
+    if not isinstance(repos, list) or not all(isinstance(r, str) for r in repos):
+        raise DatasetError(f"config {source}: repositories must be a list of directories or cloudpaths")
     return DatasetConfig(remote=remote, home=os.path.abspath(os.path.expanduser(home)), cf_kwargs=kwargs,
-                         public=public, compress=compress, source=source)
+                         public=public, compress=compress, source=source, repositories=repos)

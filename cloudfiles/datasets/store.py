@@ -376,6 +376,8 @@ class Datasets:
         files = scan(root)
         vid = fingerprint(name, files)
         cf = self._rcf(name)
+        if tag is not None:
+            _require_conditional(cf, name, tag)  # before anything is uploaded
         vs = self.versions(name)
         same = [v for v in vs if v["version"] == vid]
         if same and not force:
@@ -654,6 +656,22 @@ class Datasets:
         """Local paths of every partition (pulling first if needed), version and meta."""
         return self.dataset(ref, auto_install=auto_install).info()
 
+    def log(self, ref: str, limit: int = 1000) -> list[dict]:
+        """The history of ``NAME[@REF]``, newest first: ``{'version', 'created', 'parent',
+        'message'}`` following each manifest's parent (at most ``limit`` entries)."""
+        name, version = split_ref(ref)
+        manifest = self.resolve(name, version)
+        by_id = {v["version"]: v for v in self.versions(name)}
+        out: list[dict] = []
+        seen: set[str] = set()
+        while manifest is not None and len(out) < limit and manifest["version"] not in seen:
+            seen.add(manifest["version"])
+            parent = manifest.get("parent")
+            out.append({"version": manifest["version"], "created": manifest.get("created"),
+                        "parent": parent, "message": manifest.get("message")})
+            manifest = self.resolve(name, parent) if isinstance(parent, str) and parent in by_id else None
+        return out
+
     # ------------------------------------------------------------ verify
     def verify(self, ref: str, local: bool = True, remote: bool = True, raise_on_error: bool = True) -> dict:
         """Check the installed copy and/or the remote version against the manifest
@@ -765,11 +783,7 @@ class Datasets:
         target = self.resolve(name, version)["version"]
         cf = self._rcf(name)
         key = f"tags/{tag}.json"
-        if not conditional.supported(cf):
-            raise PreconditionFailedError(
-                f"{cf.protocol}:// offers no conditional writes here, so tag {tag} of {name} cannot be "
-                "moved safely (another writer's move could be silently lost); refusing"
-            )
+        _require_conditional(cf, name, tag)
         content, token = conditional.read_versioned(cf, key)
         current = json.loads(content) if content else None
         cur_version = current.get("version") if isinstance(current, dict) else None
@@ -791,3 +805,12 @@ class Datasets:
         doc = {"tag": tag, "version": target, "moved": moved, "history": history[-100:]}
         conditional.put_if(cf, key, json.dumps(doc).encode(), token)
         return {"name": name, "tag": tag, "version": target, "previous": cur_version, "moved": True}
+
+
+def _require_conditional(cf: CloudFiles, name: str, tag: str) -> None:
+    """Refuse to move a tag where the remote cannot make the write conditional."""
+    if not conditional.supported(cf):
+        raise PreconditionFailedError(
+            f"{cf.protocol}:// offers no conditional writes here, so tag {tag} of {name} cannot be "
+            "moved safely (another writer's move could be silently lost); refusing"
+        )

@@ -50,6 +50,11 @@ Batch (``POST /batch/storage/v1``)
     100 as the most a client should send, and google-cloud-storage sends up to
     1000, so only the latter is enforced; test_gcs checks our 100 by counting).
 
+Preconditions
+  * ``ifGenerationMatch`` on uploads (``0``: only if absent) answers 412
+    ``conditionNotMet`` when the object's generation differs (stock: ignored),
+    so compare-and-swap writers are exercised.
+
 Compose and rewrite
   * Composite objects have ``crc32c`` and ``componentCount`` but no
     ``md5Hash`` (stock: an md5 too); at most 32 sources per call.
@@ -311,6 +316,9 @@ class Emulator:
                 self.stats["delete"] += 1
             elif method == "POST" and path.startswith(UPLOAD):
                 self.stats["upload"] += 1
+                refused = self._precondition(req, bucket_name)
+                if refused is not None:
+                    return refused
         return self._stock(req)
 
     def _stock(self, req: Req) -> Out:
@@ -352,6 +360,23 @@ class Emulator:
         token = "emu-" + secrets.token_hex(16)
         self.tokens.add(token)
         return Out().json({"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
+
+    def _precondition(self, req: Req, bucket: str) -> Optional[Out]:
+        """``ifGenerationMatch`` on uploads: 412 unless the object's generation is the
+        one given ("0": the object must not exist)."""
+        want = req.q("ifGenerationMatch")
+        if want is None:
+            return None
+        name = req.q("name")
+        if name is None and isinstance(req.data, dict):
+            name = (req.data.get("meta") or req.data).get("name")
+        current = self._object(bucket, name) if name else None
+        have = "0" if current is None else str(current.get("generation"))
+        if want != have:
+            self.stats["precondition_failed"] += 1
+            return Out().error(412, "At least one of the pre-conditions you specified did not hold.",
+                               "conditionNotMet")
+        return None
 
     def _object(self, bucket: str, name: str) -> Optional[dict]:
         return (self.storage.objects.get(bucket) or {}).get(name)

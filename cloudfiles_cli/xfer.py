@@ -1,0 +1,105 @@
+"""``xfer``: resumable transfers that many clients share through one sqlite file."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+
+import click
+
+from cloudfiles.paths import normalize
+from cloudfiles.resumable_tools import ResumableTransfer
+
+from .common import fail, read_stdin_paths
+from .cp import COMPRESSIONS, _reencode
+
+
+@contextmanager
+def _db_errors(db: str):
+    """sqlite failures (not a database, locked, disk full) as one CLI error line."""
+    try:
+        yield
+    except sqlite3.Error as err:
+        fail(f"{db}: {err}")
+
+
+@click.group(help="""Resumable transfers shared by any number of clients.
+
+    \b
+    cloudfiles xfer init ./data s3://b/data --db job.db
+    cloudfiles xfer execute job.db --lease-msec 60000 --progress   # on every machine
+    cloudfiles xfer status job.db
+
+    Clients lease batches of files from the database (sqlite; on a shared
+    disk for several machines). A killed client's lease expires after
+    --lease-msec and another client copies its batch.
+""")
+def xfer() -> None:
+    pass
+
+
+@xfer.command("init", help="""Record every file under SOURCE (or listed in --txt) to copy to DESTINATION.
+
+    \b
+    cloudfiles xfer init ./data s3://b/data --db job.db
+    cloudfiles xfer init s3://a/x gs://b/x --db job.db --txt names.txt -c gzip
+    cloudfiles ls --shortpath s3://a/x/ | cloudfiles xfer init s3://a/x gs://b/x --db job.db --txt -
+""")
+@click.argument("source")
+@click.argument("destination")
+@click.option("-c", "--compression", type=click.Choice(COMPRESSIONS, case_sensitive=False), default="same",
+              show_default=True, help="Encoding to store at the destination.")
+@click.option("--db", required=True, help="The sqlite database that tracks the job (one per job).")
+@click.option("--txt", "text_file", default=None,
+              help="Names (relative to SOURCE) to copy, one per line ('-': stdin), instead of listing SOURCE.")
+def xfer_init(source, destination, compression, db, text_file):
+    src, dest = normalize(source), normalize(destination)
+    names = None
+    if text_file == "-":
+        names = read_stdin_paths()
+    elif text_file is not None:
+        if not os.path.isfile(text_file):
+            fail(f"{text_file}: no such file")
+        with open(text_file, encoding="utf-8", errors="surrogateescape") as f:
+            names = [line.rstrip("\r\n") for line in f if line.strip()]
+    reencode = _reencode(compression)
+    with _db_errors(db):
+        ResumableTransfer(db).init(src, dest, paths=names, reencode=reencode)
+
+
+@xfer.command("execute", help="""Copy the job's files, leasing batches so several clients can share it.
+
+    \b
+    cloudfiles xfer execute job.db
+    cloudfiles xfer execute job.db --lease-msec 60000 -b 100 --progress
+
+    With --lease-msec 0 (the default) leases end at once: use it for one client.
+""")
+@click.argument("db")
+@click.option("--progress", is_flag=True, help="Show a progress bar.")
+@click.option("--lease-msec", type=click.IntRange(min=0), default=0, show_default=True,
+              help="How long a client holds each batch (longer than a batch takes to copy).")
+@click.option("-b", "--block-size", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Files per leased batch.")
+def xfer_execute(db, progress, lease_msec, block_size):
+    if not os.path.isfile(db):
+        fail(f"{db}: no such transfer database")
+    with _db_errors(db):
+        ResumableTransfer(db, lease_msec).execute(progress=progress, block_size=block_size)
+
+
+@xfer.command("status", help="""How many files are finished, leased and waiting.
+
+    \b
+    cloudfiles xfer status job.db
+""")
+@click.argument("db")
+def xfer_status(db):
+    if not os.path.isfile(db):
+        fail(f"{db}: no such transfer database")
+    with _db_errors(db):
+        rfs = ResumableTransfer(db).rfs
+        meta = rfs.metadata()
+        click.echo(f"{meta['source']} -> {meta['dest']}")
+        click.echo(f"total {rfs.total()} finished {rfs.total() - rfs.remaining()} "
+                   f"leased {rfs.num_leased()} available {rfs.available()}")
