@@ -493,18 +493,45 @@ def _run_processes(job: _Job, items: list, nproc: int, block_size: int, progress
 
         bar = tqdm(total=total, desc="Transferring")
     result = TransferResult()
+    pool = ProcessPoolExecutor(max_workers=min(nproc, len(chunks)), mp_context=ctx, initializer=_child_init)
     try:
-        with ProcessPoolExecutor(max_workers=min(nproc, len(chunks)), mp_context=ctx) as pool:
-            futures = {pool.submit(_child_entry, specs[0], specs[1], target_arg, job.content_type, job.skip,
-                                   job.dest_index, c, block_size): len(c) for c in chunks}
-            for fut in as_completed(futures):
-                result.merge(fut.result())
-                if bar is not None:
-                    bar.update(futures[fut])
+        futures = {pool.submit(_child_entry, specs[0], specs[1], target_arg, job.content_type, job.skip,
+                               job.dest_index, c, block_size): len(c) for c in chunks}
+        for fut in as_completed(futures):
+            result.merge(fut.result())
+            if bar is not None:
+                bar.update(futures[fut])
+    except BaseException:
+        # Ctrl-C (or any failure here): stop the children now rather than letting
+        # them finish their chunks; every write is atomic, so none is left half-done.
+        _stop_pool(pool)
+        raise
+    else:
+        pool.shutdown()
     finally:
         if bar is not None:
             bar.close()
     return result
+
+
+def _child_init() -> None:
+    """Children leave SIGINT to the parent, which stops them (see :func:`_stop_pool`)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_pool(pool) -> None:
+    """Terminate a process pool's workers at once and drop its queued work."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.join(timeout=1)
+        if proc.is_alive():
+            proc.kill()
 
 
 def _child_entry(src_spec, dest_spec, target_arg, content_type, skip, dest_index, chunk, block_size):
