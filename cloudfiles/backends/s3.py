@@ -680,7 +680,7 @@ class S3Backend(Backend):
 
     def multipart_put_part(self, upload, part_number, data, offset, md5=None, crc32c=None) -> PartInfo:
         full, upload_id = upload.full, upload.upload_id
-        body = bytes(data)
+        body = data if isinstance(data, (bytes, bytearray)) else bytes(data)  # no copy of a part
         if md5 is None:
             md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
         sent = base64.b64decode(md5).hex()
