@@ -21,7 +21,7 @@ botocore's default chain (shared credentials file, SSO, instance roles...).
 ``no_sign_request=True`` sends unsigned requests and needs none.
 
 Signing and credential discovery live in :mod:`.s3_auth`, the HTTP/1.1
-framing of the hot path in :mod:`.http1`.
+framing of the hot path in :mod:`cloudfiles.http1`.
 """
 from __future__ import annotations
 
@@ -38,8 +38,10 @@ from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlsplit
 
 from .. import connections
+from .. import limits as _limits
 from ..compression import normalize_content_encoding
 from ..exceptions import (
+    BadResponseError,
     PreconditionFailedError,
     AuthorizationError,
     BucketNotFoundError,
@@ -53,7 +55,7 @@ from ..exceptions import (
 )
 from ..integrity import Checksums
 from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict
-from .http1 import _Response, _check_header_value, _exchange
+from ..http1 import _Response, _check_header_value, _exchange
 from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
 
 AWS_HOST_SUFFIX = "amazonaws.com"
@@ -157,6 +159,7 @@ class S3Backend(Backend):
         else:
             self._scheme, self._netloc = "https", ""
             self.endpoint = "https://s3.amazonaws.com"
+        self._limits = _limits.for_options(options)
         self._unsigned = bool(options.no_sign_request)
         self._creds: Optional[_Credentials] = None
         self._creds_lock = threading.Lock()
@@ -243,7 +246,7 @@ class S3Backend(Backend):
             if not self._unsigned:
                 self._sign(method, path, qs, hdrs, body, region)
             url = path + "?" + qs if qs else path
-            resp = _exchange(self._pool(host), method, url, hdrs, body, self.options.timeout, what, sink)
+            resp = _exchange(self._pool(host), method, url, hdrs, body, self._limits, what, sink)
             status = resp.status
             if attempt == 0 and not self.custom and status in (301, 307, 400):
                 new_region = resp.headers.get("x-amz-bucket-region")
@@ -280,7 +283,8 @@ class S3Backend(Backend):
         hdrs["authorization"] = f"AWS4-HMAC-SHA256 Credential={ak}/{scope}, SignedHeaders={signed}, Signature={sig}"
 
     def _where(self, key: Optional[str] = None) -> str:
-        loc = f"s3://{self.cloudpath.host + '/' if self.custom else ''}{self.bucket}"
+        host = self.cloudpath.host  # None when the endpoint comes from AWS_ENDPOINT_URL_S3
+        loc = f"s3://{host + '/' if host else ''}{self.bucket}"
         return f"{loc}/{key}" if key is not None else loc
 
     def _error(self, resp: _Response, what: str) -> CloudFilesError:
@@ -293,15 +297,15 @@ class S3Backend(Backend):
         if code in ("BadDigest", "XAmzContentSHA256Mismatch"):  # the body was corrupted in transit: retry
             return MD5IntegrityError(f"{what}: the service rejected the body: HTTP {status} {detail}")
         if code in _THROTTLE_CODES or status in (429, 503) and not code.startswith("NoSuch"):
-            return ThrottledError(f"{what}: HTTP {status} {detail}".rstrip())
+            return connections.with_retry_after(ThrottledError(f"{what}: HTTP {status} {detail}".rstrip()), resp.headers)
         if status in (401, 403) or code in _AUTH_CODES:
             how = "unsigned request" if self._unsigned else f"credentials from {self._creds.source if self._creds else '?'}"
             return AuthorizationError(
                 f"{what}: access to bucket {self.bucket!r} denied (HTTP {status}{' ' + detail if detail else ''}; {how})"
             )
         if status >= 500:
-            return ServerError(f"{what}: HTTP {status} {detail}".rstrip())
-        return connections.error_for_status(status, what, detail, self.bucket)
+            return connections.with_retry_after(ServerError(f"{what}: HTTP {status} {detail}".rstrip()), resp.headers)
+        return connections.error_for_status(status, what, detail, self.bucket, resp.headers)
 
     def _check_bucket_after_404(self, what: str) -> None:
         """HEAD answers 404 without saying whether the key or the bucket is missing: ask once."""
@@ -340,6 +344,9 @@ class S3Backend(Backend):
             if ranged:
                 if status == 200:  # the server ignored Range: cut it here
                     data = data[start:] if start is not None and start < 0 else data[start or 0:end]
+                elif end is not None and (start or 0) >= 0 and len(data) > end - (start or 0):
+                    raise BadResponseError(f"GET {self._where(full)}: asked for {end - (start or 0)} bytes "
+                                           f"({rng}), the server sent {len(data)}")
                 return GetResult(data, enc)
             etag = h.get("etag")
             if etag and (h.get("x-amz-server-side-encryption") == "aws:kms"
