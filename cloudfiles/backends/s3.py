@@ -457,6 +457,26 @@ class S3Backend(Backend):
         self._bucket_ok = True
         return int(last) - int(first) + 1
 
+    def _headers_by_ranged_get(self, key: str) -> Optional[dict]:
+        """A HEAD's headers from ``GET bytes=0-0`` (Content-Length from Content-Range)."""
+        full = self._full_key(key)
+        what = f"GET {self._where(full)} bytes 0-0"
+        resp = self._request("GET", full, what, headers={"range": "bytes=0-0"})
+        if resp.status == 404:
+            self._check_bucket_after_404(what)
+            return None
+        if resp.status not in (200, 206, 416):
+            raise self._error(resp, what)
+        h = dict(resp.headers)
+        if resp.status == 200:
+            h["content-length"] = str(len(resp.data))
+        else:
+            total = h.get("content-range", "").rpartition("/")[2]
+            if not total.isdigit():
+                raise ServerError(f"{what}: answered with Content-Range {h.get('content-range')!r}")
+            h["content-length"] = total
+        return h
+
     def _head_headers(self, key: str) -> Optional[dict]:
         """The response headers of a HEAD of ``key``, or None if it is missing."""
         full = self._full_key(key)
@@ -774,8 +794,15 @@ class S3Backend(Backend):
                                      "upload-id-marker": _text(doc, "NextUploadIdMarker") or ""})
 
     def stat(self, key: str) -> Optional[ObjectStat]:
-        """Size, encoding, ETag and the part size recorded by our multipart uploads."""
-        h = self._head_headers(key)
+        """Size, encoding, ETag and the part size recorded by our multipart uploads.
+
+        Where HEAD is refused (some policies and S3-compatible services allow
+        GetObject only), a one-byte ranged GET answers the same questions.
+        """
+        try:
+            h = self._head_headers(key)
+        except AuthorizationError:
+            h = self._headers_by_ranged_get(key)
         if h is None:
             return None
         size = int(h.get("content-length", 0))
