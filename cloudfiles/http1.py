@@ -129,10 +129,10 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
                 conn.timeout = min(t, deadline.socket_timeout())
                 conn.connect()
             sock = conn.sock
-            sock.settimeout(deadline.socket_timeout())
+            _set_timeout(sock, deadline.socket_timeout())
             sock.sendall(payload)
             if payload is head and body:
-                sock.settimeout(deadline.socket_timeout())
+                _set_timeout(sock, deadline.socket_timeout())
                 sock.sendall(body)
             resp, keep = _read_response(_Reader(sock, deadline), method, limits.max_body, sink)
             ok = keep
@@ -158,6 +158,11 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
     raise NetworkError(f"{what}: connection dropped twice")  # pragma: no cover - loop always returns
 
 
+def _set_timeout(sock: Any, seconds: float) -> None:
+    if sock.gettimeout() != seconds:  # settimeout costs a system call
+        sock.settimeout(seconds)
+
+
 class _Reader:
     """Bounded, deadline-aware buffered reads from a socket."""
 
@@ -174,7 +179,7 @@ class _Reader:
         return self.deadline.what
 
     def _wait(self, call: Callable[[Any], int], arg: Any) -> Any:
-        self.sock.settimeout(self.deadline.socket_timeout())
+        _set_timeout(self.sock, self.deadline.socket_timeout())
         try:
             return call(arg)
         except TimeoutError as err:
@@ -261,6 +266,8 @@ def _too_large(what: str, detail: str, max_body: int) -> ResponseTooLargeError:
 
 
 def _content_length(value: str, what: str) -> int:
+    if value.isascii() and value.isdigit() and len(value) <= 20:
+        return int(value)
     values = {v.strip() for v in value.split(",")}  # repeated headers were joined with ', '
     if len(values) != 1 or not _DIGITS.match(next(iter(values))):
         raise BadResponseError(f"{what}: unusable Content-Length {value[:100]!r}")
@@ -280,19 +287,20 @@ def _read_response(r: _Reader, method: str, max_body: int,
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit() or len(parts[1]) != 3:
             raise BadResponseError(f"{what}: malformed HTTP status line {status_line[:100]!r}")
         status = int(parts[1])
-        headers = Headers()
+        raw: dict[str, str] = {}
         for line in rest.decode("latin-1").split("\r\n"):
             name, sep, value = line.partition(":")
             if sep:
                 name = name.strip().lower()
                 value = value.strip()
-                headers[name] = dict.__getitem__(headers, name) + ", " + value if name in headers else value
+                raw[name] = raw[name] + ", " + value if name in raw else value
         if 100 <= status < 200:
             continue  # 100 Continue and friends precede the real answer
         break
+    headers = Headers(raw)
     reason = parts[2].decode("latin-1").strip() if len(parts) > 2 else ""
     keep = parts[0] == b"HTTP/1.1"
-    conn_hdr = headers.get("connection", "").lower()
+    conn_hdr = raw.get("connection", "").lower()
     if "close" in conn_hdr:
         keep = False
     elif "keep-alive" in conn_hdr:
@@ -303,10 +311,10 @@ def _read_response(r: _Reader, method: str, max_body: int,
         return _Response(status, headers, b"", reason), keep
     if sink is not None and 200 <= status < 300 and status != 206:
         return _Response(status, headers, b"", reason), False  # not what the caller streams: skip it
-    if "chunked" in headers.get("transfer-encoding", "").lower():
+    if "chunked" in raw.get("transfer-encoding", "").lower():
         data = _read_chunked(r, max_body)
-    elif "content-length" in headers:
-        length = _content_length(headers["content-length"], what)
+    elif "content-length" in raw:
+        length = _content_length(raw["content-length"], what)
         if sink is not None and status == 206:
             left = length
             while left:
