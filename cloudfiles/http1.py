@@ -38,7 +38,7 @@ from .exceptions import (
     TLSVerificationError,
     TruncatedBodyError,
 )
-from .limits import MAX_CHUNK_LINE, MAX_HEADER_BYTES, PREALLOCATE, Deadline, WireLimits
+from .limits import MAX_CHUNK_LINE, MAX_HEADER_BYTES, PREALLOCATE, STREAM_MIN_RATE, Deadline, WireLimits
 
 #: bytes handed to a ``sink`` at a time
 SINK_CHUNK = 1024 * 1024
@@ -46,6 +46,7 @@ _GROW_MAX = 64 * 1024 * 1024
 _RECV = 262144
 _HEX = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
+_RANGE = re.compile(r"^\s*bytes=(\d{1,20})-(\d{1,20})\s*$")
 
 
 class Headers(dict):
@@ -107,6 +108,7 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
     not read at all (the response's ``data`` is then empty).
     """
     deadline = limits.start(what)
+    asked = _range_length(headers) if sink is not None else None
     lines = [f"{method} {target} HTTP/1.1\r\n"]
     for k, v in headers.items():
         lines.append(f"{k}: {v}\r\n")
@@ -134,7 +136,7 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
             if payload is head and body:
                 _set_timeout(sock, deadline.socket_timeout())
                 sock.sendall(body)
-            resp, keep = _read_response(_Reader(sock, deadline), method, limits.max_body, sink)
+            resp, keep = _read_response(_Reader(sock, deadline), method, limits.max_body, sink, asked)
             ok = keep
             return resp
         except CloudFilesError:
@@ -274,9 +276,23 @@ def _content_length(value: str, what: str) -> int:
     return int(values.pop())
 
 
+def _range_length(headers: dict) -> Optional[int]:
+    """The length a request's ``Range: bytes=A-B`` asks for, if it has one."""
+    for k, v in headers.items():
+        if k.lower() == "range":
+            m = _RANGE.match(v)
+            return int(m.group(2)) - int(m.group(1)) + 1 if m else None
+    return None
+
+
 def _read_response(r: _Reader, method: str, max_body: int,
-                   sink: Optional[Callable[[bytes], None]] = None) -> tuple[_Response, bool]:
-    """Parse one response; returns it and whether the connection can be reused."""
+                   sink: Optional[Callable[[bytes], None]] = None,
+                   asked: Optional[int] = None) -> tuple[_Response, bool]:
+    """Parse one response; returns it and whether the connection can be reused.
+
+    ``asked`` is the length of the range a streamed (``sink``) request asked for:
+    a 206 declaring more is refused before its body is read.
+    """
     what = r.what
     first = True
     while True:
@@ -316,6 +332,11 @@ def _read_response(r: _Reader, method: str, max_body: int,
     elif "content-length" in raw:
         length = _content_length(raw["content-length"], what)
         if sink is not None and status == 206:
+            if asked is not None and length > asked:
+                raise BadResponseError(f"{what}: a 206 of {length} bytes for a range of {asked}")
+            if asked is None and length > max_body:
+                raise _too_large(what, f"the server declared a body of {length} bytes", max_body)
+            r.deadline.extend(length / STREAM_MIN_RATE)
             left = length
             while left:
                 chunk = r.exactly(min(SINK_CHUNK, left))
