@@ -38,7 +38,7 @@ from .exceptions import (
     TLSVerificationError,
     TruncatedBodyError,
 )
-from .limits import MAX_CHUNK_LINE, MAX_HEADER_BYTES, PREALLOCATE, Deadline, WireLimits
+from .limits import MAX_CHUNK_LINE, MAX_HEADER_BYTES, PREALLOCATE, STREAM_MIN_RATE, Deadline, WireLimits
 
 #: bytes handed to a ``sink`` at a time
 SINK_CHUNK = 1024 * 1024
@@ -46,6 +46,7 @@ _GROW_MAX = 64 * 1024 * 1024
 _RECV = 262144
 _HEX = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
+_RANGE = re.compile(r"^\s*bytes=(\d{1,20})-(\d{1,20})\s*$")
 
 
 class Headers(dict):
@@ -107,6 +108,7 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
     not read at all (the response's ``data`` is then empty).
     """
     deadline = limits.start(what)
+    asked = _range_length(headers) if sink is not None else None
     lines = [f"{method} {target} HTTP/1.1\r\n"]
     for k, v in headers.items():
         lines.append(f"{k}: {v}\r\n")
@@ -129,12 +131,12 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
                 conn.timeout = min(t, deadline.socket_timeout())
                 conn.connect()
             sock = conn.sock
-            sock.settimeout(deadline.socket_timeout())
+            _set_timeout(sock, deadline.socket_timeout())
             sock.sendall(payload)
             if payload is head and body:
-                sock.settimeout(deadline.socket_timeout())
+                _set_timeout(sock, deadline.socket_timeout())
                 sock.sendall(body)
-            resp, keep = _read_response(_Reader(sock, deadline), method, limits.max_body, sink)
+            resp, keep = _read_response(_Reader(sock, deadline), method, limits.max_body, sink, asked)
             ok = keep
             return resp
         except CloudFilesError:
@@ -158,6 +160,11 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
     raise NetworkError(f"{what}: connection dropped twice")  # pragma: no cover - loop always returns
 
 
+def _set_timeout(sock: Any, seconds: float) -> None:
+    if sock.gettimeout() != seconds:  # settimeout costs a system call
+        sock.settimeout(seconds)
+
+
 class _Reader:
     """Bounded, deadline-aware buffered reads from a socket."""
 
@@ -174,7 +181,7 @@ class _Reader:
         return self.deadline.what
 
     def _wait(self, call: Callable[[Any], int], arg: Any) -> Any:
-        self.sock.settimeout(self.deadline.socket_timeout())
+        _set_timeout(self.sock, self.deadline.socket_timeout())
         try:
             return call(arg)
         except TimeoutError as err:
@@ -261,15 +268,31 @@ def _too_large(what: str, detail: str, max_body: int) -> ResponseTooLargeError:
 
 
 def _content_length(value: str, what: str) -> int:
+    if value.isascii() and value.isdigit() and len(value) <= 20:
+        return int(value)
     values = {v.strip() for v in value.split(",")}  # repeated headers were joined with ', '
     if len(values) != 1 or not _DIGITS.match(next(iter(values))):
         raise BadResponseError(f"{what}: unusable Content-Length {value[:100]!r}")
     return int(values.pop())
 
 
+def _range_length(headers: dict) -> Optional[int]:
+    """The length a request's ``Range: bytes=A-B`` asks for, if it has one."""
+    for k, v in headers.items():
+        if k.lower() == "range":
+            m = _RANGE.match(v)
+            return int(m.group(2)) - int(m.group(1)) + 1 if m else None
+    return None
+
+
 def _read_response(r: _Reader, method: str, max_body: int,
-                   sink: Optional[Callable[[bytes], None]] = None) -> tuple[_Response, bool]:
-    """Parse one response; returns it and whether the connection can be reused."""
+                   sink: Optional[Callable[[bytes], None]] = None,
+                   asked: Optional[int] = None) -> tuple[_Response, bool]:
+    """Parse one response; returns it and whether the connection can be reused.
+
+    ``asked`` is the length of the range a streamed (``sink``) request asked for:
+    a 206 declaring more is refused before its body is read.
+    """
     what = r.what
     first = True
     while True:
@@ -280,19 +303,20 @@ def _read_response(r: _Reader, method: str, max_body: int,
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit() or len(parts[1]) != 3:
             raise BadResponseError(f"{what}: malformed HTTP status line {status_line[:100]!r}")
         status = int(parts[1])
-        headers = Headers()
+        raw: dict[str, str] = {}
         for line in rest.decode("latin-1").split("\r\n"):
             name, sep, value = line.partition(":")
             if sep:
                 name = name.strip().lower()
                 value = value.strip()
-                headers[name] = dict.__getitem__(headers, name) + ", " + value if name in headers else value
+                raw[name] = raw[name] + ", " + value if name in raw else value
         if 100 <= status < 200:
             continue  # 100 Continue and friends precede the real answer
         break
+    headers = Headers(raw)
     reason = parts[2].decode("latin-1").strip() if len(parts) > 2 else ""
     keep = parts[0] == b"HTTP/1.1"
-    conn_hdr = headers.get("connection", "").lower()
+    conn_hdr = raw.get("connection", "").lower()
     if "close" in conn_hdr:
         keep = False
     elif "keep-alive" in conn_hdr:
@@ -303,11 +327,16 @@ def _read_response(r: _Reader, method: str, max_body: int,
         return _Response(status, headers, b"", reason), keep
     if sink is not None and 200 <= status < 300 and status != 206:
         return _Response(status, headers, b"", reason), False  # not what the caller streams: skip it
-    if "chunked" in headers.get("transfer-encoding", "").lower():
+    if "chunked" in raw.get("transfer-encoding", "").lower():
         data = _read_chunked(r, max_body)
-    elif "content-length" in headers:
-        length = _content_length(headers["content-length"], what)
+    elif "content-length" in raw:
+        length = _content_length(raw["content-length"], what)
         if sink is not None and status == 206:
+            if asked is not None and length > asked:
+                raise BadResponseError(f"{what}: a 206 of {length} bytes for a range of {asked}")
+            if asked is None and length > max_body:
+                raise _too_large(what, f"the server declared a body of {length} bytes", max_body)
+            r.deadline.extend(length / STREAM_MIN_RATE)
             left = length
             while left:
                 chunk = r.exactly(min(SINK_CHUNK, left))

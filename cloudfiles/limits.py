@@ -20,6 +20,10 @@ max body       ``max_body=`` (bytes)       ``CLOUDFILES_MAX_BODY``   4 GiB
   which fetch bounded ranges. A declared length above it fails before any body byte
   is read; nothing is ever pre-allocated from a declared length beyond
   :data:`PREALLOCATE` bytes.
+
+A body the caller streams to disk as it arrives (the large-download path's ranged
+slices) is not held in memory, so ``max_body`` does not apply to it, and its deadline
+is extended by one second per :data:`STREAM_MIN_RATE` bytes of the range asked for.
 """
 from __future__ import annotations
 
@@ -41,6 +45,9 @@ PREALLOCATE = 1024 * 1024
 MAX_HEADER_BYTES = 1024 * 1024
 #: the longest chunk-size line of a chunked body (size plus extensions)
 MAX_CHUNK_LINE = 4096
+#: a body streamed to disk (not held in memory) gets this many bytes per second on
+#: top of the deadline, so a large ranged slice of a big download is not cut short
+STREAM_MIN_RATE = 1024 * 1024
 
 
 def _number(name: str, value: Any, integer: bool = False) -> float:
@@ -99,6 +106,10 @@ class Deadline:
         self.limits = limits
         self.what = what
         self.end = time.monotonic() + limits.deadline
+
+    def extend(self, seconds: float) -> None:
+        """Allow ``seconds`` more (a large streamed body)."""
+        self.end += seconds
 
     def expired(self) -> bool:
         return time.monotonic() >= self.end

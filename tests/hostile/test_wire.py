@@ -222,6 +222,22 @@ def test_body_longer_than_declared_is_an_error(hostile, backend):
     assert srv.requests == 2
 
 
+@pytest.mark.parametrize("backend", ["http", "s3"])
+def test_streamed_range_longer_than_asked_is_refused(hostile, backend):
+    """The large-download path streams ranged slices to disk: a 206 declaring more
+    than the range asked for is refused before a byte is written."""
+    srv = hostile(lambda c, h: _send(c, b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/10\r\n"
+                                       b"Content-Length: 1000000000000\r\n\r\n0123456789"))
+    if backend == "http":
+        code = f"CloudFiles({srv.url() + '/d/'!r}).backend.read_range_into('f', 0, memoryview(bytearray(10)))"
+    else:
+        code = (f"CloudFiles({'s3://' + srv.url() + '/bucket/'!r}, no_sign_request=True)"
+                ".backend.read_range_to('f', 0, 10, lambda chunk: None)")
+    out, _ = run_client(code)
+    assert out["type"] == "BadResponseError" and "a 206 of 1000000000000 bytes for a range of 10" in out["msg"], out
+    assert out["elapsed"] < 5
+
+
 def test_malformed_lengths_are_clear_errors(hostile):
     for bad in (b"Content-Length: -5", b"Content-Length: 5, 6", b"Transfer-Encoding: chunked\r\n\r\nzz"):
         srv = hostile(lambda c, h, bad=bad: _send(c, b"HTTP/1.1 200 OK\r\n" + bad + b"\r\n\r\n12345"))
