@@ -52,6 +52,10 @@ def _raise_collected(errors: dict, what: str) -> None:
     ) from first[1]
 
 
+# The reference library's default: put() of more than 100 MB goes up in parts.
+DEFAULT_COMPOSITE_UPLOAD_THRESHOLD = int(1e8)
+
+
 class CloudFiles:
     """Read and write many files under one cloudpath, concurrently.
 
@@ -123,6 +127,16 @@ class CloudFiles:
         self._caps = self.backend.capabilities
         from .streaming import DEFAULT, StreamSettings
 
+        if composite_upload_threshold is None:
+            composite_upload_threshold = DEFAULT_COMPOSITE_UPLOAD_THRESHOLD
+        elif isinstance(composite_upload_threshold, float) and composite_upload_threshold.is_integer():
+            composite_upload_threshold = int(composite_upload_threshold)  # e.g. 1e8
+        if isinstance(composite_upload_threshold, bool) or not isinstance(composite_upload_threshold, int) \
+                or composite_upload_threshold < 0:
+            raise InvalidInputError(
+                f"composite_upload_threshold must be a non-negative int (bytes), got {composite_upload_threshold!r}")
+        # put()/puts() of more stored bytes than this go up in parallel parts (S3, GCS)
+        self.composite_upload_threshold = composite_upload_threshold
         self.stream_settings = StreamSettings(
             part_size=part_size or DEFAULT.part_size,
             parallel=part_threads or DEFAULT.parallel,
@@ -296,6 +310,13 @@ class CloudFiles:
         else:
             stored = compression.compress(content, enc, req.get("compression_level"))
         caps = self._caps
+        if len(stored) > self.composite_upload_threshold and not caps.local and caps.writable \
+                and len(stored) > self.stream_settings.part_size:
+            from .streaming import put_in_parts
+
+            put_in_parts(self, key, stored, enc, req.get("content_type") or "application/octet-stream",
+                         req.get("cache_control"), req.get("storage_class"))
+            return
         md5 = integrity.md5_base64(stored) if caps.wants_md5 else None
         crc = integrity.crc32c_base64(stored) if caps.wants_crc32c else None
         self._call(
