@@ -8,7 +8,6 @@ no backend-specific code.
 from __future__ import annotations
 
 import io
-import json
 import os
 from typing import Any, Iterable, Iterator, Optional, Union
 
@@ -810,6 +809,8 @@ def _get_result(path, start, end, content, error, raw, enc=None) -> dict:
 
 
 def _parse_json(content: bytes, path) -> Any:
+    import json  # imported when first needed: keeps ``import cloudfiles`` light
+
     try:
         return json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
