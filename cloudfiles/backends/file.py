@@ -16,13 +16,13 @@ import itertools
 import threading
 from typing import Iterator, Optional
 
-from ..compression import SUFFIXES, SUFFIX_TO_ENCODING
+from ..compression import FILE_VARIANTS, SUFFIX_TO_ENCODING, suffix_for
 from .. import keys
 from ..exceptions import BadRangeError, CloudPathError, NotFoundError
 from .base import Backend, BackendOptions, Capabilities, GetResult, check_range, head_dict
 
 # Order tried on read: plain first, then the reference's suffix order.
-_VARIANTS = [("", None)] + [(SUFFIXES[e], e) for e in ("gzip", "br", "zstd", "xz", "bzip2")]
+_VARIANTS = FILE_VARIANTS
 _TMP_MARK = ".cftmp-"
 _tmp_counter = itertools.count()
 _SUFFIX_TUPLE = tuple(SUFFIX_TO_ENCODING)
@@ -149,7 +149,7 @@ class FileBackend(Backend):
     def put(self, key, content, encoding=None, content_type=None, cache_control=None,
             storage_class=None, md5=None, crc32c=None) -> None:
         path = self._path(key)
-        target = path + (SUFFIXES[encoding] if encoding else "")
+        target = path + suffix_for(encoding, key)
         tmp = _tmp_name(target)
         fd = self._create_tmp(tmp)
         try:
@@ -274,7 +274,7 @@ class FileBackend(Backend):
         if found is None:
             raise NotFoundError(f"{src_key!r} does not exist under {self.root}")
         dpath = dest._path(dest_key)
-        target = dpath + (SUFFIXES[enc] if enc else "")
+        target = dpath + suffix_for(enc, dest_key)
         tmp = _tmp_name(target)
         try:
             keys.check_target(self._real_root, found, src_key)
@@ -293,7 +293,7 @@ class FileBackend(Backend):
     def multipart_begin(self, key, encoding=None, content_type=None, cache_control=None, storage_class=None,
                         part_size=None):
         path = self._path(key)
-        target = path + (SUFFIXES[encoding] if encoding else "")
+        target = path + suffix_for(encoding, key)
         tmp = _tmp_name(target)
         return _FileUpload(path, target, tmp, self._create_tmp(tmp))
 
