@@ -135,20 +135,6 @@ def is_supported(encoding: Encoding) -> bool:
     return encoding is None or encoding in ENCODINGS
 
 
-def suffix_for(encoding: Encoding, key: str = "") -> str:
-    """The file:// suffix of ``encoding`` ('' for none); an encoding without
-    one cannot be stored in a local file and raises naming ``key``."""
-    if encoding is None:
-        return ""
-    try:
-        return SUFFIXES[encoding]
-    except KeyError:
-        raise UnsupportedCompressionType(
-            f"cannot store {key!r} with Content-Encoding {encoding!r} on a local filesystem: "
-            f"file:// records encodings as filename suffixes, which exist only for {', '.join(ENCODINGS)}"
-        ) from None
-
-
 def check_level(encoding: Encoding, level: Optional[int]) -> Optional[int]:
     """Validate a compression level for an encoding; ``None`` picks the default."""
     if encoding is None or level is None:
