@@ -30,6 +30,9 @@ class UnsafeKeyError(CloudPathError, InvalidInputError):
         super().__init__(message)
         self.key = key
 
+    def __reduce__(self):  # keep ``key`` across processes (parallel transfers)
+        return type(self), (str(self), self.key)
+
 
 class BadRangeError(InvalidInputError):
     """A byte range that is negative, reversed or otherwise unusable."""
@@ -97,6 +100,11 @@ class NetworkError(TransientError, ConnectionError):
 
 class PreconditionFailedError(CloudFilesError):
     """A conditional write lost a race: the object changed since it was read."""
+
+
+class ListingError(CloudFilesError):
+    """A server's listing cannot be followed: a repeated page token, pages going
+    backwards, keys outside the prefix asked for, or more pages than the bound."""
 
 
 class TransferError(CloudFilesError):
