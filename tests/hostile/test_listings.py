@@ -381,12 +381,16 @@ def test_cli_copy_of_hostile_bucket_to_disk(s3_server, hostile_bucket, tmp_path,
     assert left == (sorted(bad) if command == "mv" else sorted(bad + ["good/one", "two"]))
 
 
-def test_transfer_to_object_store_prefix_refuses_rerooted_keys(s3_server, hostile_bucket):
+def test_transfer_to_object_store_prefix_refuses_rerooted_keys(s3_server, gcs_server, hostile_bucket,
+                                                               monkeypatch):
+    """Re-rooted under a prefix of S3, GCS or mem, '../x' and '/x' would name other objects."""
     bucket, bad, _, _ = hostile_bucket
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.endpoint)
     src = CloudFiles(s3_server.cloudpath(bucket), secrets=s3_server.secrets)
     other = s3_server.make_bucket()
+    gbucket = gcs_server.create_bucket()
     for dest in (CloudFiles(s3_server.cloudpath(other, "sub/"), secrets=s3_server.secrets),
-                 CloudFiles("mem://hostile-dest/sub/")):
+                 CloudFiles(f"gs://{gbucket}/sub/"), CloudFiles("mem://hostile-dest/sub/")):
         with pytest.raises(TransferError) as info:
             src.transfer_to(dest)
         assert set(info.value.errors) == set(bad)
@@ -396,6 +400,7 @@ def test_transfer_to_object_store_prefix_refuses_rerooted_keys(s3_server, hostil
     listed = s3_server.boto3_client().list_objects_v2(Bucket=other)["Contents"]
     assert sorted(o["Key"] for o in listed) == ["sub/good/one", "sub/two"]
     assert sorted(CloudFiles("mem://hostile-dest/").list()) == ["sub/good/one", "sub/two"]
+    assert sorted(CloudFiles(f"gs://{gbucket}/").list()) == ["sub/good/one", "sub/two"]
 
 
 def test_mirror_to_same_prefix_keeps_keys_as_they_are(s3_server, hostile_bucket):
