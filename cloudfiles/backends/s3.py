@@ -281,7 +281,8 @@ class S3Backend(Backend):
         hdrs["authorization"] = f"AWS4-HMAC-SHA256 Credential={ak}/{scope}, SignedHeaders={signed}, Signature={sig}"
 
     def _where(self, key: Optional[str] = None) -> str:
-        loc = f"s3://{self.cloudpath.host + '/' if self.custom else ''}{self.bucket}"
+        host = self.cloudpath.host  # None when the endpoint comes from AWS_ENDPOINT_URL_S3
+        loc = f"s3://{host + '/' if host else ''}{self.bucket}"
         return f"{loc}/{key}" if key is not None else loc
 
     def _error(self, resp: _Response, what: str) -> CloudFilesError:
