@@ -4,8 +4,12 @@ Per file, the cheapest route that is correct:
 
 1. a server-side copy when both ends are the same service (same backend type,
    endpoint and credentials) and no re-encoding or content type is asked for;
-2. a parallel-part streamed copy (``streaming.copy_large``) when the stored
-   size is known to exceed the source's large-object threshold;
+2. a parallel-part streamed copy (``streaming.copy_large``, or
+   ``streaming.reencode_large`` when re-encoding) when the stored size exceeds
+   the source's large-object threshold (``large_threshold``, 16 MiB by
+   default): the size comes from the listing, or from one metadata request
+   per file when paths were given, so no large object is ever read whole and
+   memory stays bounded whatever the sizes;
 3. otherwise one raw read and one raw write: the stored bytes move with their
    encoding and are decoded/encoded only when ``reencode`` names another one.
 
@@ -160,6 +164,10 @@ def fingerprint(cf: "CloudFiles", key: str, read_local: bool = True) -> Optional
     one metadata request.
     """
     if read_local and cf.backend.capabilities.local:
+        threshold = getattr(getattr(cf, "stream_settings", None), "threshold", None)
+        size = cf._call(cf.backend.size, key) if threshold is not None else None
+        if size is not None and size > threshold:
+            return _streamed_fingerprint(cf, key)
         res = cf._fetch(key, None, None)
         if res.content is None:
             return None
@@ -169,6 +177,23 @@ def fingerprint(cf: "CloudFiles", key: str, read_local: bool = True) -> Optional
     if st is None:
         return None
     return Fingerprint(st.size, normalize_content_encoding(st.encoding), st.checksums or integrity.Checksums())
+
+
+def _streamed_fingerprint(cf: "CloudFiles", key: str) -> Optional[Fingerprint]:
+    """A large local file's fingerprint: its md5 hashed part by part, never held whole."""
+    from . import streaming
+
+    st = cf._call(cf.backend.stat, key)
+    if st is None:
+        return None
+    import hashlib
+
+    md5 = hashlib.md5()
+    one = streaming.StreamSettings(cf.stream_settings.part_size, 1, cf.stream_settings.threshold)
+    for part in streaming.iter_parts(cf, key, st, one, verify=False):
+        md5.update(part)
+    return Fingerprint(st.size, normalize_content_encoding(st.encoding),
+                       integrity.Checksums(md5=md5.hexdigest(), size=st.size))
 
 
 _PART_SIZES = [8, 5, 16, 15, 32, 64, 100, 128]
@@ -248,15 +273,23 @@ def copy_one(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str, target=
             return None
     if data is None:
         threshold = getattr(getattr(src, "stream_settings", None), "threshold", None)
-        if size is None and threshold is not None and src.backend.capabilities.local:
-            size = src._call(src.backend.size, skey)
+        stat = None
+        if size is None and threshold is not None:
+            # The size decides the route: a large object must never be read whole.
+            if src.backend.capabilities.local:
+                size = src._call(src.backend.size, skey)
+            else:
+                stat = src._call(src.backend.stat, skey)
+                size = None if stat is None else stat.size
             if size is None:
                 return None
-        if keep and threshold is not None and size is not None and size > threshold:
+        if threshold is not None and size is not None and size > threshold:
             from . import streaming
 
-            stat = streaming.stat_or_raise(src, skey)
-            return streaming.copy_large(src, skey, dest, dkey, stat, content_type=content_type), False
+            stat = stat or streaming.stat_or_raise(src, skey)
+            if keep:
+                return streaming.copy_large(src, skey, dest, dkey, stat, content_type=content_type), False
+            return streaming.reencode_large(src, skey, dest, dkey, stat, target, content_type), False
         res = src._fetch(skey, None, None)
         if res.content is None:
             return None

@@ -35,7 +35,7 @@ import uuid
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, urlencode
 
-from .. import connections, secrets as _secrets
+from .. import connections, limits as _limits, secrets as _secrets
 from ..exceptions import (
     AuthorizationError,
     BucketNotFoundError,
@@ -293,8 +293,9 @@ class GCSBackend(Backend):
         self._prefix = cloudpath.path
         self._root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
         self.endpoint, self._auth, identity = _resolve(cloudpath, options)
+        self._limits = _limits.for_options(options)
         self._pm = connections.pool_manager(
-            ("gs", self.endpoint, identity), maxsize=options.num_threads, timeout=options.timeout
+            ("gs", self.endpoint, identity), maxsize=options.num_threads, timeout=self._limits.timeout
         )
         self._api = f"{self.endpoint}/storage/v1/b/{_q(self.bucket)}"
         self._user_project = options.request_payer
@@ -321,10 +322,8 @@ class GCSBackend(Backend):
         return h
 
     def _request(self, method: str, url: str, what: str, headers: Optional[dict] = None, body: Any = None):
-        return connections.request(
-            self._pm, method, url, what=what, headers=self._headers(headers), body=body,
-            preload_content=True, decode_content=False,
-        )
+        return connections.request(self._pm, method, url, what=what, headers=self._headers(headers),
+                                   body=body, limits=self._limits)
 
     def _fail(self, resp, what: str) -> CloudFilesError:
         """The exception a failed response means (bucket-aware, checksum-aware)."""
@@ -338,7 +337,7 @@ class GCSBackend(Backend):
                 return MD5IntegrityError(f"{what}: the server rejected the upload: {message}")
             if "crc32c" in low and ("match" in low or "mismatch" in low):
                 return CRC32CIntegrityError(f"{what}: the server rejected the upload: {message}")
-        return connections.error_for_status(status, what, message, bucket=self.bucket)
+        return connections.error_for_status(status, what, message, bucket=self.bucket, headers=resp.headers)
 
     def _missing_or_raise(self, resp, what: str) -> None:
         """On 404, return if the object is missing; raise if the bucket is."""

@@ -2,8 +2,9 @@
 
 Objects are plain URLs under the cloudpath (``host/path/KEY``). Reads go
 through the shared urllib3 pools in :mod:`cloudfiles.connections`, keyed by
-``("http", scheme+host)``, with a timeout on every request and no automatic
-retries (the facade retries). Bodies are read with ``decode_content=False``:
+``("http", scheme+host)``, read by the bounded reader of :mod:`cloudfiles.http1`
+(idle timeout, total deadline and in-memory maximum of :mod:`cloudfiles.limits`)
+with no automatic retries (the facade retries). Bodies are never decoded here:
 a server that stores ``name`` pre-compressed sends the stored bytes with a
 ``Content-Encoding`` header, and the facade decodes them.
 
@@ -46,12 +47,12 @@ from html.parser import HTMLParser
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
-import urllib3
-
+from .. import limits as _limits
 from .. import secrets as _secrets
 from ..compression import SUFFIX_TO_ENCODING
 from ..connections import error_for_status, pool_manager, request
 from ..exceptions import (
+    BadResponseError,
     CloudFilesError,
     CloudPathError,
     InvalidInputError,
@@ -97,9 +98,8 @@ class HTTPBackend(Backend):
         if base_path and not base_path.endswith("/"):
             base_path += "/"
         self.base_url = f"{self.origin}/{base_path}"
-        t = float(options.timeout)
-        self._timeout = urllib3.Timeout(connect=min(t, 20.0), read=t)
-        self._pm = pool_manager(("http", self.origin), maxsize=options.num_threads, timeout=t)
+        self._limits = _limits.for_options(options)
+        self._pm = pool_manager(("http", self.origin), maxsize=options.num_threads, timeout=self._limits.timeout)
         self._headers = {"Accept-Encoding": _ACCEPT_ENCODING}
         auth = _auth_header(options.secrets, urlsplit(self.origin).hostname or "")
         if auth:
@@ -132,10 +132,7 @@ class HTTPBackend(Backend):
             hdrs.update(headers)
         origin = _origin(url)
         for _ in range(_MAX_REDIRECTS + 1):
-            res = request(
-                self._pm, method, url, headers=hdrs, timeout=self._timeout,
-                preload_content=True, decode_content=False, redirect=False,
-            )
+            res = request(self._pm, method, url, headers=hdrs, limits=self._limits)
             location = res.headers.get("Location")
             if res.status not in _REDIRECTS or not location:
                 return res, url
@@ -155,7 +152,7 @@ class HTTPBackend(Backend):
         m = re.search(rb"<Code>([^<]+)</Code>", body)
         if m:
             detail += f" ({m.group(1).decode('utf-8', 'replace')})"
-        return error_for_status(res.status, f"{method} {url}", detail)
+        return error_for_status(res.status, f"{method} {url}", detail, headers=res.headers)
 
     # -- reads ------------------------------------------------------------------
     def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
@@ -195,8 +192,8 @@ class HTTPBackend(Backend):
     def read_range_into(self, key: str, start: int, buf: memoryview) -> Optional[int]:
         """Read bytes ``[start, start + len(buf))`` of ``key`` straight into ``buf``.
 
-        The large-download path uses this to skip urllib3's body buffering (one
-        copy fewer per byte). Returns the byte count, or ``None`` when the answer
+        The large-download path uses this: the body is copied into ``buf`` as it
+        arrives, never held whole. Returns the byte count, or ``None`` when the answer
         is anything but a plain 206 for exactly that range (a redirect, a server
         ignoring Range, an error): the caller then uses :meth:`get`, which
         handles every case.
@@ -205,32 +202,26 @@ class HTTPBackend(Backend):
         want = len(buf)
         hdrs = dict(self._headers)
         hdrs["Range"] = f"bytes={start}-{start + want - 1}"
-        res = request(self._pm, "GET", url, headers=hdrs, timeout=self._timeout,
-                      preload_content=False, decode_content=False, redirect=False)
-        done = False
-        try:
-            m = _CONTENT_RANGE.match(res.headers.get("Content-Range", ""))
-            if res.status != 206 or not m or int(m.group(1)) != start or res.headers.get("Content-Encoding"):
-                return None
-            expected = int(m.group(2)) - start + 1
-            fp = getattr(res, "_fp", None)
-            readinto = getattr(fp, "readinto", None) or res.readinto
-            got = 0
-            view = buf[:expected]
-            while got < expected:
-                n = readinto(view[got:])
-                if not n:
-                    raise NetworkError(f"GET {url}: body ended after {got} of {expected} bytes")
-                got += n
-            done = True
-            return got
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise NetworkError(f"GET {url}: {type(err).__name__}: {err}") from err
-        finally:
-            if done:
-                res.release_conn()
-            else:
-                res.close()  # unread body: the connection cannot be reused
+        got = 0
+
+        def sink(chunk: bytes) -> None:
+            nonlocal got
+            if got + len(chunk) > want:
+                raise BadResponseError(f"GET {url}: sent more than the {want} bytes asked for")
+            buf[got:got + len(chunk)] = chunk
+            got += len(chunk)
+
+        res = request(self._pm, "GET", url, headers=hdrs, limits=self._limits, sink=sink)
+        m = _CONTENT_RANGE.match(res.headers.get("Content-Range", ""))
+        if res.status != 206 or not m or int(m.group(1)) != start or res.headers.get("Content-Encoding"):
+            return None
+        expected = int(m.group(2)) - start + 1
+        if res.data:  # a chunked 206 was collected instead of streamed
+            sink(res.data)
+        if got != expected:
+            raise BadResponseError(f"GET {url}: Content-Range {res.headers.get('Content-Range')!r} "
+                                   f"promised {expected} bytes, the body had {got}")
+        return got
 
     def _head_response(self, key: str):
         """HEAD ``key`` -> ``(headers, size)`` or None if missing.
