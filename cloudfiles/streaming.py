@@ -486,6 +486,8 @@ class Writer(io.RawIOBase):
     def write(self, b) -> int:
         if self.closed:
             raise ValueError("write to a closed cloudfiles Writer")
+        if isinstance(b, str):
+            raise InvalidInputError("a cloudfiles writer ('wb') takes bytes, not str; encode the text first")
         n = len(b)
         self._buf += self._codec.process(bytes(b))
         ps = self._settings.part_size
