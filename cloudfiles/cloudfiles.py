@@ -146,7 +146,9 @@ class CloudFiles:
         return self._path
 
     def __repr__(self) -> str:
-        return f"CloudFiles({self.cloudpath!r}, num_threads={self.num_threads}, parallel={self.parallel})"
+        from .redact import redact
+
+        return redact(f"CloudFiles({self.cloudpath!r}, num_threads={self.num_threads}, parallel={self.parallel})")
 
     def join(self, *parts: str) -> str:
         """Join key parts with '/' (keys are always '/'-separated)."""
@@ -341,6 +343,7 @@ class CloudFiles:
                "storage_class": storage_class, "raw": raw}
         _validate_put_options(req)
         if _is_stream(content):
+            inputs.check_binary_stream(content, path)
             if raw:
                 raise InvalidInputError("raw=True is not supported for streamed content; use bytes")
             from .streaming import upload_stream
@@ -774,7 +777,9 @@ class CloudFile:
         return self.get(rng.start, rng.stop)
 
     def __repr__(self) -> str:
-        return f"CloudFile({self.cloudpath!r})"
+        from .redact import redact
+
+        return redact(f"CloudFile({self.cloudpath!r})")
 
 
 def dl(cloudpaths: Union[str, Iterable[str]], raw: bool = False, **kwargs: Any):

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 
 class CloudFilesError(Exception):
-    """Root of every error raised by cloudfiles."""
+    """Root of every error raised by cloudfiles. Passwords in URLs in its
+    message are replaced by ``***`` (see :mod:`cloudfiles.redact`)."""
+
+    def __init__(self, *args: object):
+        from .redact import redact
+
+        super().__init__(*(redact(a) for a in args))
 
 
 class CloudPathError(CloudFilesError, ValueError):

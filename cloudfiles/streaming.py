@@ -524,6 +524,8 @@ class Writer(io.RawIOBase):
     def write(self, b) -> int:
         if self.closed:
             raise ValueError("write to a closed cloudfiles Writer")
+        if isinstance(b, str):
+            raise InvalidInputError("a cloudfiles writer ('wb') takes bytes, not str; encode the text first")
         n = len(b)
         data = self._codec.process(b if isinstance(b, (bytes, bytearray)) else bytes(b))
         ps = self._settings.part_size
