@@ -29,6 +29,16 @@ atomically, an interrupted transfer never leaves a truncated object behind.
 
 Every file is attempted; failures are collected per path and raised at the
 end as :class:`TransferError` carrying ``.errors`` and ``.result``.
+
+Keys are untrusted (they usually come from the source's listing). A key that
+is re-rooted -- written under another directory or prefix than it was read
+from -- must be a clean relative name (:func:`cloudfiles.keys.check_relative`:
+not absolute, no empty, '.' or '..' component, no NUL), whatever the
+destination: joined to a prefix, ``../x`` or ``/x`` would name another place
+(object stores strip a leading '/', paths and URLs resolve '..'). Such a file
+is a per-file :class:`UnsafeKeyError`. A key copied to the very same name at
+the same prefix of another bucket (a mirror) is not re-rooted and is copied
+as it is; file:// destinations apply their own validator to every key.
 """
 from __future__ import annotations
 
@@ -37,7 +47,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
-from . import compression, integrity, inputs
+from . import compression, integrity, inputs, keys
 from .compression import normalize_content_encoding, normalize_encoding
 from .exceptions import (
     CloudFilesError,
@@ -237,6 +247,13 @@ def same_stored(a: Fingerprint, b: Fingerprint) -> Optional[bool]:
 
 
 # ---------------------------------------------------------------- copying
+def check_dest_key(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str) -> None:
+    """Refuse (``UnsafeKeyError``) an unclean ``dkey`` that would be re-rooted (see the module docstring)."""
+    same_place = (src.path.path or "").rstrip("/") == (dest.path.path or "").rstrip("/")
+    if dest.protocol == "file" or not (same_place and key == dkey):
+        keys.check_relative(dkey)
+
+
 def copy_one(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str, target=_KEEP,
              content_type: Optional[str] = None, size: Optional[int] = None,
              data: Optional[tuple] = None) -> Optional[tuple[int, bool]]:
@@ -307,6 +324,7 @@ class _Job:
         key, dkey, size = item
         src, dest = self.src, self.dest
         try:
+            check_dest_key(src, dest, key, dkey)
             data = None
             if self.skip:
                 verdict, data = self._already_there(key, dkey, size)

@@ -43,12 +43,15 @@ from ..exceptions import (
     CRC32CIntegrityError,
     CredentialsError,
     InvalidInputError,
+    ListingError,
     MD5IntegrityError,
     NetworkError,
     NotFoundError,
     PreconditionFailedError,
+    ServerError,
 )
 from ..integrity import Checksums
+from ..listings import PageGuard
 from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, head_dict, iter_batches
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
@@ -577,13 +580,18 @@ class GCSBackend(Backend):
         if flat:
             params["delimiter"] = "/"
         what = f"LIST gs://{self.bucket}/{full_prefix}"
+        guard = PageGuard(what, full_prefix)
         while True:
+            guard.count()
             resp = self._request("GET", f"{self._api}/o" + self._query(params), what)
             if resp.status != 200:
                 raise self._fail(resp, what)
-            page = json.loads(resp.data)
+            page = _listing_page(resp.data, what)
+            token = page["nextPageToken"]
+            if token:
+                guard.token(token)
+            guard.page([o["name"] for o in page["items"]], page["prefixes"])
             yield page
-            token = page.get("nextPageToken")
             if not token:
                 return
             params["pageToken"] = token
@@ -591,17 +599,16 @@ class GCSBackend(Backend):
     def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
         cut = len(self._root)
         for page in self._pages(self._root + prefix, flat, "name,size"):
-            entries = [(o["name"][cut:], int(o["size"]) if o.get("size") is not None else None)
-                       for o in page.get("items") or ()]
-            entries += [(p[cut:], None) for p in page.get("prefixes") or ()]
+            entries = [(o["name"][cut:], o["size"]) for o in page["items"]]
+            entries += [(p[cut:], None) for p in page["prefixes"]]
             entries.sort(key=lambda e: e[0])
             yield from entries
 
     def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
         cut = len(self._root)
         for page in self._pages(self._root + prefix, flat, "name"):
-            names = [o["name"][cut:] for o in page.get("items") or ()]
-            names += [p[cut:] for p in page.get("prefixes") or ()]
+            names = [o["name"][cut:] for o in page["items"]]
+            names += [p[cut:] for p in page["prefixes"]]
             names.sort()
             yield from names
 
@@ -730,6 +737,32 @@ class _CompositeUpload:
 
     def __init__(self, name: str, tmp: str, meta: dict):
         self.name, self.tmp, self.meta = name, tmp, meta
+
+
+def _listing_page(data: bytes, what: str) -> dict:
+    """One objects.list page, checked: ``items`` (each a dict with a str ``name`` and an int or
+    None ``size``), ``prefixes`` (strs) and an optional str ``nextPageToken``."""
+    try:
+        doc = json.loads(data)
+    except ValueError as err:
+        raise ServerError(f"{what}: unreadable listing: {err}") from err
+    if not isinstance(doc, dict):
+        raise ListingError(f"{what}: the listing is not a JSON object")
+    items, prefixes, token = doc.get("items") or [], doc.get("prefixes") or [], doc.get("nextPageToken")
+    if not isinstance(items, list) or not isinstance(prefixes, list) \
+            or not all(isinstance(p, str) for p in prefixes) or not (token is None or isinstance(token, str)):
+        raise ListingError(f"{what}: malformed listing page")
+    out = []
+    for o in items:
+        if not isinstance(o, dict) or not isinstance(o.get("name"), str):
+            raise ListingError(f"{what}: malformed listing entry {str(o)[:200]}")
+        size = o.get("size")
+        try:
+            size = int(size) if size is not None else None
+        except (TypeError, ValueError):
+            raise ListingError(f"{what}: malformed size in listing entry {str(o)[:200]}") from None
+        out.append({"name": o["name"], "size": size})
+    return {"items": out, "prefixes": prefixes, "nextPageToken": token}
 
 
 def _parse_batch_response(content_type: str, data: bytes, count: int) -> Optional[list[tuple[int, bytes]]]:

@@ -54,6 +54,7 @@ from ..exceptions import (
     ThrottledError,
 )
 from ..integrity import Checksums
+from ..listings import PageGuard
 from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict
 from ..http1 import _Response, _check_header_value, _exchange
 from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
@@ -578,7 +579,9 @@ class S3Backend(Backend):
             params["delimiter"] = "/"
         cut = len(self.root)
         what = f"ListObjectsV2 {self._where()} prefix={full!r}"
+        guard = PageGuard(what, full)
         while True:
+            guard.count()
             resp = self._request("GET", None, what, query=params)
             if resp.status != 200:
                 raise self._error(resp, what)
@@ -588,22 +591,30 @@ class S3Backend(Backend):
             except ET.ParseError as err:
                 raise ServerError(f"{what}: unreadable listing: {err}") from err
             encoded = (_text(doc, "EncodingType") or "") == "url"
+            names: list[str] = []
             page: list[tuple[str, Optional[int]]] = []
             for item in doc.iter(_NS + "Contents"):
                 k = _text(item, "Key") or ""
                 if encoded:
                     k = unquote(k)
                 sz = _text(item, "Size")
+                names.append(k)
                 page.append((k[cut:], int(sz) if sz else 0))
+            dirs: list[str] = []
             for item in doc.iter(_NS + "CommonPrefixes"):
                 k = _text(item, "Prefix") or ""
                 if encoded:
                     k = unquote(k)
+                dirs.append(k)
                 page.append((k[cut:], None))
+            token = _text(doc, "NextContinuationToken")
+            more = (_text(doc, "IsTruncated") or "").lower() == "true" and bool(token)
+            if more:
+                guard.token(token)
+            guard.page(names, dirs)
             page.sort(key=lambda kv: kv[0])
             yield page
-            token = _text(doc, "NextContinuationToken")
-            if (_text(doc, "IsTruncated") or "").lower() != "true" or not token:
+            if not more:
                 return
             params = dict(params, **{"continuation-token": token})
 
@@ -777,8 +788,10 @@ class S3Backend(Backend):
         """``(key, upload id)`` of unfinished multipart uploads under ``prefix`` (to find leftovers)."""
         params = {"uploads": "", "prefix": self.root + prefix}
         what = f"ListMultipartUploads {self._where()}"
+        guard = PageGuard(what, self.root + prefix)
         out: list[tuple[str, str]] = []
         while True:
+            guard.count()
             resp = self._request("GET", None, what, query=params)
             if resp.status != 200:
                 raise self._error(resp, what)
@@ -786,12 +799,16 @@ class S3Backend(Backend):
                 doc = ET.fromstring(resp.data)
             except ET.ParseError as err:
                 raise ServerError(f"{what}: unreadable response: {err}") from err
-            for item in list(doc.iter(_NS + "Upload")) + list(doc.iter("Upload")):
+            uploads = list(doc.iter(_NS + "Upload")) + list(doc.iter("Upload"))
+            # upload pages repeat keys (one per upload id): only bounded and token-checked
+            for item in uploads:
                 out.append(((_text(item, "Key") or "")[len(self.root):], _text(item, "UploadId") or ""))
             if (_text(doc, "IsTruncated") or "").lower() != "true":
                 return out
-            params = dict(params, **{"key-marker": _text(doc, "NextKeyMarker") or "",
-                                     "upload-id-marker": _text(doc, "NextUploadIdMarker") or ""})
+            markers = {"key-marker": _text(doc, "NextKeyMarker") or "",
+                       "upload-id-marker": _text(doc, "NextUploadIdMarker") or ""}
+            guard.token("\0".join(markers.values()))
+            params = dict(params, **markers)
 
     def stat(self, key: str) -> Optional[ObjectStat]:
         """Size, encoding, ETag and the part size recorded by our multipart uploads.
