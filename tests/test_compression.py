@@ -5,7 +5,7 @@ import zlib
 import pytest
 
 from cloudfiles import compression
-from cloudfiles.exceptions import DecompressionError, UnsupportedCompressionType
+from cloudfiles.exceptions import DecompressionError, InvalidInputError, UnsupportedCompressionType
 
 DATA = os.urandom(2000) + b"abc" * 5000
 
@@ -251,3 +251,125 @@ def test_cloudfiles_limit_option_and_per_call(monkeypatch):
     with pytest.raises(DecompressionBombError):
         CloudFiles(url).get("z")
     assert CloudFiles(url, max_decompressed_size=60_000).get("z") == bytes(50_000)  # the argument wins
+
+
+# ------------------------------------------------- cloud-files 6.4.3 surface (issue 10)
+_DUMP = r'''
+import inspect, json, sys, types, importlib
+out = {}
+for modname in sys.argv[1:]:
+    mod = importlib.import_module(modname)
+    names = {}
+    for name, obj in vars(mod).items():
+        if name.startswith("_") or isinstance(obj, types.ModuleType):
+            continue
+        if inspect.isfunction(obj) and obj.__module__ == modname:
+            sig = inspect.signature(obj)
+            names[name] = ["function", [[p.name, str(p.kind), repr(p.default)] for p in sig.parameters.values()]]
+        elif isinstance(obj, (str, int, float, tuple, list, type(None))) and not callable(obj):
+            names[name] = ["value", repr(obj)]
+    out[modname] = names
+print(json.dumps(out))
+'''
+SURFACE_MODULES = ("cloudfiles.compression",)
+# Constants of cloudfiles.interfaces that client code reads (the rest of that
+# module is the reference's storage drivers, which live in cloudfiles.backends).
+INTERFACE_CONSTANTS = ("COMPRESSION_EXTENSIONS", "GZIP_TYPES", "EXT_TEST_SEQUENCE", "COMPRESSION_TYPES")
+
+
+def _reference_python() -> str:
+    import sys as _sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    _sys.path.insert(0, os.path.join(repo, "benchmarks"))
+    try:
+        import common
+    finally:
+        _sys.path.pop(0)
+    try:
+        return common.ensure_reference_python()
+    except common.BenchmarkError as err:
+        pytest.skip(f"reference cloud-files not installable here: {err}")
+
+
+def _dump(python: str, modules, pythonpath: str | None = None) -> dict:
+    import json
+    import subprocess
+    import sys as _sys
+    import tempfile
+
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    proc = subprocess.run([python, "-c", _DUMP, *modules], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=tempfile.gettempdir())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.timeout(600)
+def test_public_surface_matches_reference():
+    """Every public function and constant of the reference's cloudfiles.compression
+    exists here; each function accepts the reference's parameters (same names,
+    kinds, order and defaults; ours may add optional ones after them)."""
+    import sys as _sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ref = _dump(_reference_python(), SURFACE_MODULES + ("cloudfiles.interfaces",))
+    ours = _dump(_sys.executable, SURFACE_MODULES + ("cloudfiles.interfaces",), repo)
+    problems = []
+    for mod in SURFACE_MODULES:
+        for name, (kind, detail) in ref[mod].items():
+            mine = ours[mod].get(name)
+            if mine is None:
+                problems.append(f"{mod}.{name} missing")
+            elif kind == "value":
+                if mine != [kind, detail]:
+                    problems.append(f"{mod}.{name} = {mine[1]}, reference {detail}")
+            else:
+                theirs_params, my_params = detail, mine[1]
+                if my_params[: len(theirs_params)] != theirs_params or any(
+                        p[2] == repr(inspect_empty()) for p in my_params[len(theirs_params):]):
+                    problems.append(f"{mod}.{name}{my_params} vs reference {theirs_params}")
+    for name in INTERFACE_CONSTANTS:
+        if ours["cloudfiles.interfaces"].get(name) != ref["cloudfiles.interfaces"].get(name):
+            problems.append(f"cloudfiles.interfaces.{name}: {ours['cloudfiles.interfaces'].get(name)} "
+                            f"vs reference {ref['cloudfiles.interfaces'].get(name)}")
+    assert not problems, "\n".join(problems)
+
+
+def inspect_empty():
+    import inspect
+
+    return inspect.Parameter.empty
+
+
+def test_reference_call_shapes():
+    """The calls client libraries make, with the reference's meaning."""
+    from cloudfiles import interfaces
+
+    for method in compression.COMPRESSION_TYPES:
+        packed = compression.compress(DATA, method=method, compress_level=None)
+        enc = compression.normalize_encoding(method)
+        assert compression.decompress(packed, enc, filename="f") == DATA
+    assert compression.compress(DATA) [:2] == b"\x1f\x8b"  # method defaults to gzip
+    assert compression.gunzip(compression.gzip_compress(DATA, compresslevel=1)) == DATA
+    assert compression.brotli_decompress(compression.brotli_compress(DATA, quality=1)) == DATA
+    assert compression.zstd_decompress(compression.zstd_compress(DATA, level=1)) == DATA
+    with pytest.raises(DecompressionError, match="gzip format"):
+        compression.gunzip(b"plain text")
+    with pytest.raises(ValueError):  # the reference raises ValueError for unknown codecs
+        compression.decompress(b"x", "lz4")
+    with pytest.raises(ValueError):
+        compression.compress(b"x", "lz4")
+    # transcode: (path, content) tuples and puts-style dicts are decoded content
+    out = list(compression.transcode([("a", b"hello"), {"path": "b", "content": b"world"}], "br"))
+    assert [o["path"] for o in out] == ["a", "b"]
+    assert all(o["raw"] and o["compress"] == "br" for o in out)
+    assert compression.decompress(out[1]["content"], "br") == b"world"
+    one = list(compression.transcode(("c", b"x"), None))
+    assert one == [{"path": "c", "content": b"x", "compress": None, "raw": True}]
+    with pytest.raises(InvalidInputError, match="transcode"):
+        list(compression.transcode([b"bytes"], "gzip"))
+    assert interfaces.COMPRESSION_EXTENSIONS == (".gz", ".br", ".zstd", ".bz2", ".xz")
