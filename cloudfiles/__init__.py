@@ -5,12 +5,19 @@
     cf.puts([("a", b"..."), ("b", b"...")], compress="gzip")
     cf.get(["a", "b"])
 """
+from .backends.mem import clear as _clear_mem
 from .cloudfiles import CloudFile, CloudFiles, dl
+from .connections import reset_connection_pools
 from .exceptions import *  # noqa: F401,F403 - the exception hierarchy is public
 from .exceptions import __all__ as _exc_all
 from .paths import CloudPath
 
 __version__ = "0.1.0"
+
+
+def clear_memory() -> None:
+    """Drop everything stored under mem:// in this process."""
+    _clear_mem()
 
 
 def dataset(name: str, auto_install: bool = True, **kwargs):
@@ -20,4 +27,5 @@ def dataset(name: str, auto_install: bool = True, **kwargs):
     return _dataset(name, auto_install=auto_install, **kwargs)
 
 
-__all__ = ["CloudFiles", "CloudFile", "CloudPath", "dl", "dataset", "__version__"] + list(_exc_all)
+__all__ = ["CloudFiles", "CloudFile", "CloudPath", "dl", "dataset", "clear_memory", "reset_connection_pools",
+           "__version__"] + list(_exc_all)

@@ -48,7 +48,7 @@ def _tmp_name(target: str) -> str:
 
 
 class FileBackend(Backend):
-    capabilities = Capabilities(server_side_copy=True, local=True)
+    capabilities = Capabilities(server_side_copy=True, local=True, acl=True)
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -185,6 +185,16 @@ class FileBackend(Backend):
 
     def exists(self, key: str) -> bool:
         return self._find(self._path(key))[0] is not None
+
+    def get_acl(self, key: str) -> Optional[int]:
+        """The stored file's ``st_mode`` (permission bits and type), or None if missing."""
+        found, _ = self._find(self._path(key))
+        if found is None:
+            return None
+        try:
+            return os.stat(found).st_mode
+        except FileNotFoundError:
+            return None
 
     def size(self, key: str) -> Optional[int]:
         found, _ = self._find(self._path(key))
