@@ -930,7 +930,7 @@ class CloudFile:
         return self.cf.get_json(self.key)
 
     def get_acl(self):
-        """This file's access control (see :meth:`CloudFiles.get_acl`)."""
+        """``{filename: access control}`` for this file (see :meth:`CloudFiles.get_acl`)."""
         return self.cf.get_acl(self.key)
 
     def put(self, content, *args, **kwargs) -> int:
