@@ -62,6 +62,8 @@ class CloudFiles:
     ``use_https`` reads gs:// and s3:// through their public HTTPS endpoints,
     ``endpoint`` points s3:// at another S3-compatible service, and
     ``request_payer`` bills requests to the caller (requester pays).
+    ``fsync=True`` (default: the ``CLOUDFILES_FSYNC`` environment variable, off)
+    makes every file:// write fsync the file and its directory before returning.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class CloudFiles:
         part_size: Optional[int] = None,
         part_threads: Optional[int] = None,
         large_threshold: Optional[int] = None,
+        fsync: Optional[bool] = None,
         **backend_extra: Any,
     ):
         if num_threads is not None and (
@@ -95,7 +98,7 @@ class CloudFiles:
             request_payer=request_payer, no_sign_request=no_sign_request, timeout=timeout,
             retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
             part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
-            **backend_extra,
+            fsync=fsync, **backend_extra,
         )
         path = paths.extract(cloudpath, endpoint=endpoint)
         if use_https:
@@ -118,6 +121,7 @@ class CloudFiles:
             secrets=secrets, num_threads=num_threads, request_payer=request_payer,
             no_sign_request=no_sign_request, timeout=timeout,
             composite_upload_threshold=composite_upload_threshold, extra=backend_extra,
+            fsync=_fsync_setting(fsync),
         )
         self.backend = cls(path, options)
         self._caps = self.backend.capabilities
@@ -821,6 +825,20 @@ def _is_stream(content: Any) -> bool:
     if isinstance(content, (bytes, bytearray, memoryview, str)):
         return False
     return hasattr(content, "read") or (hasattr(content, "__iter__") and not isinstance(content, (dict, list, tuple)))
+
+
+def _fsync_setting(fsync: Optional[bool]) -> bool:
+    """The ``fsync=`` argument, or ``CLOUDFILES_FSYNC`` (1/true/yes/on) when it is None."""
+    if fsync is not None:
+        if not isinstance(fsync, bool):
+            raise InvalidInputError(f"fsync must be True, False or None, got {fsync!r}")
+        return fsync
+    value = os.environ.get("CLOUDFILES_FSYNC", "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise InvalidInputError(f"CLOUDFILES_FSYNC must be 1 or 0, got {value!r}")
 
 
 def _parse_parallel(parallel) -> int:

@@ -167,6 +167,18 @@ class FileBackend(Backend):
             raise
         localwrite.install(fd, tmp, path, index, fresh, self.fsync)
 
+    def sync(self, key: str) -> None:
+        """Make ``key``'s current file and its directory entry durable (fsync both)."""
+        found = self._find(self._path(key))[0]
+        if found is None:
+            raise NotFoundError(f"{key!r} does not exist under {self.root}")
+        fd = os.open(found, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        localwrite.fsync_dir(os.path.dirname(found))
+
     def head(self, key: str) -> Optional[dict]:
         found, enc, st = self._find(self._path(key))
         if found is None:
