@@ -666,6 +666,15 @@ class CloudFiles:
         move_files(self, dest, paths, block_size=block_size,
                    progress=self.progress if progress is None else progress)
 
+    def cleanup(self, older_than: Union[str, float] = "1d", dry_run: bool = True) -> list:
+        """Temporaries left by killed writers under this cloudpath and older than
+        ``older_than`` (seconds or ``"90m"``, ``"2d"``...): ``.cftmp-*`` files on file://,
+        incomplete multipart uploads on s3://, composite parts on gs://. Removes
+        them unless ``dry_run``; returns :class:`cloudfiles.cleanup.Leftover` records."""
+        from . import cleanup
+
+        return cleanup.cleanup(self, older_than, dry_run=dry_run)
+
     # ---------------------------------------------------------- item access
     def __getitem__(self, key):
         if isinstance(key, slice):
