@@ -56,6 +56,19 @@ class DecompressionError(CompressionError):
     """Stored bytes could not be decoded with the encoding they claim."""
 
 
+class DecompressionBombError(DecompressionError):
+    """Decoding would produce more bytes than the decompression limit allows.
+
+    ``key``, ``encoding``, ``stored_size`` (compressed bytes: the object, or
+    the chunk of a stream) and ``limit`` (bytes) say which object tripped it.
+    """
+
+    def __init__(self, message: str, key: object = None, encoding: object = None,
+                 stored_size: int | None = None, limit: int | None = None):
+        super().__init__(message)
+        self.key, self.encoding, self.stored_size, self.limit = key, encoding, stored_size, limit
+
+
 class NotFoundError(CloudFilesError, FileNotFoundError):
     """A file (or bucket) does not exist."""
 
