@@ -8,7 +8,6 @@ no backend-specific code.
 from __future__ import annotations
 
 import io
-import json
 import os
 from typing import Any, Iterable, Iterator, Optional, Union
 
@@ -50,6 +49,10 @@ def _raise_collected(errors: dict, what: str) -> None:
     raise TransferError(
         f"{len(errors)} files failed to {what}; first: {first[0]!r}: {first[1]}", errors
     ) from first[1]
+
+
+# The reference library's default: put() of more than 100 MB goes up in parts.
+DEFAULT_COMPOSITE_UPLOAD_THRESHOLD = int(1e8)
 
 
 class CloudFiles:
@@ -134,6 +137,16 @@ class CloudFiles:
         self._caps = self.backend.capabilities
         from .streaming import DEFAULT, StreamSettings
 
+        if composite_upload_threshold is None:
+            composite_upload_threshold = DEFAULT_COMPOSITE_UPLOAD_THRESHOLD
+        elif isinstance(composite_upload_threshold, float) and composite_upload_threshold.is_integer():
+            composite_upload_threshold = int(composite_upload_threshold)  # e.g. 1e8
+        if isinstance(composite_upload_threshold, bool) or not isinstance(composite_upload_threshold, int) \
+                or composite_upload_threshold < 0:
+            raise InvalidInputError(
+                f"composite_upload_threshold must be a non-negative int (bytes), got {composite_upload_threshold!r}")
+        # put()/puts() of more stored bytes than this go up in parallel parts (S3, GCS)
+        self.composite_upload_threshold = composite_upload_threshold
         self.stream_settings = StreamSettings(
             part_size=part_size or DEFAULT.part_size,
             parallel=part_threads or DEFAULT.parallel,
@@ -318,6 +331,13 @@ class CloudFiles:
         else:
             stored = compression.compress(content, enc, req.get("compression_level"))
         caps = self._caps
+        if len(stored) > self.composite_upload_threshold and not caps.local and caps.writable \
+                and len(stored) > self.stream_settings.part_size:
+            from .streaming import put_in_parts
+
+            put_in_parts(self, key, stored, enc, req.get("content_type") or "application/octet-stream",
+                         req.get("cache_control"), req.get("storage_class"))
+            return
         md5 = integrity.md5_base64(stored) if caps.wants_md5 else None
         crc = integrity.crc32c_base64(stored) if caps.wants_crc32c else None
         self._call(
@@ -823,6 +843,8 @@ def _get_result(path, start, end, content, error, raw, enc=None) -> dict:
 
 
 def _parse_json(content: bytes, path) -> Any:
+    import json  # imported when first needed: keeps ``import cloudfiles`` light
+
     try:
         return json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:

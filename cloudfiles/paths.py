@@ -14,7 +14,6 @@ instead of silently becoming a local file.
 """
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import re
@@ -89,6 +88,8 @@ def _load_aliases() -> dict[str, str]:
             merged = dict(OFFICIAL_ALIASES)
             try:
                 with open(alias_file(), "rt") as f:
+                    import json
+
                     stored = json.load(f)
                 for name, val in stored.items():
                     merged[name] = val["host"] if isinstance(val, dict) else val
@@ -144,6 +145,8 @@ def remove_alias(name: str, persist: bool = False) -> None:
 
 
 def _write_alias_file(mutate) -> None:
+    import json
+
     path = alias_file()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
