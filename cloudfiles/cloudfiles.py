@@ -8,7 +8,6 @@ no backend-specific code.
 from __future__ import annotations
 
 import io
-import json
 import os
 from typing import Any, Iterable, Iterator, Optional, Union
 
@@ -32,6 +31,18 @@ from .scheduler import schedule
 GetPathType = Union[str, dict, Iterable[Union[str, dict]]]
 
 
+def _note_written(err: BaseException, written: list) -> None:
+    """Tell the caller of an interrupted ``puts`` which paths were written: the
+    exception keeps its type and gains ``.written`` and a note listing them."""
+    try:
+        err.written = list(written)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):
+        pass
+    shown = ", ".join(repr(p) for p in written[:10]) + (", ..." if len(written) > 10 else "")
+    err.add_note(f"cloudfiles: puts stopped after writing {len(written)} files (see .written)"
+                 + (f": {shown}" if written else "") + "; nothing is written after this error")
+
+
 def _raise_collected(errors: dict, what: str) -> None:
     if not errors:
         return
@@ -41,6 +52,10 @@ def _raise_collected(errors: dict, what: str) -> None:
     raise TransferError(
         f"{len(errors)} files failed to {what}; first: {first[0]!r}: {first[1]}", errors
     ) from first[1]
+
+
+# The reference library's default: put() of more than 100 MB goes up in parts.
+DEFAULT_COMPOSITE_UPLOAD_THRESHOLD = int(1e8)
 
 
 class CloudFiles:
@@ -53,6 +68,11 @@ class CloudFiles:
     ``use_https`` reads gs:// and s3:// through their public HTTPS endpoints,
     ``endpoint`` points s3:// at another S3-compatible service, and
     ``request_payer`` bills requests to the caller (requester pays).
+    ``fsync=True`` (default: the ``CLOUDFILES_FSYNC`` environment variable, off)
+    makes every file:// write fsync the file and its directory before returning.
+    ``max_decompressed_size`` (bytes, or ``"4G"``) raises or lowers the bound on
+    what one stored object (or one streamed part) may decode to; the default
+    is ``max(256 MiB, 100 x stored size)`` (docs/security.md).
     """
 
     def __init__(
@@ -75,6 +95,8 @@ class CloudFiles:
         part_size: Optional[int] = None,
         part_threads: Optional[int] = None,
         large_threshold: Optional[int] = None,
+        fsync: Optional[bool] = None,
+        max_decompressed_size: Union[int, str, None] = None,
         locking: Optional[bool] = None,
         lock_dir: Optional[str] = None,
         listing: Optional[str] = None,
@@ -93,8 +115,12 @@ class CloudFiles:
             request_payer=request_payer, no_sign_request=no_sign_request, timeout=timeout,
             retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
             part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
+            fsync=fsync, max_decompressed_size=max_decompressed_size,
             locking=locking, lock_dir=lock_dir, **backend_extra,
         )
+        # None: $CLOUDFILES_MAX_DECOMPRESSED_SIZE or the ratio rule (compression.output_limit).
+        self.max_decompressed_size = (
+            None if max_decompressed_size is None else compression.parse_size(max_decompressed_size))
         path = paths.extract(cloudpath, endpoint=endpoint)
         if use_https:
             path = paths.to_https(path)
@@ -116,6 +142,7 @@ class CloudFiles:
             secrets=secrets, num_threads=max(num_threads, 1), request_payer=request_payer,
             no_sign_request=no_sign_request, timeout=timeout,
             composite_upload_threshold=composite_upload_threshold, extra=backend_extra,
+            fsync=_fsync_setting(fsync),
         )
         self._backend_options = options
         self.backend = cls(path, options)
@@ -125,6 +152,16 @@ class CloudFiles:
         self._locks = FileLocks(self.lock_dir) if locking and path.protocol == "file" else None
         from .streaming import DEFAULT, StreamSettings
 
+        if composite_upload_threshold is None:
+            composite_upload_threshold = DEFAULT_COMPOSITE_UPLOAD_THRESHOLD
+        elif isinstance(composite_upload_threshold, float) and composite_upload_threshold.is_integer():
+            composite_upload_threshold = int(composite_upload_threshold)  # e.g. 1e8
+        if isinstance(composite_upload_threshold, bool) or not isinstance(composite_upload_threshold, int) \
+                or composite_upload_threshold < 0:
+            raise InvalidInputError(
+                f"composite_upload_threshold must be a non-negative int (bytes), got {composite_upload_threshold!r}")
+        # put()/puts() of more stored bytes than this go up in parallel parts (S3, GCS)
+        self.composite_upload_threshold = composite_upload_threshold
         self.stream_settings = StreamSettings(
             part_size=part_size or DEFAULT.part_size,
             parallel=part_threads or DEFAULT.parallel,
@@ -141,7 +178,9 @@ class CloudFiles:
         return self._path
 
     def __repr__(self) -> str:
-        return f"CloudFiles({self.cloudpath!r}, num_threads={self.num_threads}, parallel={self.parallel})"
+        from .redact import redact
+
+        return redact(f"CloudFiles({self.cloudpath!r}, num_threads={self.num_threads}, parallel={self.parallel})")
 
     def reset_connection_pools(self) -> None:
         """Drop the shared connection pools and reconnect this client on fresh ones."""
@@ -252,8 +291,9 @@ class CloudFiles:
             return self._call(attempt)
 
     def _get_one(self, key: str, start: Optional[int], end: Optional[int], raw: bool,
-                 part_size: Optional[int] = None):
+                 limit: Union[int, str, None] = None, part_size: Optional[int] = None):
         check_range(start, end)
+        limit = self.max_decompressed_size if limit is None else limit
         res = self._fetch(key, start, end, part_size)
         content = res.content
         enc = normalize_content_encoding(res.encoding) if content is not None else None
@@ -267,9 +307,9 @@ class CloudFiles:
             if whole.content is None:
                 return None, None
             enc = normalize_content_encoding(whole.encoding)
-            data = compression.decompress(whole.content, enc, key)
+            data = compression.decompress(whole.content, enc, key, limit)
             return (data[start:] if end is None else data[start:end]) if start is None or start >= 0 else data[start:], enc
-        return compression.decompress(content, enc, key), enc
+        return compression.decompress(content, enc, key, limit), enc
 
     def get(
         self,
@@ -282,6 +322,7 @@ class CloudFiles:
         return_dict: bool = False,
         raise_errors: bool = False,
         part_size: Optional[int] = None,
+        max_decompressed_size: Union[int, str, None] = None,
     ):
         """Download one file (returns its bytes, or ``None`` if missing) or many.
 
@@ -294,13 +335,16 @@ class CloudFiles:
         ``tags`` is passed through to the result untouched).
         ``return_dict=True`` returns ``{path: content}`` and raises the first failure.
         ``part_size`` is the part size of S3 multipart objects, to check their ETag.
+        ``max_decompressed_size`` overrides the decompression bound for this call.
         """
+        if max_decompressed_size is not None:
+            max_decompressed_size = compression.parse_size(max_decompressed_size)
         if part_size is not None and (isinstance(part_size, bool) or not isinstance(part_size, int)
                                       or part_size < 1):
             raise InvalidInputError(f"part_size must be a positive int, got {part_size!r}")
         if inputs.is_scalar_get(paths):
             key, start, end = inputs.get_request(paths)
-            content, _ = self._get_one(self._key(key), start, end, raw, part_size)
+            content, _ = self._get_one(self._key(key), start, end, raw, max_decompressed_size, part_size)
             return {key: content} if return_dict else content
 
         raise_errors = bool(raise_errors or return_dict)
@@ -308,7 +352,8 @@ class CloudFiles:
         nproc = self._use_processes(parallel)
         if nproc > 1:
             items = list(items)
-            results = self._in_processes("get", items, nproc, raw=raw, progress=False, part_size=part_size)
+            results = self._in_processes("get", items, nproc, raw=raw, progress=False,
+                                         max_decompressed_size=max_decompressed_size, part_size=part_size)
         else:
             def one(item):
                 tags = inputs.get_tags(item)
@@ -317,7 +362,7 @@ class CloudFiles:
                 except InvalidInputError as err:
                     return _get_result(item, None, None, None, err, raw, tags=tags)
                 try:
-                    content, enc = self._get_one(self._key(key), start, end, raw, part_size)
+                    content, enc = self._get_one(self._key(key), start, end, raw, max_decompressed_size, part_size)
                     return _get_result(key, start, end, content, None, raw, enc, tags)
                 except Exception as err:  # reported per file
                     return _get_result(key, start, end, None, err, raw, tags=tags)
@@ -373,12 +418,21 @@ class CloudFiles:
         key = self._key(req["path"])
         content = self._content(req["content"], key, req)
         raw = req.get("raw", False)
-        enc = normalize_encoding(req.get("compress"))
+        # raw bytes keep the encoding they declare, known or not (an object stored
+        # as lz4 or "gzip,br" elsewhere is copied as-is); others are encoded here.
+        enc = compression.stored_encoding(req.get("compress"), key) if raw else normalize_encoding(req.get("compress"))
         if raw or not isinstance(content, bytes):
             stored = content
         else:
             stored = compression.compress(content, enc, req.get("compression_level"))
         caps = self._caps
+        if not caps.local and caps.writable and len(stored) > self.composite_upload_threshold \
+                and len(stored) > self.stream_settings.part_size:
+            from .streaming import put_in_parts
+
+            put_in_parts(self, key, stored, enc, req.get("content_type") or "application/octet-stream",
+                         req.get("cache_control"), req.get("storage_class"))
+            return
         md5 = integrity.md5_base64(stored) if caps.wants_md5 else None
         crc = integrity.crc32c_base64(stored) if caps.wants_crc32c else None
         with self._lock(key, True):
@@ -409,6 +463,7 @@ class CloudFiles:
                "storage_class": storage_class, "raw": raw}
         _validate_put_options(req)
         if _is_stream(content) and not (self._caps.python_objects and _is_python_object(content)):
+            inputs.check_binary_stream(content, path)
             if raw:
                 raise InvalidInputError("raw=True is not supported for streamed content; use bytes")
             from .streaming import upload_stream
@@ -465,21 +520,27 @@ class CloudFiles:
 
         errors: dict = {}
         count = 0
+        written: list = []
 
         def one(req):
             try:
                 self._put_one(req)
-                return req["path"], None
             except InvalidInputError:
                 raise
             except Exception as err:
                 return req["path"], err
+            written.append(req["path"])
+            return req["path"], None
 
-        for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading"):
-            if err is None:
-                count += 1
-            else:
-                errors[path] = err
+        try:
+            for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading"):
+                if err is None:
+                    count += 1
+                else:
+                    errors[path] = err
+        except BaseException as err:  # the input (or a bad item) stopped the run; writes in flight finished
+            _note_written(err, written)
+            raise
         _raise_collected(errors, "upload")
         return count
 
@@ -815,6 +876,15 @@ class CloudFiles:
         move_files(self, dest, paths, block_size=block_size,
                    progress=self.progress if progress is None else progress)
 
+    def cleanup(self, older_than: Union[str, float] = "1d", dry_run: bool = True) -> list:
+        """Temporaries left by killed writers under this cloudpath and older than
+        ``older_than`` (seconds or ``"90m"``, ``"2d"``...): ``.cftmp-*`` files on file://,
+        incomplete multipart uploads on s3://, composite parts on gs://. Removes
+        them unless ``dry_run``; returns :class:`cloudfiles.cleanup.Leftover` records."""
+        from . import cleanup
+
+        return cleanup.cleanup(self, older_than, dry_run=dry_run)
+
     # ---------------------------------------------------------- item access
     def __getitem__(self, key):
         if isinstance(key, slice):
@@ -990,7 +1060,9 @@ class CloudFile:
         return self.get(start=rng.start, end=rng.stop)
 
     def __repr__(self) -> str:
-        return f"CloudFile({self.cloudpath!r})"
+        from .redact import redact
+
+        return redact(f"CloudFile({self.cloudpath!r})")
 
 
 def dl(cloudpaths: Union[str, Iterable[str]], raw: bool = False, **kwargs: Any):
@@ -1021,6 +1093,8 @@ def _get_result(path, start, end, content, error, raw, enc=None, tags=None) -> d
 
 
 def _parse_json(content: bytes, path) -> Any:
+    import json  # imported when first needed: keeps ``import cloudfiles`` light
+
     try:
         return json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
@@ -1029,9 +1103,13 @@ def _parse_json(content: bytes, path) -> Any:
 
 def _validate_put_options(req: dict) -> None:
     """Check a put request's options, storing the canonical encoding name in it."""
-    enc = normalize_encoding(req.get("compress"))
+    if req.get("raw"):
+        enc = compression.stored_encoding(req.get("compress"), str(req.get("path", "")))
+    else:
+        enc = normalize_encoding(req.get("compress"))
     req["compress"] = enc
-    compression.check_level(enc, req.get("compression_level"))
+    if compression.is_supported(enc):
+        compression.check_level(enc, req.get("compression_level"))
     if isinstance(req.get("cache_control"), bool):
         # cloud-files accepts a bool here and sends no header for it; so do we.
         req["cache_control"] = None
@@ -1065,6 +1143,20 @@ def _is_python_object(content: Any) -> bool:
         return iter(content) is not content
     except TypeError:
         return True
+
+
+def _fsync_setting(fsync: Optional[bool]) -> bool:
+    """The ``fsync=`` argument, or ``CLOUDFILES_FSYNC`` (1/true/yes/on) when it is None."""
+    if fsync is not None:
+        if not isinstance(fsync, bool):
+            raise InvalidInputError(f"fsync must be True, False or None, got {fsync!r}")
+        return fsync
+    value = os.environ.get("CLOUDFILES_FSYNC", "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise InvalidInputError(f"CLOUDFILES_FSYNC must be 1 or 0, got {value!r}")
 
 
 def _parse_parallel(parallel) -> int:

@@ -4,7 +4,6 @@ Kept apart from the facade so the rules live in one place and are tested once.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Iterator, Optional
 
 from .exceptions import InvalidInputError
@@ -39,7 +38,27 @@ def check_key(path: Any) -> str:
         raise InvalidInputError(f"a file path must be a str, got {type(path).__name__}: {path!r}")
     if path == "":
         raise InvalidInputError("empty file path")
+    if "\0" in path:
+        from .exceptions import UnsafeKeyError
+
+        raise UnsafeKeyError(f"key {path!r} contains a NUL byte (refused on every backend)", key=path)
     return path
+
+
+def is_text_stream(content: Any) -> bool:
+    """A file object opened in text mode (it would yield str, not bytes)."""
+    import io
+
+    return isinstance(content, io.TextIOBase) or (
+        hasattr(content, "read") and "b" not in str(getattr(content, "mode", "b")))
+
+
+def check_binary_stream(content: Any, path: str) -> None:
+    """Refuse a text-mode file object as upload content, naming the file and the fix."""
+    if is_text_stream(content):
+        raise InvalidInputError(
+            f"content for {path!r} is a text-mode file object ({type(content).__name__}); "
+            "open the file in binary mode ('rb') or pass bytes")
 
 
 def get_request(item: Any) -> tuple[str, Optional[int], Optional[int]]:
@@ -66,6 +85,7 @@ def to_bytes(content: Any, path: str) -> bytes:
         return content.encode("utf-8")
     if isinstance(content, (bytearray, memoryview)):
         return bytes(content)
+    check_binary_stream(content, path)
     raise InvalidInputError(
         f"content for {path!r} must be bytes or str, got {type(content).__name__}"
         + (" (use put_json for JSON-serialisable data)" if isinstance(content, (dict, list, int, float)) else "")
@@ -108,6 +128,8 @@ def _json_default(obj: Any) -> Any:
 
 def json_bytes(content: Any, path: str) -> bytes:
     """``content`` as UTF-8 JSON; numpy arrays and numbers serialise as lists and numbers."""
+    import json  # imported when first needed: keeps ``import cloudfiles`` light
+
     try:
         return json.dumps(content, default=_json_default).encode("utf-8")
     except (TypeError, ValueError) as err:
