@@ -5,9 +5,7 @@
     cf.puts([("a", b"..."), ("b", b"...")], compress="gzip")
     cf.get(["a", "b"])
 """
-from .backends.mem import clear as _clear_mem
 from .cloudfiles import CloudFile, CloudFiles, dl
-from .connections import reset_connection_pools
 from .exceptions import *  # noqa: F401,F403 - the exception hierarchy is public
 from .exceptions import __all__ as _exc_all
 from .paths import CloudPath
@@ -17,7 +15,16 @@ __version__ = "0.1.0"
 
 def clear_memory() -> None:
     """Drop everything stored under mem:// in this process."""
-    _clear_mem()
+    from .backends.mem import clear
+
+    clear()
+
+
+def reset_connection_pools() -> None:
+    """Forget the shared HTTP connection pools: clients built afterwards open fresh connections."""
+    from .connections import reset_connection_pools as reset
+
+    reset()
 
 
 def dataset(name: str, auto_install: bool = True, **kwargs):
