@@ -43,7 +43,7 @@ def _raise_collected(errors: dict, what: str) -> None:
 class CloudFiles:
     """Read and write many files under one cloudpath, concurrently.
 
-    ``cloudpath`` is any form :func:`cloudfiles.paths.extract` accepts.
+    ``cloudpath`` is any form :func:`cloudfiles.paths.parse` accepts.
     ``num_threads`` bounds concurrent requests (default: 20 for network
     services, 1 for file:// and mem://, which are CPU-bound), ``green`` uses gevent instead
     of threads, ``parallel`` adds processes, ``progress`` shows a tqdm bar.
@@ -85,7 +85,7 @@ class CloudFiles:
             part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
             **backend_extra,
         )
-        path = paths.extract(cloudpath, endpoint=endpoint)
+        path = paths.parse(cloudpath, endpoint=endpoint)
         if use_https:
             path = paths.to_https(path)
         self._path = path
