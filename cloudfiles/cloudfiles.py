@@ -29,6 +29,18 @@ from .scheduler import schedule
 GetPathType = Union[str, dict, Iterable[Union[str, dict]]]
 
 
+def _note_written(err: BaseException, written: list) -> None:
+    """Tell the caller of an interrupted ``puts`` which paths were written: the
+    exception keeps its type and gains ``.written`` and a note listing them."""
+    try:
+        err.written = list(written)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):
+        pass
+    shown = ", ".join(repr(p) for p in written[:10]) + (", ..." if len(written) > 10 else "")
+    err.add_note(f"cloudfiles: puts stopped after writing {len(written)} files (see .written)"
+                 + (f": {shown}" if written else "") + "; nothing is written after this error")
+
+
 def _raise_collected(errors: dict, what: str) -> None:
     if not errors:
         return
@@ -369,21 +381,27 @@ class CloudFiles:
 
         errors: dict = {}
         count = 0
+        written: list = []
 
         def one(req):
             try:
                 self._put_one(req)
-                return req["path"], None
             except InvalidInputError:
                 raise
             except Exception as err:
                 return req["path"], err
+            written.append(req["path"])
+            return req["path"], None
 
-        for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading"):
-            if err is None:
-                count += 1
-            else:
-                errors[path] = err
+        try:
+            for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading"):
+                if err is None:
+                    count += 1
+                else:
+                    errors[path] = err
+        except BaseException as err:  # the input (or a bad item) stopped the run; writes in flight finished
+            _note_written(err, written)
+            raise
         _raise_collected(errors, "upload")
         return count
 

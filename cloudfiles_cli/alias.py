@@ -22,14 +22,24 @@ def alias() -> None:
     pass
 
 
-@alias.command("ls", help="List every alias (official ones are marked).")
+@alias.command("ls", help="""List every alias (official ones are marked).
+
+    \b
+    cloudfiles alias ls
+""")
 def alias_ls() -> None:
     for name, target in sorted(paths.aliases().items()):
         mark = " (official)" if name in paths.OFFICIAL_ALIASES else ""
         click.echo(f"{name}://\t{target}{mark}")
 
 
-@alias.command("add", help="Add alias NAME for TARGET, e.g. `alias add lab s3://https://host:9000/`.")
+@alias.command("add", help="""Add alias NAME for TARGET (saved in ~/.cloudfiles/aliases.json).
+
+    \b
+    cloudfiles alias add lab s3://https://s3.lab.example.org/
+    cloudfiles alias add minio s3://http://127.0.0.1:9000/ --force
+    cloudfiles ls lab://bucket/dir/
+""")
 @click.argument("name")
 @click.argument("target")
 @click.option("-f", "--force", is_flag=True, help="Replace an existing alias of the same name.")
@@ -42,7 +52,11 @@ def alias_add(name: str, target: str, force: bool) -> None:
     paths.add_alias(name, target, persist=True)
 
 
-@alias.command("rm", help="Remove alias NAME.")
+@alias.command("rm", help="""Remove alias NAME (official aliases cannot be removed).
+
+    \b
+    cloudfiles alias rm lab
+""")
 @click.argument("name")
 def alias_rm(name: str) -> None:
     name = name.rstrip(":/")

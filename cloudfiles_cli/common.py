@@ -20,7 +20,7 @@ import click
 
 from cloudfiles import CloudFiles, paths
 from cloudfiles.compression import SUFFIX_TO_ENCODING
-from cloudfiles.exceptions import CloudFilesError, TransferError
+from cloudfiles.exceptions import CloudFilesError, TransferError, UnsafeKeyError
 
 MAX_ERROR_LINES = 20
 
@@ -34,8 +34,37 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+# Library messages advise Python arguments; on the command line the flag is the advice.
+_ADVICE = [
+    (re.compile(r"Pass secrets=, add a secrets file, or use no_sign_request=True"),
+     "Add a secrets file, or use --no-sign-request"),
+    (re.compile(r"Pass secrets=, or no_sign_request=True"), "Add a secrets file, or use --no-sign-request"),
+    (re.compile(r"\bno_sign_request=True\b"), "--no-sign-request"),
+    (re.compile(r"\buse --trust / trust=True\b"), "use --trust"),
+    (re.compile(r"\btrust=True\b"), "--trust"),
+    (re.compile(r"\buse force\b"), "use --force"),
+]
+
+
+def cli_advice(text: str) -> str:
+    """Rewrite advice that names Python arguments so it names this CLI's flags."""
+    for pattern, flag in _ADVICE:
+        text = pattern.sub(flag, text)
+    return text
+
+
 def error(command: str, message: str) -> None:
-    click.echo(f"cloudfiles: {command}: {one_line(message)}", err=True)
+    click.echo(f"cloudfiles: {command}: {cli_advice(one_line(message))}", err=True)
+
+
+no_sign_option = click.option(
+    "--no-sign-request", is_flag=True,
+    help="Anonymous access to the source (unsigned s3:// requests, gs:// without credentials).")
+
+
+def read_options(no_sign_request: bool = False, no_auth: bool = False) -> dict:
+    """:class:`CloudFiles` keywords for reading the source: ``{}`` or anonymous access."""
+    return {"no_sign_request": True} if (no_sign_request or no_auth) else {}
 
 
 def fail(message: str) -> NoReturn:
@@ -47,6 +76,8 @@ def report_transfer_error(command: str, err: TransferError, where=None) -> None:
     items = list(err.errors.items())
     for key, cause in items[:MAX_ERROR_LINES]:
         name = where(key) if where else key
+        if isinstance(cause, UnsafeKeyError):
+            name = where("") if where else ""  # joining an unsafe key to a path would misname it
         text = str(cause)
         error(command, text if name in text else f"{name}: {text}")
     if len(items) > MAX_ERROR_LINES:
@@ -103,16 +134,17 @@ def is_local_dir(loc: Loc) -> bool:
     return loc.protocol == "file" and os.path.isdir(loc.local_path or "")
 
 
-def is_dir(loc: Loc, probe_cloud: bool = True) -> bool:
+def is_dir(loc: Loc, probe_cloud: bool = True, **options) -> bool:
     """True for local directories, paths ending in '/', bucket roots, and (with
-    ``probe_cloud``) cloud prefixes that have objects below ``prefix/``."""
+    ``probe_cloud``) cloud prefixes that have objects below ``prefix/``.
+    ``options`` are extra :class:`CloudFiles` keywords for the probe."""
     if loc.protocol == "file":
         return os.path.isdir(loc.local_path or "")
     if loc.url.endswith("/") or loc.key == "":
         return True
     if not probe_cloud:
         return False
-    return CloudFiles(loc.base).isdir(loc.key)
+    return CloudFiles(loc.base, **options).isdir(loc.key)
 
 
 def strip_local_suffix(loc: Loc) -> tuple[str, Optional[str]]:

@@ -11,9 +11,11 @@ from typing import Optional
 import click
 
 from cloudfiles import CloudFiles
-from cloudfiles.exceptions import NotFoundError, TransferError
+from cloudfiles.exceptions import CloudFilesError, NotFoundError, TransferError
 from cloudfiles.transfer import move_files, transfer
 
+from .memory import bound_malloc
+from .resumable import run_resumable
 from .common import (
     CLIError,
     Loc,
@@ -24,7 +26,9 @@ from .common import (
     fail,
     has_wildcard,
     is_dir,
+    no_sign_option,
     parse_glob,
+    read_options,
     report_transfer_error,
     resolve,
     strip_local_suffix,
@@ -84,8 +88,11 @@ def _stdin_job(lines: list[str], dest: Optional[_Dest]) -> Job:
     return Job(common, dest.as_dir() if dest else "", pairs, "-")
 
 
-def plan(sources: tuple, destination: Optional[str], recursive: bool) -> list[Job]:
-    """Apply cp's naming rules to every source (``destination=None`` means stdout)."""
+def plan(sources: tuple, destination: Optional[str], recursive: bool, options: Optional[dict] = None) -> list[Job]:
+    """Apply cp's naming rules to every source (``destination=None`` means stdout).
+
+    ``options``: extra :class:`CloudFiles` keywords for reading the sources."""
+    options = options or {}
     dest = _Dest(destination) if destination is not None else None
     stdin = "-" in sources
     many = len(sources) > 1 or stdin or any(has_wildcard(s) for s in sources)
@@ -101,18 +108,20 @@ def plan(sources: tuple, destination: Optional[str], recursive: bool) -> list[Jo
             continue
         if has_wildcard(src):
             g = parse_glob(src)
-            keys = list(g.matches(CloudFiles(g.base)))
+            keys = list(g.matches(CloudFiles(g.base, **options)))
             if not keys:
                 fail(f"{src}: no files match")
             jobs.append(Job(g.base, dest.as_dir() if dest else "", [(k, k) for k in keys], src))
             continue
         loc = resolve(src)
-        if is_dir(loc, probe_cloud=recursive):
+        if is_dir(loc, probe_cloud=recursive, **options):
             if not recursive:
                 fail(f"{src}: is a directory (use -r to copy it)")
             if dest is None:
                 jobs.append(Job(loc.as_dir(), "", None, src))
                 continue
+            if dest.loc.protocol == "file" and os.path.isfile(dest.loc.local_path or ""):
+                fail(f"{destination}: not a directory (cannot copy directory {src} onto a file)")
             if loc.key == "":
                 target = dest.as_dir()  # a bucket/root: its contents
             elif many or dest.is_dir():
@@ -146,18 +155,42 @@ def _reencode(compression: str):
     return "none" if c == "none" else c
 
 
-def _write_stdout(job: Job, block_size: int) -> list[str]:
-    """Decoded bytes of each file, in order; returns the paths that failed."""
-    cf = CloudFiles(job.src)
-    keys = [k for k, _ in job.pairs] if job.pairs is not None else [k for k in cf.list() if not k.endswith("/")]
+# Small files sent to stdout are fetched in parallel batches of at most this many bytes.
+_STDOUT_BATCH_BYTES = 64 * 1024 * 1024
+
+
+def _write_stdout(job: Job, block_size: int, options: Optional[dict] = None) -> list[str]:
+    """Decoded bytes of each file, in order; returns the paths that failed.
+
+    Files whose size is known to be small (from the listing) are fetched in
+    parallel batches bounded by count and bytes; every other file is streamed
+    in parallel parts, so no file is ever held whole.
+    """
+    cf = CloudFiles(job.src, **(options or {}))
+    if job.pairs is not None:
+        sized = [(k, None) for k, _ in job.pairs]
+    else:
+        sized = [(k, s) for k, s in cf.list_sizes() if not k.endswith("/")]
+    threshold = cf.stream_settings.threshold
     out = sys.stdout.buffer
-    failed = []
-    for i in range(0, len(keys), block_size):
-        batch = keys[i:i + block_size]
-        if len(batch) == 1:
-            results = {batch[0]: cf.get([batch[0]])[0]}
-        else:
-            results = {r["path"]: r for r in cf.get(batch)}
+    failed: list[str] = []
+    i = 0
+    while i < len(sized):
+        key, size = sized[i]
+        if size is None or size > threshold:
+            if not _stream_stdout(cf, key, out):
+                failed.append(key)
+            i += 1
+            continue
+        batch, total = [], 0
+        while i < len(sized) and len(batch) < block_size:
+            k, s = sized[i]
+            if s is None or s > threshold or (batch and total + s > _STDOUT_BATCH_BYTES):
+                break
+            batch.append(k)
+            total += s
+            i += 1
+        results = {r["path"]: r for r in cf.get(batch)}
         for k in batch:
             r = results[k]
             if r["error"] is not None:
@@ -172,12 +205,25 @@ def _write_stdout(job: Job, block_size: int) -> list[str]:
     return failed
 
 
+def _stream_stdout(cf: CloudFiles, key: str, out) -> bool:
+    """Stream one file to ``out`` in parallel parts; False (reported) if it failed."""
+    try:
+        for chunk in cf.stream(key):
+            out.write(chunk)
+        return True
+    except NotFoundError:
+        error("cp", f"{cf.abspath(key)}: no such file")
+    except CloudFilesError as err:
+        error("cp", f"{cf.abspath(key)}: {err}")
+    return False
+
+
 def _run(command: str, jobs: list[Job], move: bool, reencode, block_size: int, skip, parallel: int,
-         progress: bool) -> bool:
+         progress: bool, src_options: Optional[dict] = None, dest_options: Optional[dict] = None) -> bool:
     ok = True
     for job in jobs:
-        src = CloudFiles(job.src)
-        dest = CloudFiles(job.dest)
+        src = CloudFiles(job.src, **(src_options or {}))
+        dest = CloudFiles(job.dest, **(dest_options or {}))
         try:
             if move:
                 pairs = job.pairs
@@ -242,26 +288,58 @@ _NAMING = """
 @click.option("--resume", is_flag=True,
               help="Skip files already copied intact (same size and checksum), so an interrupted copy "
                    "finishes without re-sending.")
+@click.option("--resumable", is_flag=True,
+              help="Downloads to local files go to NAME.part first and a rerun continues a .part "
+                   "where it stopped (as cloud-files' --resumable).")
+@click.option("--part-bytes", type=click.IntRange(min=1), default=None,
+              help="Copy files larger than this many bytes in parallel parts (default 16 MiB).")
+@no_sign_option
 @click.option("-p", "--parallel", type=int, default=None, help="Processes (default: the global -p).")
 @click.option("-b", "--block-size", type=click.IntRange(min=1), default=128, show_default=True,
               help="Files in flight at a time (per process).")
 @click.option("--progress", is_flag=True, help="Show a progress bar.")
 @click.pass_context
-def cp(ctx, sources, destination, recursive, compression, no_clobber, resume, parallel, block_size, progress):
+def cp(ctx, sources, destination, recursive, compression, no_clobber, resume, resumable, part_bytes,
+       no_sign_request, parallel, block_size, progress):
+    bound_malloc()
+    src_options, dest_options = _options(no_sign_request, part_bytes)
     if destination == "-":
-        jobs = plan(sources, None, recursive)
+        jobs = plan(sources, None, recursive, src_options)
         failed = []
         for job in jobs:
-            failed += _write_stdout(job, block_size)
+            failed += _write_stdout(job, block_size, src_options)
         if failed:
             ctx.exit(1)
         return
-    jobs = plan(sources, destination, recursive)
+    jobs = plan(sources, destination, recursive, src_options)
     skip = "checksum" if resume else ("exists" if no_clobber else False)
-    ok = _run("cp", jobs, False, _reencode(compression), block_size, skip, ctx_parallel(ctx, parallel),
-              ctx_progress(ctx, progress))
+
+    def run(todo: list) -> bool:
+        return _run("cp", todo, False, _reencode(compression), block_size, skip, ctx_parallel(ctx, parallel),
+                    ctx_progress(ctx, progress), src_options, dest_options)
+
+    if resumable:
+        ok = run_resumable("cp", jobs, block_size, src_options, dest_options, _reencode(compression), run)
+    else:
+        ok = run(jobs)
     if not ok:
         ctx.exit(1)
+
+
+def _options(no_sign_request: bool, part_bytes: Optional[int]) -> tuple[dict, dict]:
+    """:class:`CloudFiles` keywords for the sources and the destination."""
+    src = read_options(no_sign_request=no_sign_request)
+    dest: dict = {}
+    if part_bytes is not None:
+        from cloudfiles.streaming import DEFAULT
+
+        # Files above the threshold go in parts, of at most the threshold each (the service's
+        # minimum part size still applies: S3 5 MiB).
+        parts = {"large_threshold": part_bytes, "composite_upload_threshold": part_bytes,
+                 "part_size": min(part_bytes, DEFAULT.part_size)}
+        src.update(parts)
+        dest.update(parts)
+    return src, dest
 
 
 _MV_EXAMPLES = """
@@ -284,16 +362,22 @@ _MV_EXAMPLES = """
 @click.option("-r", "--recursive", is_flag=True, help="Move directories and everything below them.")
 @click.option("-c", "--compression", type=click.Choice(COMPRESSIONS, case_sensitive=False), default="same",
               show_default=True, help="Encoding to store at the destination.")
+@click.option("--part-bytes", type=click.IntRange(min=1), default=None,
+              help="Copy files larger than this many bytes in parallel parts (default 16 MiB).")
+@no_sign_option
 @click.option("-p", "--parallel", type=int, default=None, help="Processes (default: the global -p).")
 @click.option("-b", "--block-size", type=click.IntRange(min=1), default=128, show_default=True,
               help="Files in flight at a time.")
 @click.option("--progress", is_flag=True, help="Show a progress bar.")
 @click.pass_context
-def mv(ctx, sources, destination, recursive, compression, parallel, block_size, progress):
+def mv(ctx, sources, destination, recursive, compression, part_bytes, no_sign_request, parallel, block_size,
+       progress):
+    bound_malloc()
     if destination == "-":
         raise CLIError("cannot move to stdout; use cp")
-    jobs = plan(sources, destination, recursive)
+    src_options, dest_options = _options(no_sign_request, part_bytes)
+    jobs = plan(sources, destination, recursive, src_options)
     ok = _run("mv", jobs, True, _reencode(compression), block_size, False, ctx_parallel(ctx, parallel),
-              ctx_progress(ctx, progress))
+              ctx_progress(ctx, progress), src_options, dest_options)
     if not ok:
         ctx.exit(1)

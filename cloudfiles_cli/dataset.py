@@ -14,7 +14,9 @@ from cloudfiles.exceptions import CloudFilesError
 
 
 def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
+    from .common import cli_advice
+
+    return cli_advice(" ".join(str(text).split()))
 
 
 class _DatasetGroup(click.Group):
@@ -36,20 +38,47 @@ class _DatasetGroup(click.Group):
 
 
 def _store(ctx: click.Context):
+    """The :class:`Datasets` the options name, and whether to show progress."""
     from cloudfiles.datasets import Datasets
 
     obj = ctx.find_root().obj or {}
     opts = ctx.obj or {}
-    return Datasets(remote=opts.get("remote"), home=opts.get("home")), bool(obj.get("progress"))
+    progress = bool(obj.get("progress") or opts.get("progress"))
+    return Datasets(remote=opts.get("remote"), home=opts.get("home")), progress
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Store a group option given after the subcommand (it wins over one given before)."""
+    if value is not None and value is not False:
+        ctx.ensure_object(dict)
+        ctx.obj[param.name] = value
+
+
+_REMOTE_HELP = "Remote store (default: $CLOUDFILES_DATASET_REMOTE, config url, or ~/.cloudfiles/remote)."
+_HOME_HELP = "Local store (default: $CLOUDFILES_DATASET_HOME, config home, or ~/.cloudfiles/datasets)."
+
+
+def add_group_options(group: click.Group) -> None:
+    """Let every subcommand take ``--home``, ``--remote`` and ``--progress`` after its name too
+    (``dataset ls`` keeps its own ``-r/--remote`` flag, so there ``--remote URL`` goes first)."""
+    for cmd in group.commands.values():
+        names = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+        extra = [
+            click.Option(["--home"], metavar="DIR", help=_HOME_HELP, expose_value=False, callback=_remember),
+            click.Option(["--remote"], metavar="CLOUDPATH", help=_REMOTE_HELP, expose_value=False,
+                         callback=_remember),
+            click.Option(["--progress"], is_flag=True, default=False, help="Show progress bars.",
+                         expose_value=False, callback=_remember),
+        ]
+        cmd.params.extend(o for o in extra if o.opts[0] not in names)
 
 
 @click.group(cls=_DatasetGroup)
-@click.option("--remote", metavar="CLOUDPATH", help="Remote store (default: $CLOUDFILES_DATASET_REMOTE, "
-              "config url, or ~/.cloudfiles/remote).")
-@click.option("--home", metavar="DIR", help="Local store (default: $CLOUDFILES_DATASET_HOME, config home, "
-              "or ~/.cloudfiles/datasets).")
+@click.option("--remote", metavar="CLOUDPATH", help=_REMOTE_HELP)
+@click.option("--home", metavar="DIR", help=_HOME_HELP)
+@click.option("--progress", is_flag=True, help="Show progress bars.")
 @click.pass_context
-def dataset(ctx: click.Context, remote: Optional[str], home: Optional[str]) -> None:
+def dataset(ctx: click.Context, remote: Optional[str], home: Optional[str], progress: bool) -> None:
     """Versioned datasets shared through a bucket.
 
     \b
@@ -57,10 +86,11 @@ def dataset(ctx: click.Context, remote: Optional[str], home: Optional[str]) -> N
     cloudfiles dataset push flowers --tag v1
     cloudfiles dataset pull flowers@v1 --partition train
     cloudfiles dataset info flowers
+    cloudfiles dataset pull flowers --home /scratch/ds --progress   (group options go before or after)
     """
     root = ctx.find_root()
     root.ensure_object(dict)
-    ctx.obj = {"remote": remote, "home": home}
+    ctx.obj = {"remote": remote, "home": home, "progress": progress}
 
 
 @dataset.command("ls")
@@ -68,7 +98,13 @@ def dataset(ctx: click.Context, remote: Optional[str], home: Optional[str]) -> N
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def ls_cmd(ctx: click.Context, remote_: bool, as_json: bool) -> None:
-    """List local (or, with -r, remote) datasets."""
+    """List local (or, with -r, remote) datasets.
+
+    \b
+    cloudfiles dataset ls
+    cloudfiles dataset ls -r --json
+    cloudfiles dataset --remote s3://b/datasets ls -r
+    """
     store, _ = _store(ctx)
     rows = store.ls(remote=remote_)
     if as_json:
@@ -90,7 +126,12 @@ def ls_cmd(ctx: click.Context, remote_: bool, as_json: bool) -> None:
 @click.option("-f", "--force", is_flag=True, help="Replace a local dataset of the same name.")
 @click.pass_context
 def register(ctx: click.Context, directory: str, name: str, force: bool) -> None:
-    """Validate DIRECTORY and register it as local dataset NAME."""
+    """Validate DIRECTORY and register it as local dataset NAME.
+
+    \b
+    cloudfiles dataset register ./flowers flowers
+    cloudfiles dataset register ./flowers flowers --force --home /scratch/ds
+    """
     store, _ = _store(ctx)
     ds = store.register(directory, name, force=force)
     click.echo(f"registered {name} ({', '.join(ds)}) at {ds.root}")
@@ -103,7 +144,12 @@ def register(ctx: click.Context, directory: str, name: str, force: bool) -> None
 @click.option("-c", "--compress", help="Stored encoding: gzip, br, zstd, xz, bzip2.")
 @click.pass_context
 def push(ctx: click.Context, name: str, force: bool, tag: Optional[str], compress: Optional[str]) -> None:
-    """Upload local dataset NAME as a new version."""
+    """Upload local dataset NAME as a new version.
+
+    \b
+    cloudfiles dataset push flowers --tag v1
+    cloudfiles dataset push flowers -c zstd --remote s3://b/datasets --progress
+    """
     store, progress = _store(ctx)
     res = store.push(name, force=force, tag=tag, compress=compress, progress=progress)
     click.echo(f"pushed {name}@{res['version']}: {res['uploaded']} uploaded, {res['deduplicated']} unchanged, "
@@ -116,7 +162,12 @@ def push(ctx: click.Context, name: str, force: bool, tag: Optional[str], compres
 @click.option("-p", "--partition", "partitions", multiple=True, help="Only this partition (repeatable).")
 @click.pass_context
 def pull(ctx: click.Context, ref: str, force: bool, partitions: tuple) -> None:
-    """Download, verify and install NAME (latest) or NAME@VERSION/TAG."""
+    """Download, verify and install NAME (latest) or NAME@VERSION/TAG.
+
+    \b
+    cloudfiles dataset pull flowers
+    cloudfiles dataset pull flowers@v1 -p train --progress
+    """
     store, progress = _store(ctx)
     ds = store.pull(ref, force=force, partitions=list(partitions) or None, progress=progress)
     click.echo(f"installed {ds.name}@{ds.version} ({', '.join(ds)}) at {ds.root}")
@@ -128,7 +179,12 @@ def pull(ctx: click.Context, ref: str, force: bool, partitions: tuple) -> None:
 @click.option("--remote-only", is_flag=True, help="Check only the remote version.")
 @click.pass_context
 def verify(ctx: click.Context, ref: str, local_only: bool, remote_only: bool) -> None:
-    """Check every file of NAME against its manifest (size and sha256)."""
+    """Check every file of NAME against its manifest (size and sha256).
+
+    \b
+    cloudfiles dataset verify flowers
+    cloudfiles dataset verify flowers@v1 --remote-only
+    """
     if local_only and remote_only:
         raise click.UsageError("--local-only and --remote-only exclude each other")
     store, _ = _store(ctx)
@@ -151,7 +207,12 @@ def verify(ctx: click.Context, ref: str, local_only: bool, remote_only: bool) ->
 @click.option("--no-pull", is_flag=True, help="Fail instead of pulling a dataset that is not installed.")
 @click.pass_context
 def info(ctx: click.Context, ref: str, no_pull: bool) -> None:
-    """Print JSON with the local path of each partition (pulling first if needed)."""
+    """Print JSON with the local path of each partition (pulling first if needed).
+
+    \b
+    cloudfiles dataset info flowers
+    cloudfiles dataset info flowers@v1 --no-pull
+    """
     store, _ = _store(ctx)
     from cloudfiles.datasets.provision import _repos, info as registry_info
     from cloudfiles.datasets.registry import definitions
@@ -170,7 +231,12 @@ def info(ctx: click.Context, ref: str, no_pull: bool) -> None:
 @click.option("--expect", metavar="VERSION", help="Move only if the tag points at VERSION now ('none': absent).")
 @click.pass_context
 def tag(ctx: click.Context, name: str, version: str, tag: str, force: bool, expect: Optional[str]) -> None:
-    """Point TAG of dataset NAME at VERSION."""
+    """Point TAG of dataset NAME at VERSION.
+
+    \b
+    cloudfiles dataset tag flowers 20240101T000000Z-1a2b stable
+    cloudfiles dataset tag flowers 20240101T000000Z-1a2b stable --expect none
+    """
     store, _ = _store(ctx)
     exp: Optional[str] = "any" if expect is None else (None if expect == "none" else expect)
     res = store.tag(name, version, tag, force=force, expect=exp)
@@ -184,7 +250,11 @@ def tag(ctx: click.Context, name: str, version: str, tag: str, force: bool, expe
 @click.argument("name")
 @click.pass_context
 def versions(ctx: click.Context, name: str) -> None:
-    """List the pushed versions of NAME, oldest first, with their tags."""
+    """List the pushed versions of NAME, oldest first, with their tags.
+
+    \b
+    cloudfiles dataset versions flowers
+    """
     store, _ = _store(ctx)
     tags = store.tags(name)
     by_version: dict = {}

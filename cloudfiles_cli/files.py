@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import re
@@ -12,16 +13,19 @@ from typing import Optional
 import click
 
 from cloudfiles import CloudFiles
-from cloudfiles.exceptions import CloudFilesError, TransferError
+from cloudfiles.exceptions import CloudFilesError, NotFoundError, TransferError
 
+from .memory import bound_malloc
 from .common import (
     error,
     expand_stdin,
     fail,
     has_wildcard,
     is_dir,
+    no_sign_option,
     parse_glob,
     parse_range,
+    read_options,
     report_transfer_error,
     resolve,
     strip_local_suffix,
@@ -29,14 +33,19 @@ from .common import (
 )
 
 
-def _delete(base: str, keys: list, progress: bool, block_size: int = 0) -> bool:
+def _delete(base: str, keys: list, bar, block_size: int = 0) -> bool:
+    """Delete ``keys`` under ``base`` in batches of ``block_size`` (0: all at once, or
+    1000 a batch when a progress ``bar`` counts the files)."""
     if not keys:
         return True
-    cf = CloudFiles(base, progress=progress)
+    cf = CloudFiles(base)
     try:
-        step = block_size or len(keys)
+        step = block_size or (1000 if bar is not None else len(keys))
         for i in range(0, len(keys), step):
-            cf.delete(keys[i:i + step])
+            batch = keys[i:i + step]
+            cf.delete(batch)
+            if bar is not None:
+                bar.update(len(batch))
     except TransferError as err:
         report_transfer_error("rm", err, where=cf.abspath)
         return False
@@ -66,13 +75,28 @@ def _prune_local(root: str) -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-r", "--recursive", is_flag=True, help="Delete directories and everything below them.")
 @click.option("-f", "--force", is_flag=True, help="Do not complain about files that do not exist.")
-@click.option("--progress", is_flag=True, help="Show a progress bar.")
+@click.option("--progress", is_flag=True, help="Show a progress bar counting the files deleted.")
 @click.option("-b", "--block-size", type=click.IntRange(min=1), default=None,
               help="Files per delete batch (default: all of a directory at once).")
 @click.pass_context
 def rm(ctx, paths, recursive, force, progress, block_size):
-    ok = True
     progress = progress or (ctx.obj or {}).get("progress", False)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="Deleting", unit=" files")
+    try:
+        ok = _rm(paths, recursive, force, bar, block_size)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not ok:
+        ctx.exit(1)
+
+
+def _rm(paths, recursive: bool, force: bool, progress, block_size: Optional[int]) -> bool:
+    ok = True
     groups: dict = {}
     stdin = "-" in paths
     for path in expand_stdin(paths):
@@ -113,8 +137,7 @@ def rm(ctx, paths, recursive, force, progress, block_size):
         groups.setdefault(loc.base, []).append(key)
     for base, keys in groups.items():
         ok &= _delete(base, keys, progress, block_size or 0)
-    if not ok:
-        ctx.exit(1)
+    return ok
 
 
 _RANGE_SUFFIX = re.compile(r"^(.*):(\d*-\d*)$", re.DOTALL)
@@ -134,14 +157,31 @@ def _split_range(path: str, byte_range: Optional[str]):
     return path, None, None
 
 
-def _fetch(item):
+def _stream_one(path: str, out, options: Optional[dict] = None) -> Optional[str]:
+    """Write one whole file to ``out`` in parallel parts, never holding it whole;
+    returns an error message or None."""
+    try:
+        loc = resolve(path)
+        if loc.key == "" or loc.key.endswith("/") or (loc.protocol == "file" and os.path.isdir(loc.local_path or "")):
+            return f"{path}: is a directory"
+        key, _ = strip_local_suffix(loc)
+        for chunk in CloudFiles(loc.base, **(options or {})).stream(key):
+            out.write(chunk)
+        return None
+    except NotFoundError:
+        return f"{path}: no such file"
+    except Exception as err:  # reported as one line
+        return f"{path}: {wrap_errors(err)}"
+
+
+def _fetch(item, options: Optional[dict] = None):
     path, start, end = item
     try:
         loc = resolve(path)
         if loc.key == "" or loc.key.endswith("/") or (loc.protocol == "file" and os.path.isdir(loc.local_path or "")):
             return None, f"{path}: is a directory"
         key, _ = strip_local_suffix(loc)
-        data = CloudFiles(loc.base).get({"path": key, "start": start, "end": end})
+        data = CloudFiles(loc.base, **(options or {})).get({"path": key, "start": start, "end": end})
         if data is None:
             return None, f"{path}: no such file"
         return data, None
@@ -159,14 +199,24 @@ def _fetch(item):
 """)
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-r", "--range", "byte_range", default=None, help="START-END bytes (end exclusive), START- or -END.")
+@no_sign_option
 @click.pass_context
-def cat(ctx, paths, byte_range):
+def cat(ctx, paths, byte_range, no_sign_request):
+    bound_malloc()
     items = [_split_range(p, byte_range) for p in expand_stdin(paths)]
+    fetch = functools.partial(_fetch, options=read_options(no_sign_request=no_sign_request))
     out = sys.stdout.buffer
+    if len(items) == 1 and items[0][1] is None and items[0][2] is None:
+        err = _stream_one(items[0][0], out, read_options(no_sign_request=no_sign_request))
+        out.flush()
+        if err is not None:
+            error("cat", err)
+            ctx.exit(1)
+        return
     ok = True
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(items)))) as pool:
         for i in range(0, len(items), 64):
-            for data, err in pool.map(_fetch, items[i:i + 64]):
+            for data, err in pool.map(fetch, items[i:i + 64]):
                 if err is not None:
                     out.flush()
                     error("cat", err)
@@ -194,15 +244,17 @@ def _jsonable(value):
     cloudfiles head 's3://b/dir/*.json'
 """)
 @click.argument("paths", nargs=-1, required=True)
+@no_sign_option
 @click.pass_context
-def head(ctx, paths):
+def head(ctx, paths, no_sign_request):
+    options = read_options(no_sign_request=no_sign_request)
     results: dict = {}
     ok = True
     single = len(paths) == 1 and not has_wildcard(paths[0]) and paths[0] != "-"
     for path in expand_stdin(paths):
         if has_wildcard(path):
             g = parse_glob(path)
-            cf = CloudFiles(g.base)
+            cf = CloudFiles(g.base, **options)
             keys = list(g.matches(cf))
             if not keys:
                 error("head", f"{path}: no files match")
@@ -212,7 +264,7 @@ def head(ctx, paths):
             continue
         loc = resolve(path)
         key, _ = strip_local_suffix(loc)
-        meta = CloudFiles(loc.base).head(key) if key and not key.endswith("/") else None
+        meta = CloudFiles(loc.base, **options).head(key) if key and not key.endswith("/") else None
         if meta is None:
             error("head", f"{path}: no such file")
             ok = False

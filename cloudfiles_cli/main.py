@@ -77,10 +77,11 @@ def _register() -> None:
     for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias, xfer, mkdir, license):
         cli.add_command(command)
     try:
-        from .dataset import dataset
+        from .dataset import add_group_options, dataset
         from .registry import add_commands
 
         add_commands(dataset)
+        add_group_options(dataset)
         cli.add_command(dataset)
     except ImportError:
         pass

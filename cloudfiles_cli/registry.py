@@ -12,7 +12,12 @@ from .dataset import _store
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def repositories_cmd(ctx: click.Context, as_json: bool) -> None:
-    """List the repositories of dataset definitions (paths, cloudpaths, plugins)."""
+    """List the repositories of dataset definitions (paths, cloudpaths, plugins).
+
+    \b
+    cloudfiles dataset repositories
+    cloudfiles dataset repositories --json
+    """
     from cloudfiles.datasets.provision import _repos
 
     store, _ = _store(ctx)
@@ -74,7 +79,12 @@ def prepare_cmd(ctx: click.Context, did: str, trust: bool, push_: bool, force: b
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def orphans_cmd(ctx: click.Context, as_json: bool) -> None:
-    """List local datasets that no repository defines and the remote does not have."""
+    """List local datasets that no repository defines and the remote does not have.
+
+    \b
+    cloudfiles dataset orphans
+    cloudfiles dataset orphans --json --home /scratch/ds
+    """
     from cloudfiles.datasets.provision import orphans
 
     store, _ = _store(ctx)

@@ -60,8 +60,13 @@ def compare(scf: CloudFiles, skey: str, tcf: CloudFiles, tkey: str) -> Optional[
 @click.argument("target")
 @click.option("-m", "--only-matching", is_flag=True, help="Only compare files present on both sides.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems, no summary.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="For each differing file also print both sides' stored size, encoding and checksums.")
+@click.option("--md5", is_flag=True,
+              help="Accepted for cloud-files scripts: files without a comparable checksum are always "
+                   "compared by the md5 of their bytes here.")
 @click.pass_context
-def verify(ctx, source, target, only_matching, quiet):
+def verify(ctx, source, target, only_matching, quiet, verbose, md5):
     sloc, tloc = resolve(source), resolve(target)
     sdir, tdir = is_dir(sloc), is_dir(tloc)
     if sdir != tdir:
@@ -87,6 +92,7 @@ def verify(ctx, source, target, only_matching, quiet):
         except Exception as err:  # reported per file
             return name, f"error: {wrap_errors(err)}"
 
+    pairs_by_name = {name: (sk, tk) for name, sk, tk in pairs}
     threads = max(scf.num_threads, tcf.num_threads, 4)
     differing = []
     with ThreadPoolExecutor(max_workers=min(threads, max(1, len(pairs)))) as pool:
@@ -94,6 +100,8 @@ def verify(ctx, source, target, only_matching, quiet):
             if why is not None:
                 differing.append(name)
                 click.echo(f"{why}\t{name}")
+                if verbose:
+                    _details(scf, tcf, name, pairs_by_name[name])
     if not only_matching:
         for name in missing:
             click.echo(f"missing in target\t{name}")
@@ -106,3 +114,22 @@ def verify(ctx, source, target, only_matching, quiet):
     if problems:
         error("verify", f"{source} and {target} differ: {problems} problem file(s)")
         ctx.exit(1)
+
+
+def _describe(fp: Optional[Fingerprint]) -> str:
+    if fp is None:
+        return "missing"
+    sums = fp.sums
+    md5 = fp.md5 or "-"
+    return (f"{fp.size} bytes, encoding {fp.encoding or 'none'}, md5 {md5}, etag {sums.etag or '-'}, "
+            f"crc32c {sums.crc32c or '-'}")
+
+
+def _details(scf: CloudFiles, tcf: CloudFiles, name: str, keys: tuple) -> None:
+    """``-v``: what each side stores for a differing file (one metadata request a side)."""
+    sk, tk = keys
+    try:
+        click.echo(f"  source: {_describe(fingerprint(scf, sk))}")
+        click.echo(f"  target: {_describe(fingerprint(tcf, tk))}")
+    except Exception as err:  # the difference itself was already reported
+        click.echo(f"  (details unavailable: {wrap_errors(err)})")

@@ -71,10 +71,10 @@ def test_errors_are_one_line_and_exit_1(env):
     run("register", str(env / "src"), "d")
     run("push", "d")
     res = run("push", "d", ok=False)
-    assert res.exit_code == 1 and "already exists" in res.output and "use force" in res.output
+    assert res.exit_code == 1 and "already exists" in res.output and "use --force" in res.output
     assert run("push", "d", "-f").exit_code == 0
     res = run("register", str(env / "src"), "d", ok=False)
-    assert res.exit_code == 1 and "use force" in res.output
+    assert res.exit_code == 1 and "use --force" in res.output
     res = run("pull", "bad name", ok=False)
     assert res.exit_code == 1 and "invalid dataset name" in res.output
     res = run("tag", "d", "latest", "latest", ok=False)

@@ -43,6 +43,7 @@ class BackendOptions:
     no_sign_request: bool = False
     timeout: float = 60.0
     composite_upload_threshold: Optional[int] = None
+    fsync: bool = False  # file://: fsync each written file and its directory before returning
     extra: dict = field(default_factory=dict)
 
 

@@ -21,7 +21,7 @@ botocore's default chain (shared credentials file, SSO, instance roles...).
 ``no_sign_request=True`` sends unsigned requests and needs none.
 
 Signing and credential discovery live in :mod:`.s3_auth`, the HTTP/1.1
-framing of the hot path in :mod:`.http1`.
+framing of the hot path in :mod:`cloudfiles.http1`.
 """
 from __future__ import annotations
 
@@ -38,8 +38,10 @@ from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlsplit
 
 from .. import connections
+from .. import limits as _limits
 from ..compression import normalize_content_encoding
 from ..exceptions import (
+    BadResponseError,
     PreconditionFailedError,
     AuthorizationError,
     BucketNotFoundError,
@@ -52,8 +54,9 @@ from ..exceptions import (
     ThrottledError,
 )
 from ..integrity import Checksums
+from ..listings import PageGuard
 from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict
-from .http1 import _Response, _check_header_value, _exchange
+from ..http1 import _Response, _check_header_value, _exchange
 from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
 
 AWS_HOST_SUFFIX = "amazonaws.com"
@@ -157,6 +160,7 @@ class S3Backend(Backend):
         else:
             self._scheme, self._netloc = "https", ""
             self.endpoint = "https://s3.amazonaws.com"
+        self._limits = _limits.for_options(options)
         self._unsigned = bool(options.no_sign_request)
         self._creds: Optional[_Credentials] = None
         self._creds_lock = threading.Lock()
@@ -243,7 +247,7 @@ class S3Backend(Backend):
             if not self._unsigned:
                 self._sign(method, path, qs, hdrs, body, region)
             url = path + "?" + qs if qs else path
-            resp = _exchange(self._pool(host), method, url, hdrs, body, self.options.timeout, what, sink)
+            resp = _exchange(self._pool(host), method, url, hdrs, body, self._limits, what, sink)
             status = resp.status
             if attempt == 0 and not self.custom and status in (301, 307, 400):
                 new_region = resp.headers.get("x-amz-bucket-region")
@@ -280,7 +284,8 @@ class S3Backend(Backend):
         hdrs["authorization"] = f"AWS4-HMAC-SHA256 Credential={ak}/{scope}, SignedHeaders={signed}, Signature={sig}"
 
     def _where(self, key: Optional[str] = None) -> str:
-        loc = f"s3://{self.cloudpath.host + '/' if self.custom else ''}{self.bucket}"
+        host = self.cloudpath.host  # None when the endpoint comes from AWS_ENDPOINT_URL_S3
+        loc = f"s3://{host + '/' if host else ''}{self.bucket}"
         return f"{loc}/{key}" if key is not None else loc
 
     def _error(self, resp: _Response, what: str) -> CloudFilesError:
@@ -293,15 +298,15 @@ class S3Backend(Backend):
         if code in ("BadDigest", "XAmzContentSHA256Mismatch"):  # the body was corrupted in transit: retry
             return MD5IntegrityError(f"{what}: the service rejected the body: HTTP {status} {detail}")
         if code in _THROTTLE_CODES or status in (429, 503) and not code.startswith("NoSuch"):
-            return ThrottledError(f"{what}: HTTP {status} {detail}".rstrip())
+            return connections.with_retry_after(ThrottledError(f"{what}: HTTP {status} {detail}".rstrip()), resp.headers)
         if status in (401, 403) or code in _AUTH_CODES:
             how = "unsigned request" if self._unsigned else f"credentials from {self._creds.source if self._creds else '?'}"
             return AuthorizationError(
                 f"{what}: access to bucket {self.bucket!r} denied (HTTP {status}{' ' + detail if detail else ''}; {how})"
             )
         if status >= 500:
-            return ServerError(f"{what}: HTTP {status} {detail}".rstrip())
-        return connections.error_for_status(status, what, detail, self.bucket)
+            return connections.with_retry_after(ServerError(f"{what}: HTTP {status} {detail}".rstrip()), resp.headers)
+        return connections.error_for_status(status, what, detail, self.bucket, resp.headers)
 
     def _check_bucket_after_404(self, what: str) -> None:
         """HEAD answers 404 without saying whether the key or the bucket is missing: ask once."""
@@ -340,6 +345,9 @@ class S3Backend(Backend):
             if ranged:
                 if status == 200:  # the server ignored Range: cut it here
                     data = data[start:] if start is not None and start < 0 else data[start or 0:end]
+                elif end is not None and (start or 0) >= 0 and len(data) > end - (start or 0):
+                    raise BadResponseError(f"GET {self._where(full)}: asked for {end - (start or 0)} bytes "
+                                           f"({rng}), the server sent {len(data)}")
                 return GetResult(data, enc)
             etag = h.get("etag")
             if etag and (h.get("x-amz-server-side-encryption") == "aws:kms"
@@ -450,6 +458,26 @@ class S3Backend(Backend):
         self._bucket_ok = True
         return int(last) - int(first) + 1
 
+    def _headers_by_ranged_get(self, key: str) -> Optional[dict]:
+        """A HEAD's headers from ``GET bytes=0-0`` (Content-Length from Content-Range)."""
+        full = self._full_key(key)
+        what = f"GET {self._where(full)} bytes 0-0"
+        resp = self._request("GET", full, what, headers={"range": "bytes=0-0"})
+        if resp.status == 404:
+            self._check_bucket_after_404(what)
+            return None
+        if resp.status not in (200, 206, 416):
+            raise self._error(resp, what)
+        h = dict(resp.headers)
+        if resp.status == 200:
+            h["content-length"] = str(len(resp.data))
+        else:
+            total = h.get("content-range", "").rpartition("/")[2]
+            if not total.isdigit():
+                raise ServerError(f"{what}: answered with Content-Range {h.get('content-range')!r}")
+            h["content-length"] = total
+        return h
+
     def _head_headers(self, key: str) -> Optional[dict]:
         """The response headers of a HEAD of ``key``, or None if it is missing."""
         full = self._full_key(key)
@@ -551,7 +579,9 @@ class S3Backend(Backend):
             params["delimiter"] = "/"
         cut = len(self.root)
         what = f"ListObjectsV2 {self._where()} prefix={full!r}"
+        guard = PageGuard(what, full)
         while True:
+            guard.count()
             resp = self._request("GET", None, what, query=params)
             if resp.status != 200:
                 raise self._error(resp, what)
@@ -561,22 +591,30 @@ class S3Backend(Backend):
             except ET.ParseError as err:
                 raise ServerError(f"{what}: unreadable listing: {err}") from err
             encoded = (_text(doc, "EncodingType") or "") == "url"
+            names: list[str] = []
             page: list[tuple[str, Optional[int]]] = []
             for item in doc.iter(_NS + "Contents"):
                 k = _text(item, "Key") or ""
                 if encoded:
                     k = unquote(k)
                 sz = _text(item, "Size")
+                names.append(k)
                 page.append((k[cut:], int(sz) if sz else 0))
+            dirs: list[str] = []
             for item in doc.iter(_NS + "CommonPrefixes"):
                 k = _text(item, "Prefix") or ""
                 if encoded:
                     k = unquote(k)
+                dirs.append(k)
                 page.append((k[cut:], None))
+            token = _text(doc, "NextContinuationToken")
+            more = (_text(doc, "IsTruncated") or "").lower() == "true" and bool(token)
+            if more:
+                guard.token(token)
+            guard.page(names, dirs)
             page.sort(key=lambda kv: kv[0])
             yield page
-            token = _text(doc, "NextContinuationToken")
-            if (_text(doc, "IsTruncated") or "").lower() != "true" or not token:
+            if not more:
                 return
             params = dict(params, **{"continuation-token": token})
 
@@ -680,7 +718,7 @@ class S3Backend(Backend):
 
     def multipart_put_part(self, upload, part_number, data, offset, md5=None, crc32c=None) -> PartInfo:
         full, upload_id = upload.full, upload.upload_id
-        body = bytes(data)
+        body = data if isinstance(data, (bytes, bytearray)) else bytes(data)  # no copy of a part
         if md5 is None:
             md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
         sent = base64.b64decode(md5).hex()
@@ -750,8 +788,10 @@ class S3Backend(Backend):
         """``(key, upload id)`` of unfinished multipart uploads under ``prefix`` (to find leftovers)."""
         params = {"uploads": "", "prefix": self.root + prefix}
         what = f"ListMultipartUploads {self._where()}"
+        guard = PageGuard(what, self.root + prefix)
         out: list[tuple[str, str]] = []
         while True:
+            guard.count()
             resp = self._request("GET", None, what, query=params)
             if resp.status != 200:
                 raise self._error(resp, what)
@@ -759,16 +799,27 @@ class S3Backend(Backend):
                 doc = ET.fromstring(resp.data)
             except ET.ParseError as err:
                 raise ServerError(f"{what}: unreadable response: {err}") from err
-            for item in list(doc.iter(_NS + "Upload")) + list(doc.iter("Upload")):
+            uploads = list(doc.iter(_NS + "Upload")) + list(doc.iter("Upload"))
+            # upload pages repeat keys (one per upload id): only bounded and token-checked
+            for item in uploads:
                 out.append(((_text(item, "Key") or "")[len(self.root):], _text(item, "UploadId") or ""))
             if (_text(doc, "IsTruncated") or "").lower() != "true":
                 return out
-            params = dict(params, **{"key-marker": _text(doc, "NextKeyMarker") or "",
-                                     "upload-id-marker": _text(doc, "NextUploadIdMarker") or ""})
+            markers = {"key-marker": _text(doc, "NextKeyMarker") or "",
+                       "upload-id-marker": _text(doc, "NextUploadIdMarker") or ""}
+            guard.token("\0".join(markers.values()))
+            params = dict(params, **markers)
 
     def stat(self, key: str) -> Optional[ObjectStat]:
-        """Size, encoding, ETag and the part size recorded by our multipart uploads."""
-        h = self._head_headers(key)
+        """Size, encoding, ETag and the part size recorded by our multipart uploads.
+
+        Where HEAD is refused (some policies and S3-compatible services allow
+        GetObject only), a one-byte ranged GET answers the same questions.
+        """
+        try:
+            h = self._head_headers(key)
+        except AuthorizationError:
+            h = self._headers_by_ranged_get(key)
         if h is None:
             return None
         size = int(h.get("content-length", 0))
