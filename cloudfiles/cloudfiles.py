@@ -62,6 +62,9 @@ class CloudFiles:
     ``use_https`` reads gs:// and s3:// through their public HTTPS endpoints,
     ``endpoint`` points s3:// at another S3-compatible service, and
     ``request_payer`` bills requests to the caller (requester pays).
+    ``max_decompressed_size`` (bytes, or ``"4G"``) raises or lowers the bound on
+    what one stored object (or one streamed part) may decode to; the default
+    is ``max(256 MiB, 100 x stored size)`` (docs/security.md).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class CloudFiles:
         part_size: Optional[int] = None,
         part_threads: Optional[int] = None,
         large_threshold: Optional[int] = None,
+        max_decompressed_size: Union[int, str, None] = None,
         **backend_extra: Any,
     ):
         if num_threads is not None and (
@@ -95,8 +99,11 @@ class CloudFiles:
             request_payer=request_payer, no_sign_request=no_sign_request, timeout=timeout,
             retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
             part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
-            **backend_extra,
+            max_decompressed_size=max_decompressed_size, **backend_extra,
         )
+        # None: $CLOUDFILES_MAX_DECOMPRESSED_SIZE or the ratio rule (compression.output_limit).
+        self.max_decompressed_size = (
+            None if max_decompressed_size is None else compression.parse_size(max_decompressed_size))
         path = paths.parse(cloudpath, endpoint=endpoint)
         if use_https:
             path = paths.to_https(path)
@@ -139,7 +146,9 @@ class CloudFiles:
         return self._path
 
     def __repr__(self) -> str:
-        return f"CloudFiles({self.cloudpath!r}, num_threads={self.num_threads}, parallel={self.parallel})"
+        from .redact import redact
+
+        return redact(f"CloudFiles({self.cloudpath!r}, num_threads={self.num_threads}, parallel={self.parallel})")
 
     def join(self, *parts: str) -> str:
         """Join key parts with '/' (keys are always '/'-separated)."""
@@ -201,8 +210,10 @@ class CloudFiles:
 
         return self._call(attempt)
 
-    def _get_one(self, key: str, start: Optional[int], end: Optional[int], raw: bool):
+    def _get_one(self, key: str, start: Optional[int], end: Optional[int], raw: bool,
+                 limit: Union[int, str, None] = None):
         check_range(start, end)
+        limit = self.max_decompressed_size if limit is None else limit
         res = self._fetch(key, start, end)
         content = res.content
         enc = normalize_content_encoding(res.encoding) if content is not None else None
@@ -214,9 +225,9 @@ class CloudFiles:
             if whole.content is None:
                 return None, None
             enc = normalize_content_encoding(whole.encoding)
-            data = compression.decompress(whole.content, enc, key)
+            data = compression.decompress(whole.content, enc, key, limit)
             return (data[start:] if end is None else data[start:end]) if start is None or start >= 0 else data[start:], enc
-        return compression.decompress(content, enc, key), enc
+        return compression.decompress(content, enc, key, limit), enc
 
     def get(
         self,
@@ -226,6 +237,7 @@ class CloudFiles:
         progress: Optional[bool] = None,
         parallel: Optional[int] = None,
         return_dict: bool = False,
+        max_decompressed_size: Union[int, str, None] = None,
     ):
         """Download one file (returns its bytes, or ``None`` if missing) or many.
 
@@ -235,17 +247,21 @@ class CloudFiles:
         ``raw=True`` returns stored (possibly compressed) bytes. Requests are
         names or ``{'path', 'start', 'end'}`` dicts (``end`` exclusive).
         ``return_dict=True`` returns ``{path: content}`` instead.
+        ``max_decompressed_size`` overrides the decompression bound for this call.
         """
+        if max_decompressed_size is not None:
+            max_decompressed_size = compression.parse_size(max_decompressed_size)
         if inputs.is_scalar_get(paths):
             key, start, end = inputs.get_request(paths)
-            content, _ = self._get_one(self._key(key), start, end, raw)
+            content, _ = self._get_one(self._key(key), start, end, raw, max_decompressed_size)
             return {key: content} if return_dict else content
 
         items = inputs.to_iter(paths)
         nproc = self._use_processes(parallel)
         if nproc > 1:
             items = list(items)
-            results = self._in_processes("get", items, nproc, raw=raw, progress=False)
+            results = self._in_processes("get", items, nproc, raw=raw, progress=False,
+                                         max_decompressed_size=max_decompressed_size)
         else:
             def one(item):
                 try:
@@ -253,7 +269,7 @@ class CloudFiles:
                 except InvalidInputError as err:
                     return _get_result(item, None, None, None, err, raw)
                 try:
-                    content, enc = self._get_one(self._key(key), start, end, raw)
+                    content, enc = self._get_one(self._key(key), start, end, raw, max_decompressed_size)
                     return _get_result(key, start, end, content, None, raw, enc)
                 except Exception as err:  # reported per file
                     return _get_result(key, start, end, None, err, raw)
@@ -290,7 +306,9 @@ class CloudFiles:
         key = self._key(req["path"])
         content = inputs.to_bytes(req["content"], key)
         raw = req.get("raw", False)
-        enc = normalize_encoding(req.get("compress"))
+        # raw bytes keep the encoding they declare, known or not (an object stored
+        # as lz4 or "gzip,br" elsewhere is copied as-is); others are encoded here.
+        enc = compression.stored_encoding(req.get("compress"), key) if raw else normalize_encoding(req.get("compress"))
         if raw:
             stored = content
         else:
@@ -325,6 +343,7 @@ class CloudFiles:
                "storage_class": storage_class, "raw": raw}
         _validate_put_options(req)
         if _is_stream(content):
+            inputs.check_binary_stream(content, path)
             if raw:
                 raise InvalidInputError("raw=True is not supported for streamed content; use bytes")
             from .streaming import upload_stream
@@ -758,7 +777,9 @@ class CloudFile:
         return self.get(rng.start, rng.stop)
 
     def __repr__(self) -> str:
-        return f"CloudFile({self.cloudpath!r})"
+        from .redact import redact
+
+        return redact(f"CloudFile({self.cloudpath!r})")
 
 
 def dl(cloudpaths: Union[str, Iterable[str]], raw: bool = False, **kwargs: Any):
@@ -797,9 +818,13 @@ def _parse_json(content: bytes, path) -> Any:
 
 def _validate_put_options(req: dict) -> None:
     """Check a put request's options, storing the canonical encoding name in it."""
-    enc = normalize_encoding(req.get("compress"))
+    if req.get("raw"):
+        enc = compression.stored_encoding(req.get("compress"), str(req.get("path", "")))
+    else:
+        enc = normalize_encoding(req.get("compress"))
     req["compress"] = enc
-    compression.check_level(enc, req.get("compression_level"))
+    if compression.is_supported(enc):
+        compression.check_level(enc, req.get("compression_level"))
     for name in ("content_type", "cache_control", "storage_class"):
         v = req.get(name)
         if v is not None and not isinstance(v, str):

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 
 class CloudFilesError(Exception):
-    """Root of every error raised by cloudfiles."""
+    """Root of every error raised by cloudfiles. Passwords in URLs in its
+    message are replaced by ``***`` (see :mod:`cloudfiles.redact`)."""
+
+    def __init__(self, *args: object):
+        from .redact import redact
+
+        super().__init__(*(redact(a) for a in args))
 
 
 class CloudPathError(CloudFilesError, ValueError):
@@ -48,6 +54,19 @@ class UnsupportedCompressionType(CompressionError, InvalidInputError):
 
 class DecompressionError(CompressionError):
     """Stored bytes could not be decoded with the encoding they claim."""
+
+
+class DecompressionBombError(DecompressionError):
+    """Decoding would produce more bytes than the decompression limit allows.
+
+    ``key``, ``encoding``, ``stored_size`` (compressed bytes: the object, or
+    the chunk of a stream) and ``limit`` (bytes) say which object tripped it.
+    """
+
+    def __init__(self, message: str, key: object = None, encoding: object = None,
+                 stored_size: int | None = None, limit: int | None = None):
+        super().__init__(message)
+        self.key, self.encoding, self.stored_size, self.limit = key, encoding, stored_size, limit
 
 
 class NotFoundError(CloudFilesError, FileNotFoundError):

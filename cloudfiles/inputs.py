@@ -39,7 +39,27 @@ def check_key(path: Any) -> str:
         raise InvalidInputError(f"a file path must be a str, got {type(path).__name__}: {path!r}")
     if path == "":
         raise InvalidInputError("empty file path")
+    if "\0" in path:
+        from .exceptions import UnsafeKeyError
+
+        raise UnsafeKeyError(f"key {path!r} contains a NUL byte (refused on every backend)", key=path)
     return path
+
+
+def is_text_stream(content: Any) -> bool:
+    """A file object opened in text mode (it would yield str, not bytes)."""
+    import io
+
+    return isinstance(content, io.TextIOBase) or (
+        hasattr(content, "read") and "b" not in str(getattr(content, "mode", "b")))
+
+
+def check_binary_stream(content: Any, path: str) -> None:
+    """Refuse a text-mode file object as upload content, naming the file and the fix."""
+    if is_text_stream(content):
+        raise InvalidInputError(
+            f"content for {path!r} is a text-mode file object ({type(content).__name__}); "
+            "open the file in binary mode ('rb') or pass bytes")
 
 
 def get_request(item: Any) -> tuple[str, Optional[int], Optional[int]]:
@@ -61,6 +81,7 @@ def to_bytes(content: Any, path: str) -> bytes:
         return content.encode("utf-8")
     if isinstance(content, (bytearray, memoryview)):
         return bytes(content)
+    check_binary_stream(content, path)
     raise InvalidInputError(
         f"content for {path!r} must be bytes or str, got {type(content).__name__}"
         + (" (use put_json for JSON-serialisable data)" if isinstance(content, (dict, list, int, float)) else "")

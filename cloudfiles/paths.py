@@ -305,9 +305,23 @@ def _split_bucket(rest: str, cloudpath: str, protocol: str) -> tuple[str, str]:
 
 
 def _check_host(host: str, cloudpath: str) -> None:
+    """Refuse a host whose authority is empty, has whitespace or a port that is
+    not a number from 1 to 65535 (errors name the cloudpath, password redacted)."""
     authority = host.split("://", 1)[1]
     if not authority or any(c in authority for c in " \t\n"):
         raise CloudPathError(f"cloudpath {cloudpath!r} has an invalid host {authority!r}")
+    hostport = authority.rpartition("@")[2]
+    if hostport.startswith("["):  # [IPv6]:port
+        end = hostport.find("]")
+        if end < 0:
+            raise CloudPathError(f"cloudpath {cloudpath!r} has an unclosed IPv6 address {hostport!r}")
+        name, _, port = hostport[1:end], "", hostport[end + 1:].removeprefix(":")
+    else:
+        name, _, port = hostport.partition(":")
+    if not name:
+        raise CloudPathError(f"cloudpath {cloudpath!r} has no host name")
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535) or hostport.endswith(":"):
+        raise CloudPathError(f"cloudpath {cloudpath!r} has an invalid port {port!r} (expected 1-65535)")
 
 
 def parse(cloudpath: Union[str, CloudPath], endpoint: Optional[str] = None) -> CloudPath:
@@ -385,6 +399,7 @@ def _parse_storage(cloudpath: str, endpoint: Optional[str], original: str) -> Cl
             host = endpoint.rstrip("/")
             if not re.match(r"^https?://[^/]+$", host):
                 raise CloudPathError(f"endpoint {endpoint!r} must look like https://host[:port]")
+            _check_host(host, f"{original} (endpoint={endpoint})")
     elif endpoint:
         raise CloudPathError(f"endpoint= applies to s3:// paths only, not {original!r}")
 

@@ -31,7 +31,10 @@ def _progress_bar(progress, total: Optional[int], desc: Optional[str]):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc or (progress if isinstance(progress, str) else None), leave=True)
+    from .redact import redact
+
+    label = desc or (progress if isinstance(progress, str) else None)
+    return tqdm(total=total, desc=redact(label), leave=True)
 
 
 def schedule(

@@ -267,14 +267,15 @@ def stream(cf: "CloudFiles", key: str, raw: bool = False, part_size: Optional[in
     settings = settings_for(cf, part_size, parallel)
     st = stat or stat_or_raise(cf, key)
     enc = compression.normalize_content_encoding(st.encoding)
-    codec = compression.StreamCodec(None if raw else enc, decode=True, path=key)
-    for part in iter_parts(cf, key, st, settings):
-        out = codec.process(part)
-        if out:
-            yield bytes(out) if isinstance(out, bytearray) else out
-    tail = codec.flush()
-    if tail:
-        yield tail
+    parts = iter_parts(cf, key, st, settings)
+    if raw or enc is None:
+        for part in parts:
+            yield bytes(part) if isinstance(part, bytearray) else part
+        return
+    if not compression.is_supported(enc):
+        raise compression.unsupported_error(enc, key)
+    # Bounded per stored part (docs/security.md): any size streams, a bomb fails fast.
+    yield from compression.decode_chunks(parts, enc, key, getattr(cf, "max_decompressed_size", None))
 
 
 class Reader(io.RawIOBase):
@@ -503,7 +504,7 @@ class Writer(io.RawIOBase):
         self._key = cf._key(key)
         self._settings = settings_for(cf, part_size, parallel)
         self._encoding = compression.normalize_encoding(compress)
-        self._codec = compression.StreamCodec(self._encoding, decode=False, level=compression_level, path=key)
+        self._codec = compression.StreamCodec(self._encoding, level=compression_level, path=key)
         self._meta = dict(encoding=self._encoding, content_type=content_type or "application/octet-stream",
                           cache_control=cache_control, storage_class=storage_class)
         self._buf = bytearray()
@@ -523,6 +524,8 @@ class Writer(io.RawIOBase):
     def write(self, b) -> int:
         if self.closed:
             raise ValueError("write to a closed cloudfiles Writer")
+        if isinstance(b, str):
+            raise InvalidInputError("a cloudfiles writer ('wb') takes bytes, not str; encode the text first")
         n = len(b)
         data = self._codec.process(b if isinstance(b, (bytes, bytearray)) else bytes(b))
         ps = self._settings.part_size

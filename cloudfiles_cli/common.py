@@ -54,7 +54,9 @@ def cli_advice(text: str) -> str:
 
 
 def error(command: str, message: str) -> None:
-    click.echo(f"cloudfiles: {command}: {cli_advice(one_line(message))}", err=True)
+    from cloudfiles.redact import redact
+
+    click.echo(redact(f"cloudfiles: {command}: {cli_advice(one_line(message))}"), err=True)
 
 
 no_sign_option = click.option(

@@ -260,6 +260,8 @@ def check_range(start: Optional[int], end: Optional[int]) -> None:
     for name, v in (("start", start), ("end", end)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
             raise BadRangeError(f"byte range {name} must be an int or None, got {v!r}")
+        if v is not None and abs(v) >= 2**63:
+            raise BadRangeError(f"byte range {name} {v} is beyond any object size (2**63)")
     if end is not None and end < 0:
         raise BadRangeError(f"byte range end must not be negative, got {end}")
     if start is not None and start < 0 and end is not None:
