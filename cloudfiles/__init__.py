@@ -5,14 +5,30 @@
     cf.puts([("a", b"..."), ("b", b"...")], compress="gzip")
     cf.get(["a", "b"])
 """
-from . import compression, exceptions, interfaces, lib, paths, secrets, typing  # noqa: F401 - public modules
 from .cloudfiles import CloudFile, CloudFiles, dl
 from .exceptions import *  # noqa: F401,F403 - the exception hierarchy is public
 from .exceptions import __all__ as _exc_all
 from .paths import CloudPath
-from .resumable_tools import ResumableTransfer
 
 __version__ = "0.1.0"
+
+
+# Public modules and names imported on first use (``cloudfiles.lib``, ``cloudfiles.ResumableTransfer``
+# ... work after a bare ``import cloudfiles``, as with cloud-files 6.4.3) so that ``import
+# cloudfiles`` stays light (tests/test_startup.py).
+_LAZY_MODULES = ("compression", "exceptions", "interfaces", "lib", "paths", "resumable_tools", "secrets", "typing")
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name == "ResumableTransfer":
+        from .resumable_tools import ResumableTransfer
+
+        return ResumableTransfer
+    raise AttributeError(f"module 'cloudfiles' has no attribute {name!r}")
 
 
 def clear_memory() -> None:

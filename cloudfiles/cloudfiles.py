@@ -8,7 +8,6 @@ no backend-specific code.
 from __future__ import annotations
 
 import io
-import json
 import os
 from typing import Any, Iterable, Iterator, Optional, Union
 
@@ -52,6 +51,10 @@ def _raise_collected(errors: dict, what: str) -> None:
     ) from first[1]
 
 
+# The reference library's default: put() of more than 100 MB goes up in parts.
+DEFAULT_COMPOSITE_UPLOAD_THRESHOLD = int(1e8)
+
+
 class CloudFiles:
     """Read and write many files under one cloudpath, concurrently.
 
@@ -62,6 +65,8 @@ class CloudFiles:
     ``use_https`` reads gs:// and s3:// through their public HTTPS endpoints,
     ``endpoint`` points s3:// at another S3-compatible service, and
     ``request_payer`` bills requests to the caller (requester pays).
+    ``fsync=True`` (default: the ``CLOUDFILES_FSYNC`` environment variable, off)
+    makes every file:// write fsync the file and its directory before returning.
     ``max_decompressed_size`` (bytes, or ``"4G"``) raises or lowers the bound on
     what one stored object (or one streamed part) may decode to; the default
     is ``max(256 MiB, 100 x stored size)`` (docs/security.md).
@@ -86,6 +91,7 @@ class CloudFiles:
         part_size: Optional[int] = None,
         part_threads: Optional[int] = None,
         large_threshold: Optional[int] = None,
+        fsync: Optional[bool] = None,
         max_decompressed_size: Union[int, str, None] = None,
         **backend_extra: Any,
     ):
@@ -99,7 +105,7 @@ class CloudFiles:
             request_payer=request_payer, no_sign_request=no_sign_request, timeout=timeout,
             retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
             part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
-            max_decompressed_size=max_decompressed_size, **backend_extra,
+            fsync=fsync, max_decompressed_size=max_decompressed_size, **backend_extra,
         )
         # None: $CLOUDFILES_MAX_DECOMPRESSED_SIZE or the ratio rule (compression.output_limit).
         self.max_decompressed_size = (
@@ -125,11 +131,22 @@ class CloudFiles:
             secrets=secrets, num_threads=num_threads, request_payer=request_payer,
             no_sign_request=no_sign_request, timeout=timeout,
             composite_upload_threshold=composite_upload_threshold, extra=backend_extra,
+            fsync=_fsync_setting(fsync),
         )
         self.backend = cls(path, options)
         self._caps = self.backend.capabilities
         from .streaming import DEFAULT, StreamSettings
 
+        if composite_upload_threshold is None:
+            composite_upload_threshold = DEFAULT_COMPOSITE_UPLOAD_THRESHOLD
+        elif isinstance(composite_upload_threshold, float) and composite_upload_threshold.is_integer():
+            composite_upload_threshold = int(composite_upload_threshold)  # e.g. 1e8
+        if isinstance(composite_upload_threshold, bool) or not isinstance(composite_upload_threshold, int) \
+                or composite_upload_threshold < 0:
+            raise InvalidInputError(
+                f"composite_upload_threshold must be a non-negative int (bytes), got {composite_upload_threshold!r}")
+        # put()/puts() of more stored bytes than this go up in parallel parts (S3, GCS)
+        self.composite_upload_threshold = composite_upload_threshold
         self.stream_settings = StreamSettings(
             part_size=part_size or DEFAULT.part_size,
             parallel=part_threads or DEFAULT.parallel,
@@ -314,6 +331,13 @@ class CloudFiles:
         else:
             stored = compression.compress(content, enc, req.get("compression_level"))
         caps = self._caps
+        if len(stored) > self.composite_upload_threshold and not caps.local and caps.writable \
+                and len(stored) > self.stream_settings.part_size:
+            from .streaming import put_in_parts
+
+            put_in_parts(self, key, stored, enc, req.get("content_type") or "application/octet-stream",
+                         req.get("cache_control"), req.get("storage_class"))
+            return
         md5 = integrity.md5_base64(stored) if caps.wants_md5 else None
         crc = integrity.crc32c_base64(stored) if caps.wants_crc32c else None
         self._call(
@@ -678,6 +702,15 @@ class CloudFiles:
         move_files(self, dest, paths, block_size=block_size,
                    progress=self.progress if progress is None else progress)
 
+    def cleanup(self, older_than: Union[str, float] = "1d", dry_run: bool = True) -> list:
+        """Temporaries left by killed writers under this cloudpath and older than
+        ``older_than`` (seconds or ``"90m"``, ``"2d"``...): ``.cftmp-*`` files on file://,
+        incomplete multipart uploads on s3://, composite parts on gs://. Removes
+        them unless ``dry_run``; returns :class:`cloudfiles.cleanup.Leftover` records."""
+        from . import cleanup
+
+        return cleanup.cleanup(self, older_than, dry_run=dry_run)
+
     # ---------------------------------------------------------- item access
     def __getitem__(self, key):
         if isinstance(key, slice):
@@ -810,6 +843,8 @@ def _get_result(path, start, end, content, error, raw, enc=None) -> dict:
 
 
 def _parse_json(content: bytes, path) -> Any:
+    import json  # imported when first needed: keeps ``import cloudfiles`` light
+
     try:
         return json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
@@ -841,6 +876,20 @@ def _is_stream(content: Any) -> bool:
     if isinstance(content, (bytes, bytearray, memoryview, str)):
         return False
     return hasattr(content, "read") or (hasattr(content, "__iter__") and not isinstance(content, (dict, list, tuple)))
+
+
+def _fsync_setting(fsync: Optional[bool]) -> bool:
+    """The ``fsync=`` argument, or ``CLOUDFILES_FSYNC`` (1/true/yes/on) when it is None."""
+    if fsync is not None:
+        if not isinstance(fsync, bool):
+            raise InvalidInputError(f"fsync must be True, False or None, got {fsync!r}")
+        return fsync
+    value = os.environ.get("CLOUDFILES_FSYNC", "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise InvalidInputError(f"CLOUDFILES_FSYNC must be 1 or 0, got {value!r}")
 
 
 def _parse_parallel(parallel) -> int:

@@ -4,7 +4,6 @@ Kept apart from the facade so the rules live in one place and are tested once.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Iterator, Optional
 
 from .exceptions import InvalidInputError
@@ -114,6 +113,8 @@ def put_request(item: Any, defaults: dict) -> dict:
 
 
 def json_bytes(content: Any, path: str) -> bytes:
+    import json  # imported when first needed: keeps ``import cloudfiles`` light
+
     try:
         return json.dumps(content).encode("utf-8")
     except (TypeError, ValueError) as err:

@@ -17,7 +17,6 @@ import time
 import types
 from typing import Any, Iterable, Iterator, Optional, TypeVar, Union
 
-import orjson
 
 from .integrity import crc32c_value
 
@@ -120,6 +119,8 @@ def jsonify(obj: Any, **kwargs: Any) -> bytes:
     Keyword arguments go to :func:`orjson.dumps` (``default=``, ``option=`` bits
     are added to the numpy and non-string-key options).
     """
+    import orjson
+
     option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | kwargs.pop("option", 0)
     return orjson.dumps(obj, option=option, **kwargs)
 

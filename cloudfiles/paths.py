@@ -26,13 +26,11 @@ instead of silently becoming a local file.
 """
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import re
 import sys
 import threading
-import urllib.parse
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Optional, Union
@@ -181,6 +179,8 @@ def update_aliases_from_file() -> None:
             return
         path = alias_file()
         stored: dict = {}
+        import json  # imported here: `import cloudfiles` stays light (tests/test_startup.py)
+
         try:
             if os.path.getsize(path) > 0:
                 with open(path, "rt") as f:
@@ -255,6 +255,8 @@ def update_persistent_aliases() -> None:
         path = alias_file()
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.tmp{os.getpid()}"
+        import json
+
         with open(tmp, "wt") as f:
             json.dump(ALIASES_FROM_FILE, f, indent=2, sort_keys=True)
         os.replace(tmp, path)
@@ -558,6 +560,8 @@ def extract_format_protocol(cloudpath: str, allow_defaults: bool = True) -> tupl
         if bare:
             bare = bare.removeprefix(prefix)
     if bare in ("http", "https") or (proto == "s3" and cloudpath[:4] == "http"):
+        import urllib.parse
+
         url = f"{bare}://{cloudpath}" if bare in ("http", "https") else cloudpath
         parsed = urllib.parse.urlparse(url)
         endpoint = f"{parsed.scheme}://{parsed.netloc}"

@@ -13,13 +13,11 @@ request deadline and over-large responses fail at once. Every retry is logged
 """
 from __future__ import annotations
 
-import logging
 import os
 import random
-import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, TypeVar
 
 from .exceptions import (
     DeadlineExceededError,
@@ -30,8 +28,16 @@ from .exceptions import (
     TransientError,
 )
 
+if TYPE_CHECKING:
+    import logging
+
 T = TypeVar("T")
-log = logging.getLogger("cloudfiles")
+
+
+def _log() -> "logging.Logger":
+    import logging  # only when a retry is reported: keeps ``import cloudfiles`` light
+
+    return logging.getLogger("cloudfiles")
 
 #: default bound (seconds) on the time all attempts of one call may take to start
 DEFAULT_TOTAL = 120.0
@@ -42,8 +48,7 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     TransientError,
     IntegrityError,
     ConnectionError,
-    TimeoutError,
-    socket.timeout,
+    TimeoutError,  # socket.timeout is an alias of it
 )
 #: failures a later attempt will not cure, although they look like connection errors
 NOT_RETRYABLE: tuple[type[BaseException], ...] = (
@@ -126,7 +131,7 @@ def _pause(err: BaseException, failures: int, policy: RetryPolicy, started: floa
         err.add_note(f"cloudfiles: gave up after {failures} attempt(s) in {elapsed:.1f} s: the next one "
                      f"would start past the retry deadline of {budget:g} s")
         return False
-    log.warning("cloudfiles: %s: %s; retrying in %.1f s (attempt %d of %d)",
+    _log().warning("cloudfiles: %s: %s; retrying in %.1f s (attempt %d of %d)",
                 type(err).__name__, err, wait, failures + 1, policy.attempts)
     time.sleep(wait)
     return True

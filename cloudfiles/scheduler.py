@@ -8,10 +8,11 @@ layered on top by the facade (``parallel=N``), each running this scheduler.
 """
 from __future__ import annotations
 
-import queue
 import threading
-from concurrent.futures import Executor
-from typing import Callable, Iterable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, TypeVar
+
+if TYPE_CHECKING:  # concurrent.futures imports logging: loaded only when an executor is used
+    from concurrent.futures import Executor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -85,6 +86,8 @@ def schedule(
 def _thread_run(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
     it = iter(items)
     lock = threading.Lock()
+    import queue
+
     out: "queue.SimpleQueue" = queue.SimpleQueue()
     stop = threading.Event()
 

@@ -18,8 +18,6 @@ The reference's module-level names (``secretpath``, ``aws_credentials``,
 """
 from __future__ import annotations
 
-import json
-import logging
 import os
 import stat
 import threading
@@ -28,7 +26,12 @@ from typing import Any, Dict, Optional, Union
 
 from .exceptions import CredentialsError
 
-log = logging.getLogger(__name__)
+
+
+def _log():
+    import logging  # imported when first needed: `import cloudfiles` stays light
+
+    return logging.getLogger(__name__)
 
 # Import-time values, as cloud-files 6.4.3 exposes them. The look-ups below
 # re-read the environment instead (see cloudfiles_dir / cloudvolume_dir).
@@ -95,7 +98,7 @@ def warn_if_exposed(path: str) -> bool:
         if real in _warned:
             return True
         _warned.add(real)
-    log.warning(
+    _log().warning(
         "secrets file %s is readable by others (mode %03o); run: chmod 600 %s",
         path, stat.S_IMODE(mode), path,
     )
@@ -104,6 +107,8 @@ def warn_if_exposed(path: str) -> bool:
 
 def load_json_secret(path: str) -> dict:
     """Read a JSON secrets file, naming the file in any error (and warning if others may read it)."""
+    import json
+
     try:
         with open(path, "rt") as f:
             data = json.load(f)
@@ -148,7 +153,7 @@ def default_google_project_name() -> Optional[str]:
 try:
     PROJECT_NAME = default_google_project_name()
 except CredentialsError as _err:  # an unreadable file must not break ``import cloudfiles``
-    log.warning("%s", _err)
+    _log().warning("%s", _err)
     PROJECT_NAME = None
 GOOGLE_CREDENTIALS_CACHE: CredentialCacheType = {}
 google_credentials_path = secretpath("google-secret.json")
@@ -172,7 +177,7 @@ def google_credentials(bucket: str = "") -> tuple[Optional[str], Any]:
             creds = service_account.Credentials.from_service_account_info(info)
             GOOGLE_CREDENTIALS_CACHE[bucket] = (info.get("project_id"), creds)
             return GOOGLE_CREDENTIALS_CACHE[bucket]
-    log.info("no google-secret.json in %s: Google's default credentials apply", ", ".join(secret_dirs()))
+    _log().info("no google-secret.json in %s: Google's default credentials apply", ", ".join(secret_dirs()))
     return PROJECT_NAME, None
 
 

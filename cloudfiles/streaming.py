@@ -498,13 +498,17 @@ class Writer(io.RawIOBase):
     def __init__(self, cf: "CloudFiles", key: str, compress=None, compression_level: Optional[int] = None,
                  content_type: Optional[str] = None, cache_control: Optional[str] = None,
                  storage_class: Optional[str] = None, part_size: Optional[int] = None,
-                 parallel: Optional[int] = None):
+                 parallel: Optional[int] = None, stored_as: Optional[str] = None):
         super().__init__()
         self._cf = cf
         self._key = cf._key(key)
         self._settings = settings_for(cf, part_size, parallel)
-        self._encoding = compression.normalize_encoding(compress)
-        self._codec = compression.StreamCodec(self._encoding, level=compression_level, path=key)
+        if stored_as is not None:  # the bytes written are already encoded: label them, do not encode
+            self._encoding = compression.normalize_content_encoding(stored_as)
+            self._codec = compression.StreamCodec(None, path=key)
+        else:
+            self._encoding = compression.normalize_encoding(compress)
+            self._codec = compression.StreamCodec(self._encoding, level=compression_level, path=key)
         self._meta = dict(encoding=self._encoding, content_type=content_type or "application/octet-stream",
                           cache_control=cache_control, storage_class=storage_class)
         self._buf = bytearray()
@@ -683,10 +687,8 @@ def copy_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, s
     read_settings = StreamSettings(settings.part_size, readers, settings.threshold)
     last_err: Optional[BaseException] = None
     for _ in range(attempts):
-        w = Writer(dest, dest_key, compress=None, content_type=content_type,
-                   part_size=settings.part_size, parallel=writers)
-        w._encoding = encoding
-        w._meta["encoding"] = encoding
+        w = Writer(dest, dest_key, content_type=content_type, part_size=settings.part_size, parallel=writers,
+                   stored_as=encoding)
         try:
             for part in iter_parts(src, key, stat, read_settings):
                 w.write(part)
@@ -745,3 +747,18 @@ def reencode_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: st
         raise
     w.close()
     return w.bytes_written
+
+
+def put_in_parts(cf: "CloudFiles", key: str, stored, encoding: Optional[str], content_type: Optional[str],
+                 cache_control: Optional[str] = None, storage_class: Optional[str] = None) -> None:
+    """Upload bytes already in memory (stored form, labelled ``encoding``) as a
+    parallel multipart upload (S3) or composite upload (GCS): ``put`` of an
+    object above ``composite_upload_threshold``."""
+    w = Writer(cf, key, content_type=content_type, cache_control=cache_control, storage_class=storage_class,
+               stored_as=encoding)
+    try:
+        w.write(stored)
+    except BaseException:
+        w.abort()
+        raise
+    w.close()

@@ -9,13 +9,15 @@ cheaper native form (batch delete, server-side copy, sized listings).
 """
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Optional
 
 from ..exceptions import UnsupportedOperationError
 from ..integrity import Checksums
 from ..paths import CloudPath
+
+if TYPE_CHECKING:
+    import datetime as _dt
 
 
 @dataclass(frozen=True)
