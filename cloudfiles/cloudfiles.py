@@ -61,7 +61,7 @@ DEFAULT_COMPOSITE_UPLOAD_THRESHOLD = int(1e8)
 class CloudFiles:
     """Read and write many files under one cloudpath, concurrently.
 
-    ``cloudpath`` is any form :func:`cloudfiles.paths.extract` accepts.
+    ``cloudpath`` is any form :func:`cloudfiles.paths.parse` accepts.
     ``num_threads`` bounds concurrent requests (default: 20 for network
     services, 1 for file:// and mem://, which are CPU-bound), ``green`` uses gevent instead
     of threads, ``parallel`` adds processes, ``progress`` shows a tqdm bar.
@@ -121,7 +121,7 @@ class CloudFiles:
         # None: $CLOUDFILES_MAX_DECOMPRESSED_SIZE or the ratio rule (compression.output_limit).
         self.max_decompressed_size = (
             None if max_decompressed_size is None else compression.parse_size(max_decompressed_size))
-        path = paths.extract(cloudpath, endpoint=endpoint)
+        path = paths.parse(cloudpath, endpoint=endpoint)
         if use_https:
             path = paths.to_https(path)
         self._path = path
