@@ -48,6 +48,19 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
+def reset_connection_pools() -> None:
+    """Forget every shared connection pool: clients built afterwards open fresh connections
+    (useful after credentials or network settings change). Clients already built keep theirs."""
+    with _lock:
+        for pm in _pools.values():
+            try:
+                pm.clear()
+            except Exception:  # a pool in use elsewhere; dropping our reference is enough
+                pass
+        _pools.clear()
+        _sizes.clear()
+
+
 def pool_manager(key: Any, maxsize: int = 20, timeout: float = 60.0, **kwargs: Any) -> urllib3.PoolManager:
     """The shared PoolManager for ``key``, grown if a caller needs more connections."""
     pm = _pools.get(key)

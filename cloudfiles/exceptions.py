@@ -166,4 +166,12 @@ class TransferError(CloudFilesError):
         self.errors = errors or {}
 
 
+class MissingSourceError(TransferError, NotFoundError):
+    """A transfer whose only failures are missing sources (``allow_missing=False``).
+
+    It is a :class:`TransferError` (``.errors``, ``.result``) and a
+    ``FileNotFoundError``, which is what cloud-files raises for a missing source.
+    """
+
+
 __all__ = [name for name in dir() if name.endswith("Error") or name == "UnsupportedCompressionType"]

@@ -72,6 +72,11 @@ def get_request(item: Any) -> tuple[str, Optional[int], Optional[int]]:
     raise InvalidInputError(f"a get request must be a str or a dict with 'path', got {type(item).__name__}: {item!r}")
 
 
+def get_tags(item: Any) -> Any:
+    """The ``tags`` a get request dict carries (passed through to its result), else ``None``."""
+    return item.get("tags") if isinstance(item, dict) else None
+
+
 def to_bytes(content: Any, path: str) -> bytes:
     """Accept bytes, bytearray, memoryview and str (utf-8); name the file otherwise."""
     if isinstance(content, bytes):
@@ -112,11 +117,21 @@ def put_request(item: Any, defaults: dict) -> dict:
     return req
 
 
+def _json_default(obj: Any) -> Any:
+    """numpy arrays and scalars (anything with ``tolist``/``item``) as plain JSON values."""
+    for name in ("tolist", "item"):
+        fn = getattr(obj, name, None)
+        if callable(fn) and type(obj).__module__.split(".")[0] == "numpy":
+            return fn()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
 def json_bytes(content: Any, path: str) -> bytes:
+    """``content`` as UTF-8 JSON; numpy arrays and numbers serialise as lists and numbers."""
     import json  # imported when first needed: keeps ``import cloudfiles`` light
 
     try:
-        return json.dumps(content).encode("utf-8")
+        return json.dumps(content, default=_json_default).encode("utf-8")
     except (TypeError, ValueError) as err:
         raise InvalidInputError(f"content for {path!r} is not JSON-serialisable: {err}") from err
 

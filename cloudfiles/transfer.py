@@ -52,6 +52,7 @@ from .compression import normalize_content_encoding, normalize_encoding
 from .exceptions import (
     CloudFilesError,
     InvalidInputError,
+    MissingSourceError,
     NotFoundError,
     TransferError,
 )
@@ -460,14 +461,18 @@ def transfer(
     else:
         result = _run_threads(job, items, block_size, progress, total)
 
+    missing_sources = set()
     for key in list(result.missing):
         if not allow_missing:
             result.missing.remove(key)
             result.failed[key] = NotFoundError(f"{src.abspath(key)} does not exist")
+            missing_sources.add(key)
     if result.failed:
         first_key, first_err = next(iter(result.failed.items()))
         attempted = len(result.failed) + result.transferred + result.skipped + len(result.missing)
-        err = TransferError(
+        # Only missing sources: also a FileNotFoundError, as cloud-files raises.
+        cls = MissingSourceError if set(result.failed) <= missing_sources else TransferError
+        err = cls(
             f"{len(result.failed)} of {attempted} files failed to transfer; "
             f"first: {src.abspath(first_key)}: {first_err}", result.failed,
         )

@@ -119,7 +119,7 @@ def resolve(path: str) -> Loc:
     if path == "":
         fail("empty path")
     trailing = path.endswith("/") or path.endswith(os.sep)
-    cp = paths.extract(path)
+    cp = paths.parse(path)
     url = paths.ascloudpath(cp)
     if trailing and not url.endswith("/"):
         url += "/"

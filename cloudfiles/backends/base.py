@@ -33,6 +33,8 @@ class Capabilities:
     wants_crc32c: bool = False
     local: bool = False  # CPU-bound, in-process: few threads are best
     min_part_size: int = 0  # smallest part a multipart upload accepts (all but the last)
+    acl: bool = False  # get_acl(key) reads the object's access control (None if missing)
+    python_objects: bool = False  # put/get keep non-bytes content as the Python object itself
 
 
 @dataclass

@@ -35,7 +35,7 @@ def _first(item: tuple) -> str:
 
 
 class FileBackend(Backend):
-    capabilities = Capabilities(server_side_copy=True, local=True)
+    capabilities = Capabilities(server_side_copy=True, local=True, acl=True)
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -167,6 +167,18 @@ class FileBackend(Backend):
             raise
         localwrite.install(fd, tmp, path, index, fresh, self.fsync)
 
+    def sync(self, key: str) -> None:
+        """Make ``key``'s current file and its directory entry durable (fsync both)."""
+        found = self._find(self._path(key))[0]
+        if found is None:
+            raise NotFoundError(f"{key!r} does not exist under {self.root}")
+        fd = os.open(found, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        localwrite.fsync_dir(os.path.dirname(found))
+
     def head(self, key: str) -> Optional[dict]:
         found, enc, st = self._find(self._path(key))
         if found is None:
@@ -179,6 +191,11 @@ class FileBackend(Backend):
 
     def exists(self, key: str) -> bool:
         return self._find(self._path(key))[0] is not None
+
+    def get_acl(self, key: str) -> Optional[int]:
+        """The stored file's ``st_mode`` (permission bits and type), or None if missing."""
+        found, _, st = self._find(self._path(key))
+        return None if found is None else st.st_mode
 
     def size(self, key: str) -> Optional[int]:
         st = self._find(self._path(key))[2]
@@ -286,6 +303,38 @@ class FileBackend(Backend):
             os.close(upload.fd)
             upload.fd = -1
         _unlink(upload.tmp)
+
+    # -- leftovers of killed writers (cloudfiles.cleanup) ----------------------
+    def leftovers(self, cutoff: float):
+        """Our temporary files under the root last modified before ``cutoff`` (a walk
+        that does not follow symlinks, so it stays inside the root)."""
+        from ..cleanup import Leftover
+
+        now = _dt.datetime.now().timestamp()
+        stack = [self.root]
+        while stack:
+            directory = stack.pop()
+            try:
+                entries = list(os.scandir(directory))
+            except (FileNotFoundError, NotADirectoryError, PermissionError):
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                        continue
+                    if (_TMP_MARK not in entry.name and ".cfpart-" not in entry.name) \
+                            or not entry.is_file(follow_symlinks=False):
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if st.st_mtime < cutoff:
+                    yield Leftover("temporary file", "file://" + entry.path, now - st.st_mtime,
+                                   st.st_size, entry.path)
+
+    def remove_leftover(self, item) -> None:
+        _unlink(item.handle)
 
     def root_exists(self) -> bool:
         return os.path.isdir(self.root)

@@ -604,6 +604,23 @@ class GCSBackend(Backend):
             entries.sort(key=lambda e: e[0])
             yield from entries
 
+    def leftovers(self, cutoff: float):
+        """Temporary part objects of composite uploads (bucket-wide, under TMP_PREFIX) created
+        before ``cutoff`` (cloudfiles.cleanup)."""
+        from ..cleanup import Leftover
+
+        now = _dt.datetime.now(_dt.timezone.utc).timestamp()
+        for page in self._pages(TMP_PREFIX, False, "name,size,timeCreated"):
+            for o in page["items"]:
+                created = _parse_time(o.get("timeCreated"))
+                when = created.timestamp() if created else now
+                if when < cutoff:
+                    yield Leftover("composite part", f"gs://{self.bucket}/{o['name']}", now - when,
+                                   o["size"], o["name"])
+
+    def remove_leftover(self, item) -> None:
+        self._delete_name(item.handle)
+
     def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
         cut = len(self._root)
         for page in self._pages(self._root + prefix, flat, "name"):
@@ -761,7 +778,7 @@ def _listing_page(data: bytes, what: str) -> dict:
             size = int(size) if size is not None else None
         except (TypeError, ValueError):
             raise ListingError(f"{what}: malformed size in listing entry {str(o)[:200]}") from None
-        out.append({"name": o["name"], "size": size})
+        out.append({"name": o["name"], "size": size, "timeCreated": o.get("timeCreated")})
     return {"items": out, "prefixes": prefixes, "nextPageToken": token}
 
 

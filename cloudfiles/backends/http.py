@@ -101,7 +101,10 @@ class HTTPBackend(Backend):
         self._limits = _limits.for_options(options)
         self._pm = pool_manager(("http", self.origin), maxsize=options.num_threads, timeout=self._limits.timeout)
         self._headers = {"Accept-Encoding": _ACCEPT_ENCODING}
-        auth = _auth_header(options.secrets, urlsplit(self.origin).hostname or "")
+        if cloudpath.protocol == "middleauth+https":
+            auth = _cave_auth_header(options.secrets, urlsplit(self.origin).netloc)
+        else:
+            auth = _auth_header(options.secrets, urlsplit(self.origin).hostname or "")
         if auth:
             self._headers["Authorization"] = auth
         listing = (options.extra or {}).get("listing")
@@ -685,6 +688,23 @@ def _auth_header(secrets: Any, hostname: str) -> Optional[str]:
         raise InvalidInputError("HTTP secrets must be {'user': ..., 'password': ...}, a (user, password) pair or a JSON file path")
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return f"Basic {token}"
+
+
+def _cave_auth_header(secrets: Any, server: str) -> Optional[str]:
+    """A Bearer header for ``middleauth+https`` (CAVE) paths.
+
+    The token comes from ``secrets={'token': ...}`` (or a JSON file path of
+    that shape), else from ``SERVER-cave-secret.json`` / ``cave-secret.json``
+    in the secrets directories; no token means no header.
+    """
+    if isinstance(secrets, str):
+        secrets = _secrets.load_json_secret(secrets)
+    if secrets is None:
+        secrets = _secrets.cave_credentials(server) or {}
+    if not isinstance(secrets, dict) or (secrets and "token" not in secrets):
+        raise InvalidInputError("middleauth+https secrets must be {'token': ...} or a JSON file path of that shape")
+    token = secrets.get("token")
+    return f"Bearer {token}" if token else None
 
 
 def _known_listing(origin: str) -> Optional[str]:

@@ -26,6 +26,7 @@ framing of the hot path in :mod:`cloudfiles.http1`.
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import email.utils
 import hashlib
 import hmac
@@ -77,6 +78,16 @@ _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "E
 
 # Regions learned from redirects, per bucket (AWS only).
 _bucket_regions: dict[str, str] = {}
+
+
+def _iso_time(value: Optional[str]) -> Optional[_dt.datetime]:
+    """An S3 timestamp (``2024-01-02T03:04:05.000Z``) as an aware datetime, None if absent or odd."""
+    if not value:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _text(elem: Optional[ET.Element], tag: str) -> Optional[str]:
@@ -786,10 +797,28 @@ class S3Backend(Backend):
 
     def list_multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]:
         """``(key, upload id)`` of unfinished multipart uploads under ``prefix`` (to find leftovers)."""
+        return [(k, u) for k, u, _ in self._multipart_uploads(prefix)]
+
+    def leftovers(self, cutoff: float):
+        """Unfinished multipart uploads under this prefix started before ``cutoff`` (cloudfiles.cleanup)."""
+        from ..cleanup import Leftover
+
+        now = _dt.datetime.now(_dt.timezone.utc).timestamp()
+        for key, upload_id, started in self._multipart_uploads(""):
+            when = started.timestamp() if started else now
+            if when < cutoff:
+                yield Leftover("multipart upload", f"s3://{self.bucket}/{self.root}{key} (UploadId {upload_id})",
+                               now - when, None, _S3Upload(self.root + key, upload_id))
+
+    def remove_leftover(self, item) -> None:
+        self.multipart_abort(item.handle)
+
+    def _multipart_uploads(self, prefix: str) -> list:
+        """``(key, upload id, initiated datetime or None)`` of unfinished multipart uploads."""
         params = {"uploads": "", "prefix": self.root + prefix}
         what = f"ListMultipartUploads {self._where()}"
         guard = PageGuard(what, self.root + prefix)
-        out: list[tuple[str, str]] = []
+        out: list = []
         while True:
             guard.count()
             resp = self._request("GET", None, what, query=params)
@@ -802,7 +831,8 @@ class S3Backend(Backend):
             uploads = list(doc.iter(_NS + "Upload")) + list(doc.iter("Upload"))
             # upload pages repeat keys (one per upload id): only bounded and token-checked
             for item in uploads:
-                out.append(((_text(item, "Key") or "")[len(self.root):], _text(item, "UploadId") or ""))
+                out.append(((_text(item, "Key") or "")[len(self.root):], _text(item, "UploadId") or "",
+                            _iso_time(_text(item, "Initiated"))))
             if (_text(doc, "IsTruncated") or "").lower() != "true":
                 return out
             markers = {"key-marker": _text(doc, "NextKeyMarker") or "",

@@ -73,10 +73,27 @@ def _partition(rel: str) -> Optional[str]:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
+    """Write ``path`` by rename, durably: the file and its directory are fsynced."""
     tmp = f"{path}.cfpart-{uuid.uuid4().hex[:8]}"
     with open(tmp, "wb") as f:
         f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(os.path.dirname(path) or ".")
+
+
+def _fsync_dir(directory: str) -> None:
+    from ..backends.localwrite import fsync_dir
+
+    fsync_dir(directory)
+
+
+def durable(cf, key: str) -> None:
+    """After writing a manifest or tag to ``cf``: on file:// make it durable (fsync)."""
+    sync = getattr(cf.backend, "sync", None)
+    if sync is not None:
+        sync(key)
 
 
 @contextlib.contextmanager
@@ -242,6 +259,8 @@ class Datasets:
         tmp = f"{link}.cflink-{uuid.uuid4().hex[:8]}"
         os.symlink(os.path.relpath(final, self.home), tmp)
         os.replace(tmp, link)
+        _fsync_dir(vdir)  # the installed version and the link to it survive a crash
+        _fsync_dir(os.path.dirname(link))
         if old and old != final and os.path.isdir(old):
             shutil.rmtree(old, ignore_errors=True)
         return final
@@ -487,6 +506,7 @@ class Datasets:
         }
         body = json.dumps(manifest, indent=None, separators=(",", ":")).encode()
         cf.put(f"manifests/{created}_{vid}.json", body, content_type="application/json")
+        durable(cf, f"manifests/{created}_{vid}.json")
         new_record = {"name": name, "version": vid, "remote": self.remote, "fingerprint": vid,
                       "partitions": sorted(manifest["partitions"]), "partial": False,
                       "summary": manifest["partitions"]}
@@ -827,6 +847,7 @@ class Datasets:
         history.append({"version": target, "moved": moved})
         doc = {"tag": tag, "version": target, "moved": moved, "history": history[-100:]}
         conditional.put_if(cf, key, json.dumps(doc).encode(), token)
+        durable(cf, key)
         return {"name": name, "tag": tag, "version": target, "previous": cur_version, "moved": True}
 
 

@@ -215,3 +215,60 @@ def test_puts_generator_raising_s3(s3_server):
     bucket = s3_server.make_bucket()
     cf = CloudFiles(s3_server.cloudpath(bucket, "p/"), secrets=s3_server.secrets, num_threads=20)
     _check_interrupted_puts(cf, lambda: list(cf.list()))
+
+
+# -- durability: counted with strace, the real syscalls -------------------------------
+_FSYNC_SCRIPT = textwrap.dedent("""
+    import os, sys
+    from cloudfiles import CloudFiles
+    mode, root = sys.argv[1], sys.argv[2]
+    kwargs = {"fsync": True} if mode == "arg" else {}
+    cf = CloudFiles("file://" + root, **kwargs)
+    os.write(2, b"--START--\\n")
+    if mode == "manifest":
+        from cloudfiles.datasets.store import _write_atomic
+        _write_atomic(os.path.join(root, "manifest.json"), b"{}")
+    else:
+        cf.put("d/k", b"x" * 1000)
+        cf.put("d/k", b"y" * 1000, compress="gzip")
+""")
+
+
+def _fsyncs(tmp_path, mode: str, env_extra: dict) -> int:
+    import shutil
+
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed")
+    script = tmp_path / "w.py"
+    script.write_text(_FSYNC_SCRIPT)
+    root = tmp_path / f"root-{mode}-{len(env_extra)}"
+    root.mkdir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), **env_extra)
+    if not env_extra:
+        env.pop("CLOUDFILES_FSYNC", None)
+    proc = subprocess.run(["strace", "-f", "-e", "trace=fsync,fdatasync", sys.executable, str(script), mode,
+                           str(root)], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = proc.stderr.split("--START--", 1)[1]
+    return sum(1 for line in after.splitlines() if "fsync(" in line and "= 0" in line)
+
+
+def test_fsync_option_syncs_file_and_directory(tmp_path):
+    assert _fsyncs(tmp_path, "plain", {}) == 0  # off by default
+    # two writes, each: the file, its directory (+ the new directory's parent on the first)
+    assert _fsyncs(tmp_path, "arg", {}) >= 4
+    assert _fsyncs(tmp_path, "plain", {"CLOUDFILES_FSYNC": "1"}) >= 4
+
+
+def test_dataset_manifests_always_fsync(tmp_path):
+    assert _fsyncs(tmp_path, "manifest", {}) >= 2  # the file and its directory
+
+
+def test_fsync_setting_is_checked(monkeypatch, tmp_path):
+    from cloudfiles.exceptions import InvalidInputError
+
+    with pytest.raises(InvalidInputError):
+        CloudFiles(f"file://{tmp_path}", fsync="yes")
+    monkeypatch.setenv("CLOUDFILES_FSYNC", "maybe")
+    with pytest.raises(InvalidInputError, match="CLOUDFILES_FSYNC"):
+        CloudFiles(f"file://{tmp_path}")
