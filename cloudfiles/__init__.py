@@ -13,6 +13,38 @@ from .paths import CloudPath
 __version__ = "0.1.0"
 
 
+# Public modules and names imported on first use (``cloudfiles.lib``, ``cloudfiles.ResumableTransfer``
+# ... work after a bare ``import cloudfiles``, as with cloud-files 6.4.3) so that ``import
+# cloudfiles`` stays light (tests/test_startup.py).
+_LAZY_MODULES = ("compression", "exceptions", "interfaces", "lib", "paths", "resumable_tools", "secrets", "typing")
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name == "ResumableTransfer":
+        from .resumable_tools import ResumableTransfer
+
+        return ResumableTransfer
+    raise AttributeError(f"module 'cloudfiles' has no attribute {name!r}")
+
+
+def clear_memory() -> None:
+    """Drop every mem:// bucket and its contents (frees the memory they hold)."""
+    from .backends import mem
+
+    mem.clear()
+
+
+def reset_connection_pools() -> None:
+    """Forget the shared HTTP connection pools: clients built afterwards open fresh connections."""
+    from .connections import reset_connection_pools as reset
+
+    reset()
+
+
 def dataset(name: str, auto_install: bool = True, **kwargs):
     """Open a dataset from the local store, pulling it first if ``auto_install``."""
     from .datasets import dataset as _dataset
@@ -20,4 +52,7 @@ def dataset(name: str, auto_install: bool = True, **kwargs):
     return _dataset(name, auto_install=auto_install, **kwargs)
 
 
-__all__ = ["CloudFiles", "CloudFile", "CloudPath", "dl", "dataset", "__version__"] + list(_exc_all)
+__all__ = [
+    "CloudFiles", "CloudFile", "CloudPath", "ResumableTransfer", "dl", "dataset", "clear_memory",
+    "reset_connection_pools", "__version__",
+] + list(_exc_all)

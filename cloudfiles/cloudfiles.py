@@ -8,13 +8,15 @@ no backend-specific code.
 from __future__ import annotations
 
 import io
-import json
 import os
 from typing import Any, Iterable, Iterator, Optional, Union
 
-from . import compression, inputs, integrity, paths, retry
+import posixpath
+
+from . import compression, inputs, integrity, locking, paths, retry
 from .backends import BackendOptions, backend_class
 from .backends.base import check_range, iter_batches
+from .locking import FileLocks, default_lock_dir
 from .compression import normalize_content_encoding, normalize_encoding
 from .exceptions import (
     CloudFilesError,
@@ -29,6 +31,18 @@ from .scheduler import schedule
 GetPathType = Union[str, dict, Iterable[Union[str, dict]]]
 
 
+def _note_written(err: BaseException, written: list) -> None:
+    """Tell the caller of an interrupted ``puts`` which paths were written: the
+    exception keeps its type and gains ``.written`` and a note listing them."""
+    try:
+        err.written = list(written)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):
+        pass
+    shown = ", ".join(repr(p) for p in written[:10]) + (", ..." if len(written) > 10 else "")
+    err.add_note(f"cloudfiles: puts stopped after writing {len(written)} files (see .written)"
+                 + (f": {shown}" if written else "") + "; nothing is written after this error")
+
+
 def _raise_collected(errors: dict, what: str) -> None:
     if not errors:
         return
@@ -40,21 +54,31 @@ def _raise_collected(errors: dict, what: str) -> None:
     ) from first[1]
 
 
+# The reference library's default: put() of more than 100 MB goes up in parts.
+DEFAULT_COMPOSITE_UPLOAD_THRESHOLD = int(1e8)
+
+
 class CloudFiles:
     """Read and write many files under one cloudpath, concurrently.
 
-    ``cloudpath`` is any form :func:`cloudfiles.paths.extract` accepts.
+    ``cloudpath`` is any form :func:`cloudfiles.paths.parse` accepts.
     ``num_threads`` bounds concurrent requests (default: 20 for network
     services, 1 for file:// and mem://, which are CPU-bound), ``green`` uses gevent instead
     of threads, ``parallel`` adds processes, ``progress`` shows a tqdm bar.
     ``use_https`` reads gs:// and s3:// through their public HTTPS endpoints,
     ``endpoint`` points s3:// at another S3-compatible service, and
     ``request_payer`` bills requests to the caller (requester pays).
+    ``fsync=True`` (default: the ``CLOUDFILES_FSYNC`` environment variable, off)
+    makes every file:// write fsync the file and its directory before returning.
+    ``max_decompressed_size`` (bytes, or ``"4G"``) raises or lowers the bound on
+    what one stored object (or one streamed part) may decode to; the default
+    is ``max(256 MiB, 100 x stored size)`` (docs/security.md).
     """
 
     def __init__(
         self,
         cloudpath: str,
+        *,
         progress: Union[bool, str] = False,
         green: Optional[bool] = None,
         secrets: Any = None,
@@ -71,21 +95,33 @@ class CloudFiles:
         part_size: Optional[int] = None,
         part_threads: Optional[int] = None,
         large_threshold: Optional[int] = None,
-        **backend_extra: Any,
+        fsync: Optional[bool] = None,
+        max_decompressed_size: Union[int, str, None] = None,
+        locking: Optional[bool] = None,
+        lock_dir: Optional[str] = None,
+        listing: Optional[str] = None,
+        list_page_size: Optional[int] = None,
     ):
         if num_threads is not None and (
-            not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1
+            not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 0
         ):
-            raise InvalidInputError(f"num_threads must be a positive int, got {num_threads!r}")
+            raise InvalidInputError(
+                f"num_threads must be an int >= 0 (0 runs in the calling thread), got {num_threads!r}")
+        backend_extra = {k: v for k, v in (("listing", listing), ("list_page_size", list_page_size))
+                         if v is not None}
         self._init_kwargs = dict(
             progress=progress, green=green, secrets=secrets, num_threads=num_threads,
             use_https=use_https, endpoint=endpoint, parallel=parallel,
             request_payer=request_payer, no_sign_request=no_sign_request, timeout=timeout,
             retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
             part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
-            **backend_extra,
+            fsync=fsync, max_decompressed_size=max_decompressed_size,
+            locking=locking, lock_dir=lock_dir, **backend_extra,
         )
-        path = paths.extract(cloudpath, endpoint=endpoint)
+        # None: $CLOUDFILES_MAX_DECOMPRESSED_SIZE or the ratio rule (compression.output_limit).
+        self.max_decompressed_size = (
+            None if max_decompressed_size is None else compression.parse_size(max_decompressed_size))
+        path = paths.parse(cloudpath, endpoint=endpoint)
         if use_https:
             path = paths.to_https(path)
         self._path = path
@@ -103,14 +139,29 @@ class CloudFiles:
         self.retry_policy = retry_policy or retry.DEFAULT_POLICY
         self.executor = executor
         options = BackendOptions(
-            secrets=secrets, num_threads=num_threads, request_payer=request_payer,
+            secrets=secrets, num_threads=max(num_threads, 1), request_payer=request_payer,
             no_sign_request=no_sign_request, timeout=timeout,
             composite_upload_threshold=composite_upload_threshold, extra=backend_extra,
+            fsync=_fsync_setting(fsync),
         )
+        self._backend_options = options
         self.backend = cls(path, options)
         self._caps = self.backend.capabilities
+        self.locking = locking
+        self._lock_dir = lock_dir
+        self._locks = FileLocks(self.lock_dir) if locking and path.protocol == "file" else None
         from .streaming import DEFAULT, StreamSettings
 
+        if composite_upload_threshold is None:
+            composite_upload_threshold = DEFAULT_COMPOSITE_UPLOAD_THRESHOLD
+        elif isinstance(composite_upload_threshold, float) and composite_upload_threshold.is_integer():
+            composite_upload_threshold = int(composite_upload_threshold)  # e.g. 1e8
+        if isinstance(composite_upload_threshold, bool) or not isinstance(composite_upload_threshold, int) \
+                or composite_upload_threshold < 0:
+            raise InvalidInputError(
+                f"composite_upload_threshold must be a non-negative int (bytes), got {composite_upload_threshold!r}")
+        # put()/puts() of more stored bytes than this go up in parallel parts (S3, GCS)
+        self.composite_upload_threshold = composite_upload_threshold
         self.stream_settings = StreamSettings(
             part_size=part_size or DEFAULT.part_size,
             parallel=part_threads or DEFAULT.parallel,
@@ -127,11 +178,47 @@ class CloudFiles:
         return self._path
 
     def __repr__(self) -> str:
-        return f"CloudFiles({self.cloudpath!r}, num_threads={self.num_threads}, parallel={self.parallel})"
+        from .redact import redact
+
+        return redact(f"CloudFiles({self.cloudpath!r}, num_threads={self.num_threads}, parallel={self.parallel})")
+
+    def reset_connection_pools(self) -> None:
+        """Drop the shared connection pools and reconnect this client on fresh ones."""
+        from .connections import reset_connection_pools
+
+        reset_connection_pools()
+        self.backend.close()
+        self.backend = type(self.backend)(self._path, self._backend_options)
+
+    @property
+    def lock_dir(self) -> str:
+        """Where file:// advisory locks live (``lock_dir=``, else see :mod:`cloudfiles.locking`)."""
+        return self._lock_dir if self._lock_dir is not None else default_lock_dir()
+
+    def clear_locks(self) -> None:
+        """Remove the lock files in :attr:`lock_dir` (left behind by ``locking=True``)."""
+        FileLocks(self.lock_dir).clear()
+
+    @property
+    def sep(self) -> str:
+        """The separator :meth:`join` uses: ``os.sep`` for file://, '/' elsewhere."""
+        return os.sep if self.protocol == "file" else "/"
 
     def join(self, *parts: str) -> str:
-        """Join key parts with '/' (keys are always '/'-separated)."""
+        """Join path parts: with ``os.path.join`` for file://, '/' elsewhere (as cloud-files does)."""
+        if not parts:
+            return ""
+        if self.protocol == "file":
+            return os.path.join(*parts)
         return paths.join(*parts)
+
+    def dirname(self, path: str) -> str:
+        """The parent of ``path`` (``os.path`` rules for file://, '/' elsewhere)."""
+        return os.path.dirname(path) if self.protocol == "file" else posixpath.dirname(path)
+
+    def basename(self, path: str) -> str:
+        """The last component of ``path`` (``os.path`` rules for file://, '/' elsewhere)."""
+        return os.path.basename(path) if self.protocol == "file" else posixpath.basename(path)
 
     def abspath(self, key: str) -> str:
         """The full cloudpath of ``key``."""
@@ -177,76 +264,118 @@ class CloudFiles:
     def _call(self, fn, *args, **kwargs):
         return retry.call(fn, *args, policy=self.retry_policy, **kwargs)
 
+    def _lock(self, key: str, exclusive: bool):
+        """The advisory lock for ``key`` (file:// with ``locking=True``), else a no-op context."""
+        if self._locks is None:
+            return locking.no_lock()
+        return self._locks.hold(os.path.join(self._path.path, key), exclusive)
+
+    def _locked_call(self, fn, key: str, exclusive: bool = False):
+        with self._lock(key, exclusive):
+            return self._call(fn, key)
+
     # ------------------------------------------------------------------- get
-    def _fetch(self, key: str, start: Optional[int], end: Optional[int]):
+    def _fetch(self, key: str, start: Optional[int], end: Optional[int], part_size: Optional[int] = None):
         ranged = start is not None or end is not None
 
         def attempt():
             res = self.backend.get(key, start, end)
             if res.content is not None and res.checksums is not None and not ranged:
-                integrity.verify(res.content, res.checksums, key)
+                if part_size:
+                    res.checksums.multipart_part_size = part_size
+                if isinstance(res.content, (bytes, bytearray, memoryview)):
+                    integrity.verify(res.content, res.checksums, key)
             return res
 
-        return self._call(attempt)
+        with self._lock(key, False):
+            return self._call(attempt)
 
-    def _get_one(self, key: str, start: Optional[int], end: Optional[int], raw: bool):
+    def _get_one(self, key: str, start: Optional[int], end: Optional[int], raw: bool,
+                 limit: Union[int, str, None] = None, part_size: Optional[int] = None):
         check_range(start, end)
-        res = self._fetch(key, start, end)
+        limit = self.max_decompressed_size if limit is None else limit
+        res = self._fetch(key, start, end, part_size)
         content = res.content
         enc = normalize_content_encoding(res.encoding) if content is not None else None
         if content is None or raw or enc is None:
             return content, enc
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise DecompressionError(f"{key!r} holds a Python object, which has no {enc} encoding to undo")
         if start is not None or end is not None:
             # Stored bytes are compressed: a range means a range of the decoded file.
             whole = self._fetch(key, None, None)
             if whole.content is None:
                 return None, None
             enc = normalize_content_encoding(whole.encoding)
-            data = compression.decompress(whole.content, enc, key)
+            data = compression.decompress(whole.content, enc, key, limit)
             return (data[start:] if end is None else data[start:end]) if start is None or start >= 0 else data[start:], enc
-        return compression.decompress(content, enc, key), enc
+        return compression.decompress(content, enc, key, limit), enc
 
     def get(
         self,
         paths: GetPathType,
+        *,
         total: Optional[int] = None,
         raw: bool = False,
         progress: Optional[bool] = None,
         parallel: Optional[int] = None,
         return_dict: bool = False,
+        raise_errors: bool = False,
+        part_size: Optional[int] = None,
+        max_decompressed_size: Union[int, str, None] = None,
     ):
         """Download one file (returns its bytes, or ``None`` if missing) or many.
 
         Many: a list of ``{'path', 'content', 'byte_range', 'error', 'compress',
-        'raw'}`` dicts, one per request, in completion order; a failure is
-        reported in that file's ``error`` and never hides the other files.
+        'raw', 'tags'}`` dicts, one per request, in completion order; a failure is
+        reported in that file's ``error`` and never hides the other files, unless
+        ``raise_errors=True``, which raises the first failure instead.
         ``raw=True`` returns stored (possibly compressed) bytes. Requests are
-        names or ``{'path', 'start', 'end'}`` dicts (``end`` exclusive).
-        ``return_dict=True`` returns ``{path: content}`` instead.
+        names or ``{'path', 'start', 'end', 'tags'}`` dicts (``end`` exclusive;
+        ``tags`` is passed through to the result untouched).
+        ``return_dict=True`` returns ``{path: content}`` and raises the first failure.
+        ``part_size`` is the part size of S3 multipart objects, to check their ETag.
+        ``max_decompressed_size`` overrides the decompression bound for this call.
         """
+        if max_decompressed_size is not None:
+            max_decompressed_size = compression.parse_size(max_decompressed_size)
+        if part_size is not None and (isinstance(part_size, bool) or not isinstance(part_size, int)
+                                      or part_size < 1):
+            raise InvalidInputError(f"part_size must be a positive int, got {part_size!r}")
         if inputs.is_scalar_get(paths):
             key, start, end = inputs.get_request(paths)
-            content, _ = self._get_one(self._key(key), start, end, raw)
+            content, _ = self._get_one(self._key(key), start, end, raw, max_decompressed_size, part_size)
             return {key: content} if return_dict else content
 
+        raise_errors = bool(raise_errors or return_dict)
         items = inputs.to_iter(paths)
         nproc = self._use_processes(parallel)
         if nproc > 1:
             items = list(items)
-            results = self._in_processes("get", items, nproc, raw=raw, progress=False)
+            results = self._in_processes("get", items, nproc, raw=raw, progress=False,
+                                         max_decompressed_size=max_decompressed_size, part_size=part_size)
         else:
             def one(item):
+                tags = inputs.get_tags(item)
                 try:
                     key, start, end = inputs.get_request(item)
                 except InvalidInputError as err:
-                    return _get_result(item, None, None, None, err, raw)
+                    return _get_result(item, None, None, None, err, raw, tags=tags)
                 try:
-                    content, enc = self._get_one(self._key(key), start, end, raw)
-                    return _get_result(key, start, end, content, None, raw, enc)
+                    content, enc = self._get_one(self._key(key), start, end, raw, max_decompressed_size, part_size)
+                    return _get_result(key, start, end, content, None, raw, enc, tags)
                 except Exception as err:  # reported per file
-                    return _get_result(key, start, end, None, err, raw)
+                    return _get_result(key, start, end, None, err, raw, tags=tags)
 
-            results = list(self._schedule(one, items, total=total, progress=progress, desc="Downloading"))
+            results = []
+            for r in self._schedule(one, items, total=total, progress=progress, desc="Downloading"):
+                if raise_errors and r["error"] is not None:
+                    raise r["error"]
+                results.append(r)
+        if raise_errors:
+            for r in results:
+                if r["error"] is not None:
+                    raise r["error"]
         if return_dict:
             return {r["path"]: r["content"] for r in results}
         return results
@@ -274,24 +403,45 @@ class CloudFiles:
         return out
 
     # ------------------------------------------------------------------- put
+    def _content(self, content: Any, key: str, req: dict) -> Any:
+        """Bytes to store; on a backend that keeps Python objects (mem://), a
+        non-bytes ``content`` stored uncompressed is kept as the object itself."""
+        if self._caps.python_objects and _is_python_object(content):
+            if req.get("compress") is not None and not req.get("raw"):
+                raise InvalidInputError(
+                    f"content for {key!r} is a {type(content).__name__}: Python objects are stored "
+                    f"uncompressed only (compress=None), not with {req.get('compress')!r}")
+            return content
+        return inputs.to_bytes(content, key)
+
     def _put_one(self, req: dict) -> None:
         key = self._key(req["path"])
-        content = inputs.to_bytes(req["content"], key)
+        content = self._content(req["content"], key, req)
         raw = req.get("raw", False)
-        enc = normalize_encoding(req.get("compress"))
-        if raw:
+        # raw bytes keep the encoding they declare, known or not (an object stored
+        # as lz4 or "gzip,br" elsewhere is copied as-is); others are encoded here.
+        enc = compression.stored_encoding(req.get("compress"), key) if raw else normalize_encoding(req.get("compress"))
+        if raw or not isinstance(content, bytes):
             stored = content
         else:
             stored = compression.compress(content, enc, req.get("compression_level"))
         caps = self._caps
+        if not caps.local and caps.writable and len(stored) > self.composite_upload_threshold \
+                and len(stored) > self.stream_settings.part_size:
+            from .streaming import put_in_parts
+
+            put_in_parts(self, key, stored, enc, req.get("content_type") or "application/octet-stream",
+                         req.get("cache_control"), req.get("storage_class"))
+            return
         md5 = integrity.md5_base64(stored) if caps.wants_md5 else None
         crc = integrity.crc32c_base64(stored) if caps.wants_crc32c else None
-        self._call(
-            self.backend.put, key, stored, encoding=enc,
-            content_type=req.get("content_type") or "application/octet-stream",
-            cache_control=req.get("cache_control"), storage_class=req.get("storage_class"),
-            md5=md5, crc32c=crc,
-        )
+        with self._lock(key, True):
+            self._call(
+                self.backend.put, key, stored, encoding=enc,
+                content_type=req.get("content_type") or "application/octet-stream",
+                cache_control=req.get("cache_control"), storage_class=req.get("storage_class"),
+                md5=md5, crc32c=crc,
+            )
 
     def put(
         self,
@@ -312,7 +462,8 @@ class CloudFiles:
                "compression_level": compression_level, "cache_control": cache_control,
                "storage_class": storage_class, "raw": raw}
         _validate_put_options(req)
-        if _is_stream(content):
+        if _is_stream(content) and not (self._caps.python_objects and _is_python_object(content)):
+            inputs.check_binary_stream(content, path)
             if raw:
                 raise InvalidInputError("raw=True is not supported for streamed content; use bytes")
             from .streaming import upload_stream
@@ -358,7 +509,7 @@ class CloudFiles:
             reqs: Iterable[dict] = list(inputs.iter_put_requests(items, defaults))
             for r in reqs:
                 _validate_put_options(r)
-                r["content"] = inputs.to_bytes(r["content"], r["path"])
+                r["content"] = self._content(r["content"], r["path"], r)
         else:
             reqs = _validated(inputs.iter_put_requests(items, defaults))
 
@@ -369,21 +520,27 @@ class CloudFiles:
 
         errors: dict = {}
         count = 0
+        written: list = []
 
         def one(req):
             try:
                 self._put_one(req)
-                return req["path"], None
             except InvalidInputError:
                 raise
             except Exception as err:
                 return req["path"], err
+            written.append(req["path"])
+            return req["path"], None
 
-        for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading"):
-            if err is None:
-                count += 1
-            else:
-                errors[path] = err
+        try:
+            for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading"):
+                if err is None:
+                    count += 1
+                else:
+                    errors[path] = err
+        except BaseException as err:  # the input (or a bad item) stopped the run; writes in flight finished
+            _note_written(err, written)
+            raise
         _raise_collected(errors, "upload")
         return count
 
@@ -464,7 +621,7 @@ class CloudFiles:
                progress: Optional[bool] = None, parallel: Optional[int] = None) -> None:
         """Delete one or many files; deleting a missing file is not an error."""
         if isinstance(paths, str):
-            self._call(self.backend.delete, self._key(paths))
+            self._locked_call(self.backend.delete, self._key(paths), exclusive=True)
             return
         keys = inputs.to_iter(paths)
         nproc = self._use_processes(parallel)
@@ -490,7 +647,7 @@ class CloudFiles:
         else:
             def one(key):
                 try:
-                    self._call(self.backend.delete, self._key(key))
+                    self._locked_call(self.backend.delete, self._key(key), exclusive=True)
                     return key, None
                 except Exception as err:
                     return key, err
@@ -504,7 +661,7 @@ class CloudFiles:
                progress: Optional[bool] = None, parallel: Optional[int] = None):
         """``True``/``False`` for one path; ``{path: bool}`` for many."""
         if isinstance(paths, str):
-            return self._call(self.backend.exists, self._key(paths))
+            return self._locked_call(self.backend.exists, self._key(paths))
         keys = inputs.to_iter(paths)
         nproc = self._use_processes(parallel)
         if nproc > 1:
@@ -526,22 +683,59 @@ class CloudFiles:
                 out.update(part)
         else:
             def run_one(k):
-                return k, self._call(one_fn, self._key(k))
+                return k, self._locked_call(one_fn, self._key(k))
 
             for k, v in self._schedule(run_one, keys, total=total, progress=progress, desc=desc):
                 out[k] = v
         return out
 
-    def size(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None):
-        """Stored size in bytes (``None`` if missing) of one path, or ``{path: size}``."""
-        if isinstance(paths, str):
-            return self._call(self.backend.size, self._key(paths))
-        return self._batched_map(inputs.to_iter(paths), 1, None, self.backend.size, total, progress, "Sizing")
+    def size(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None,
+             return_sum: bool = False):
+        """Stored size in bytes (``None`` if missing) of one path, or ``{path: size}``.
+
+        ``return_sum=True`` returns the total stored bytes of the files that exist.
+        """
+        if isinstance(paths, str) and not return_sum:
+            return self._locked_call(self.backend.size, self._key(paths))
+        keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
+        sizes = self._batched_map(keys, 1, None, self.backend.size, total, progress, "Sizing")
+        if return_sum:
+            return sum(v for v in sizes.values() if v is not None)
+        return sizes
+
+    def subtree_size(self, prefix: Union[str, Iterable[str]] = "") -> dict:
+        """``{'N': files, 'num_bytes': stored bytes}`` under one prefix or several, from listings."""
+        prefixes = [prefix] if isinstance(prefix, str) else list(inputs.to_iter(prefix))
+        n = total_bytes = 0
+        for p in prefixes:
+            if not isinstance(p, str):
+                raise InvalidInputError(f"prefix must be a str, got {type(p).__name__}")
+            for key, size in self.list_sizes(p):
+                if key.endswith("/"):
+                    continue
+                n += 1
+                total_bytes += size or 0
+        return {"N": n, "num_bytes": total_bytes}
+
+    def get_acl(self, paths: GetPathType, total: Optional[int] = None,
+                progress: Optional[bool] = None) -> dict:
+        """``{path: access control}`` for one or many files (``None`` where a file is missing).
+
+        file:// gives the stored file's ``st_mode``, mem:// ``None`` (no access
+        control), s3:// the ``GetObjectAcl`` shape (``{'Owner', 'Grants'}``),
+        gs:// the object's ACL entries. Other services raise
+        :class:`UnsupportedOperationError`.
+        """
+        getter = getattr(self.backend, "get_acl", None) if self._caps.acl else None
+        if getter is None:
+            raise UnsupportedOperationError(f"{self.protocol}:// has no access control lists to read")
+        keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
+        return self._batched_map(keys, 1, None, getter, total, progress, "Fetching ACLs")
 
     def head(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None):
         """Metadata dict (``None`` if missing) of one path, or ``{path: dict}``."""
         if isinstance(paths, str):
-            return self._call(self.backend.head, self._key(paths))
+            return self._locked_call(self.backend.head, self._key(paths))
         return self._batched_map(inputs.to_iter(paths), 1, None, self.backend.head, total, progress, "Head")
 
     def touch(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None) -> None:
@@ -562,20 +756,52 @@ class CloudFiles:
             pass
 
     # ------------------------------------------------------------------ list
-    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
-        """Keys under ``prefix`` (lazily, sorted). ``flat`` lists one level; directories end in '/'."""
-        if not isinstance(prefix, str):
-            raise InvalidInputError(f"prefix must be a str, got {type(prefix).__name__}")
-        # A failed page restarts the listing, skipping keys already yielded.
-        if self._caps.local:  # nothing transient to resume from
-            return self.backend.list(prefix, flat)
-        return retry.resumable(lambda: self.backend.list(prefix, flat), lambda k: k, self.retry_policy)
+    def list(self, prefix: str = "", flat: bool = False, size: bool = False) -> Iterator:
+        """Keys under ``prefix`` (lazily, sorted). ``flat`` lists one level; directories end in '/'.
+
+        A flat listing of a prefix that names exactly one directory and no file
+        (``'build'`` for ``build/...``) lists inside that directory, as cloud-files
+        does. ``size=True`` yields ``(key, stored size)`` pairs instead
+        (``None`` for directories), read from the listing itself.
+        """
+        if size:
+            return self.list_sizes(prefix, flat)
+        return (k for k, _ in self._listing(prefix, flat, sizes=False))
 
     def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
         """``(key, stored size)`` pairs from the listing itself (no request per file)."""
-        if self._caps.local:
-            return self.backend.list_sizes(prefix, flat)
-        return retry.resumable(lambda: self.backend.list_sizes(prefix, flat), lambda kv: kv[0], self.retry_policy)
+        return self._listing(prefix, flat, sizes=True)
+
+    def _listing(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+        if not isinstance(prefix, str):
+            raise InvalidInputError(f"prefix must be a str, got {type(prefix).__name__}")
+        if flat and prefix and not prefix.endswith("/"):
+            return self._flat_into_directory(prefix, sizes)
+        return self._backend_listing(prefix, flat, sizes)
+
+    def _backend_listing(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+        # A failed page restarts the listing, skipping entries already yielded.
+        if sizes:
+            fn = lambda: self.backend.list_sizes(prefix, flat)  # noqa: E731
+        else:
+            fn = lambda: ((k, None) for k in self.backend.list(prefix, flat))  # noqa: E731
+        if self._caps.local:  # nothing transient to resume from
+            return fn()
+        return retry.resumable(fn, lambda kv: kv[0], self.retry_policy)
+
+    def _flat_into_directory(self, prefix: str, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+        it = self._backend_listing(prefix, True, sizes)
+        first = next(it, None)
+        if first is None:
+            return
+        second = next(it, None)
+        if second is None and first[0] == prefix + "/":
+            yield from self._backend_listing(prefix + "/", True, sizes)
+            return
+        yield first
+        if second is not None:
+            yield second
+            yield from it
 
     def isdir(self, prefix: str = "") -> bool:
         """True if any file lies under ``prefix`` treated as a directory."""
@@ -611,6 +837,8 @@ class CloudFiles:
         from .transfer import transfer
 
         dest = cf_dest if isinstance(cf_dest, CloudFiles) else CloudFiles(cf_dest)
+        if isinstance(paths, CloudFiles):  # cloud-files lets a CloudFiles stand for its listing
+            paths = None if paths.cloudpath == self.cloudpath else _files_of(paths)
         return transfer(self, dest, paths, block_size=block_size, reencode=reencode,
                         content_type=content_type, allow_missing=allow_missing,
                         progress=self.progress if progress is None else progress,
@@ -629,8 +857,15 @@ class CloudFiles:
                                parallel=self.parallel if parallel is None else parallel)
 
     def move(self, src: str, dest: str) -> None:
-        """Move one file; ``src``/``dest`` are keys here or full cloudpaths."""
-        self.moves(dest if "://" in dest else self, [{"path": src, "dest_path": dest}])
+        """Move one file; ``src`` is a key here, ``dest`` a key here or a full cloudpath of the new file."""
+        if isinstance(dest, str) and paths.is_cloudpath_like(dest):
+            full = paths.normalize(dest)
+            parent, _, name = full.rstrip("/").rpartition("/")
+            if not name or parent.endswith(":/"):
+                raise InvalidInputError(f"move destination {dest!r} names no file")
+            self.moves(parent + "/", [{"path": src, "dest_path": name}])
+            return
+        self.moves(self, [{"path": src, "dest_path": dest}])
 
     def moves(self, cf_dest: Union["CloudFiles", str], paths: Iterable, block_size: int = 64,
               progress: Optional[bool] = None) -> None:
@@ -640,6 +875,15 @@ class CloudFiles:
         dest = cf_dest if isinstance(cf_dest, CloudFiles) else CloudFiles(cf_dest)
         move_files(self, dest, paths, block_size=block_size,
                    progress=self.progress if progress is None else progress)
+
+    def cleanup(self, older_than: Union[str, float] = "1d", dry_run: bool = True) -> list:
+        """Temporaries left by killed writers under this cloudpath and older than
+        ``older_than`` (seconds or ``"90m"``, ``"2d"``...): ``.cftmp-*`` files on file://,
+        incomplete multipart uploads on s3://, composite parts on gs://. Removes
+        them unless ``dry_run``; returns :class:`cloudfiles.cleanup.Leftover` records."""
+        from . import cleanup
+
+        return cleanup.cleanup(self, older_than, dry_run=dry_run)
 
     # ---------------------------------------------------------- item access
     def __getitem__(self, key):
@@ -681,43 +925,109 @@ class CloudFiles:
 
 
 class CloudFile:
-    """One file, addressed by its full cloudpath."""
+    """One file, addressed by its full cloudpath.
 
-    def __init__(self, path: str, **kwargs: Any):
+    Takes every :class:`CloudFiles` option (``secrets``, ``use_https``,
+    ``endpoint``, ``locking``, ...). ``cache_meta=True`` remembers :meth:`head`
+    and :meth:`size` after the first request (a :meth:`put` through this object
+    forgets them).
+    """
+
+    def __init__(self, path: str, *, cache_meta: bool = False, **cf_options: Any):
         norm = paths.normalize(path)
         self.cloudpath = norm
         parent, _, name = norm.rpartition("/")
         if not name:
             raise InvalidInputError(f"{path!r} names a directory, not a file")
         self.key = name
-        self.cf = CloudFiles(parent + "/", **kwargs)
+        self.filename = name
+        self.cf = CloudFiles(parent + "/", **cf_options)
+        self.cache_meta = cache_meta
+        self._size: Optional[int] = None
+        self._head: Optional[dict] = None
 
     @property
     def protocol(self) -> str:
         return self.cf.protocol
 
-    def get(self, start: Optional[int] = None, end: Optional[int] = None, raw: bool = False) -> Optional[bytes]:
-        return self.cf.get({"path": self.key, "start": start, "end": end}, raw=raw)
+    @property
+    def sep(self) -> str:
+        return self.cf.sep
+
+    @property
+    def lock_dir(self) -> str:
+        return self.cf.lock_dir
+
+    def clear_locks(self) -> None:
+        self.cf.clear_locks()
+
+    def join(self, *parts: str) -> str:
+        return self.cf.join(*parts)
+
+    def dirname(self, path: str) -> str:
+        return self.cf.dirname(path)
+
+    def basename(self, path: str) -> str:
+        return self.cf.basename(path)
+
+    def get(self, ranges=None, raw: bool = False, *, start: Optional[int] = None, end: Optional[int] = None):
+        """The file's bytes (``None`` if missing), or part of them with ``start``/``end``.
+
+        ``ranges``, a list of slices or ``{'start', 'end'}`` dicts, fetches several
+        byte ranges at once and returns :meth:`CloudFiles.get`'s result dicts.
+        """
+        if ranges is None:
+            return self.cf.get({"path": self.key, "start": start, "end": end}, raw=raw)
+        if isinstance(ranges, (slice, dict)):
+            ranges = [ranges]
+        if isinstance(ranges, (str, bytes, int)):
+            raise InvalidInputError(
+                f"ranges must be a list of slices or {{'start', 'end'}} dicts, got {ranges!r} "
+                "(use get(start=..., end=...) for one range)")
+        reqs = []
+        for rng in ranges:
+            if isinstance(rng, slice):
+                if rng.step not in (None, 1):
+                    raise InvalidInputError("byte ranges do not support a step")
+                reqs.append({"path": self.key, "start": rng.start, "end": rng.stop})
+            elif isinstance(rng, dict):
+                reqs.append(dict(rng, path=self.key))
+            else:
+                raise InvalidInputError(f"a byte range must be a slice or a dict, got {rng!r}")
+        return self.cf.get(reqs, raw=raw)
 
     def get_json(self):
         return self.cf.get_json(self.key)
 
-    def put(self, content, **kwargs) -> int:
-        return self.cf.put(self.key, content, **kwargs)
+    def get_acl(self):
+        """``{filename: access control}`` for this file (see :meth:`CloudFiles.get_acl`)."""
+        return self.cf.get_acl(self.key)
 
-    def put_json(self, content, **kwargs) -> int:
-        return self.cf.put_json(self.key, content, **kwargs)
+    def put(self, content, *args, **kwargs) -> int:
+        self._size = self._head = None
+        return self.cf.put(self.key, content, *args, **kwargs)
+
+    def put_json(self, content, *args, **kwargs) -> int:
+        self._size = self._head = None
+        return self.cf.put_json(self.key, content, *args, **kwargs)
 
     def exists(self) -> bool:
         return self.cf.exists(self.key)
 
     def size(self) -> Optional[int]:
-        return self.cf.size(self.key)
+        if self.cache_meta and self._size is not None:
+            return self._size
+        self._size = self.cf.size(self.key)
+        return self._size
 
     def head(self) -> Optional[dict]:
-        return self.cf.head(self.key)
+        if self.cache_meta and self._head is not None:
+            return self._head
+        self._head = self.cf.head(self.key)
+        return self._head
 
     def delete(self) -> None:
+        self._size = self._head = None
         self.cf.delete(self.key)
 
     def touch(self) -> None:
@@ -728,6 +1038,16 @@ class CloudFile:
         target = CloudFile(dest)
         self.cf.transfer_to(target.cf, [{"path": self.key, "dest_path": target.key}], reencode=reencode)
 
+    def transfer_from(self, src: str, reencode=None) -> None:
+        """Copy the file at cloudpath ``src`` to this file."""
+        source = CloudFile(src)
+        self._size = self._head = None
+        self.cf.transfer_from(source.cf, [{"path": source.key, "dest_path": self.key}], reencode=reencode)
+
+    def move(self, dest: str) -> None:
+        """Move (rename) this file to the cloudpath ``dest``."""
+        self.cf.move(self.key, dest)
+
     def __len__(self) -> int:
         size = self.size()
         if size is None:
@@ -737,10 +1057,12 @@ class CloudFile:
     def __getitem__(self, rng: slice) -> Optional[bytes]:
         if not isinstance(rng, slice) or rng.step not in (None, 1):
             raise InvalidInputError("index a CloudFile with a byte range: cf[start:end]")
-        return self.get(rng.start, rng.stop)
+        return self.get(start=rng.start, end=rng.stop)
 
     def __repr__(self) -> str:
-        return f"CloudFile({self.cloudpath!r})"
+        from .redact import redact
+
+        return redact(f"CloudFile({self.cloudpath!r})")
 
 
 def dl(cloudpaths: Union[str, Iterable[str]], raw: bool = False, **kwargs: Any):
@@ -765,12 +1087,14 @@ def dl(cloudpaths: Union[str, Iterable[str]], raw: bool = False, **kwargs: Any):
 
 
 # ----------------------------------------------------------------- helpers
-def _get_result(path, start, end, content, error, raw, enc=None) -> dict:
+def _get_result(path, start, end, content, error, raw, enc=None, tags=None) -> dict:
     return {"path": path, "content": content, "byte_range": (start, end), "error": error,
-            "compress": enc, "raw": raw}
+            "compress": enc, "raw": raw, "tags": tags}
 
 
 def _parse_json(content: bytes, path) -> Any:
+    import json  # imported when first needed: keeps ``import cloudfiles`` light
+
     try:
         return json.loads(content.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
@@ -779,9 +1103,16 @@ def _parse_json(content: bytes, path) -> Any:
 
 def _validate_put_options(req: dict) -> None:
     """Check a put request's options, storing the canonical encoding name in it."""
-    enc = normalize_encoding(req.get("compress"))
+    if req.get("raw"):
+        enc = compression.stored_encoding(req.get("compress"), str(req.get("path", "")))
+    else:
+        enc = normalize_encoding(req.get("compress"))
     req["compress"] = enc
-    compression.check_level(enc, req.get("compression_level"))
+    if compression.is_supported(enc):
+        compression.check_level(enc, req.get("compression_level"))
+    if isinstance(req.get("cache_control"), bool):
+        # cloud-files accepts a bool here and sends no header for it; so do we.
+        req["cache_control"] = None
     for name in ("content_type", "cache_control", "storage_class"):
         v = req.get(name)
         if v is not None and not isinstance(v, str):
@@ -798,6 +1129,34 @@ def _is_stream(content: Any) -> bool:
     if isinstance(content, (bytes, bytearray, memoryview, str)):
         return False
     return hasattr(content, "read") or (hasattr(content, "__iter__") and not isinstance(content, (dict, list, tuple)))
+
+
+def _files_of(cf: "CloudFiles") -> Iterator[str]:
+    return (k for k in cf.list() if not k.endswith("/"))
+
+
+def _is_python_object(content: Any) -> bool:
+    """Content that is neither bytes-like, text, a file object nor an iterator of chunks."""
+    if isinstance(content, (bytes, bytearray, memoryview, str)) or hasattr(content, "read"):
+        return False
+    try:
+        return iter(content) is not content
+    except TypeError:
+        return True
+
+
+def _fsync_setting(fsync: Optional[bool]) -> bool:
+    """The ``fsync=`` argument, or ``CLOUDFILES_FSYNC`` (1/true/yes/on) when it is None."""
+    if fsync is not None:
+        if not isinstance(fsync, bool):
+            raise InvalidInputError(f"fsync must be True, False or None, got {fsync!r}")
+        return fsync
+    value = os.environ.get("CLOUDFILES_FSYNC", "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise InvalidInputError(f"CLOUDFILES_FSYNC must be 1 or 0, got {value!r}")
 
 
 def _parse_parallel(parallel) -> int:

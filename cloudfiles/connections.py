@@ -1,5 +1,6 @@
-"""HTTP connection pools shared by the network backends, and the mapping
-from HTTP outcomes to cloudfiles exceptions.
+"""HTTP connection pools shared by the network backends, one request on them
+(through the bounded reader of :mod:`cloudfiles.http1`), and the mapping from
+HTTP outcomes to cloudfiles exceptions (``Retry-After`` included).
 
 Pools are keyed by (service, endpoint, credentials identity) so a client is
 never reused across endpoints, sized to the caller's thread count, safe to
@@ -8,23 +9,28 @@ share across threads and green threads, and discarded in a forked child
 """
 from __future__ import annotations
 
+import datetime as _dt
+import email.utils
 import os
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Mapping, Optional
+from urllib.parse import urlsplit
 
 import urllib3
-from urllib3.exceptions import HTTPError as _Urllib3Error
 
+from . import http1
 from .exceptions import (
     AuthorizationError,
     BadRangeError,
     CloudFilesError,
-    NetworkError,
+    CloudPathError,
     NotFoundError,
     PreconditionFailedError,
     ServerError,
     ThrottledError,
+    TransientError,
 )
+from .limits import WireLimits
 
 _lock = threading.Lock()
 _pools: dict[Any, urllib3.PoolManager] = {}
@@ -40,6 +46,19 @@ def _after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
+
+
+def reset_connection_pools() -> None:
+    """Forget every shared connection pool: clients built afterwards open fresh connections
+    (useful after credentials or network settings change). Clients already built keep theirs."""
+    with _lock:
+        for pm in _pools.values():
+            try:
+                pm.clear()
+            except Exception:  # a pool in use elsewhere; dropping our reference is enough
+                pass
+        _pools.clear()
+        _sizes.clear()
 
 
 def pool_manager(key: Any, maxsize: int = 20, timeout: float = 60.0, **kwargs: Any) -> urllib3.PoolManager:
@@ -63,22 +82,69 @@ def pool_manager(key: Any, maxsize: int = 20, timeout: float = 60.0, **kwargs: A
         return pm
 
 
-def request(pm: urllib3.PoolManager, method: str, url: str, what: str = "", **kwargs: Any):
-    """``pm.request`` with urllib3's transport errors turned into :class:`NetworkError`.
+def request(pm: urllib3.PoolManager, method: str, url: str, what: str = "", headers: Optional[dict] = None,
+            body: Any = None, limits: Optional[WireLimits] = None,
+            sink: Optional[Callable[[bytes], None]] = None) -> http1._Response:
+    """One request for ``url`` on ``pm``'s pool, read by :func:`cloudfiles.http1._exchange`.
 
-    Bodies are preloaded and their length is enforced by urllib3, so a
-    truncated response raises here instead of returning short bytes.
+    Redirects are not followed (the caller decides). The response's body is in
+    memory (bounded by ``limits.max_body``) unless ``sink`` takes a 206 body.
     """
+    parts = urlsplit(url)
     try:
-        return pm.request(method, url, retries=False, **kwargs)
-    except _Urllib3Error as err:
-        raise NetworkError(f"{method} {what or url}: {type(err).__name__}: {err}") from err
-    except (ConnectionError, TimeoutError, OSError) as err:
-        raise NetworkError(f"{method} {what or url}: {type(err).__name__}: {err}") from err
+        port = parts.port
+    except ValueError as err:
+        raise CloudPathError(f"{what or method}: bad port in {url!r}") from err
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CloudPathError(f"{what or method}: not an http(s) URL: {url!r}")
+    pool = pm.connection_from_host(parts.hostname, port=port, scheme=parts.scheme)
+    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    hdrs = {"Host": parts.netloc.rpartition("@")[2]}
+    if headers:
+        hdrs.update(headers)
+    names = {k.lower() for k in hdrs}
+    if "accept-encoding" not in names:
+        hdrs["Accept-Encoding"] = "identity"  # stored bytes, never a transcoding
+    if "user-agent" not in names:
+        hdrs["User-Agent"] = "cloudfiles"
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return http1._exchange(pool, method, target, hdrs, body, limits or WireLimits(),
+                           what or f"{method} {url}", sink)
 
 
-def error_for_status(status: int, what: str, detail: str = "", bucket: Optional[str] = None) -> CloudFilesError:
-    """The exception a non-success HTTP status means."""
+def retry_after(headers: Optional[Mapping[str, str]]) -> Optional[float]:
+    """Seconds a ``Retry-After`` header asks to wait (delta-seconds or an HTTP-date), else None."""
+    value = (headers.get("Retry-After") or headers.get("retry-after") or "").strip() if headers else ""
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return max(0.0, (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds())
+
+
+def with_retry_after(err: CloudFilesError, headers: Optional[Mapping[str, str]]) -> CloudFilesError:
+    """``err`` carrying the wait the response's ``Retry-After`` asks for, if transient."""
+    if isinstance(err, TransientError):
+        wait = retry_after(headers)
+        if wait is not None:
+            err.retry_after = wait
+    return err
+
+
+def error_for_status(status: int, what: str, detail: str = "", bucket: Optional[str] = None,
+                     headers: Optional[Mapping[str, str]] = None) -> CloudFilesError:
+    """The exception a non-success HTTP status means (with ``Retry-After`` from ``headers``)."""
+    return with_retry_after(_status_error(status, what, detail, bucket), headers)
+
+
+def _status_error(status: int, what: str, detail: str, bucket: Optional[str]) -> CloudFilesError:
     msg = f"{what}: HTTP {status}" + (f" {detail}" if detail else "")
     if status in (401, 403):
         return AuthorizationError(msg + (f" (check the credentials for bucket {bucket!r})" if bucket else ""))

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 
 class CloudFilesError(Exception):
-    """Root of every error raised by cloudfiles."""
+    """Root of every error raised by cloudfiles. Passwords in URLs in its
+    message are replaced by ``***`` (see :mod:`cloudfiles.redact`)."""
+
+    def __init__(self, *args: object):
+        from .redact import redact
+
+        super().__init__(*(redact(a) for a in args))
 
 
 class CloudPathError(CloudFilesError, ValueError):
@@ -30,6 +36,9 @@ class UnsafeKeyError(CloudPathError, InvalidInputError):
         super().__init__(message)
         self.key = key
 
+    def __reduce__(self):  # keep ``key`` across processes (parallel transfers)
+        return type(self), (str(self), self.key)
+
 
 class BadRangeError(InvalidInputError):
     """A byte range that is negative, reversed or otherwise unusable."""
@@ -45,6 +54,19 @@ class UnsupportedCompressionType(CompressionError, InvalidInputError):
 
 class DecompressionError(CompressionError):
     """Stored bytes could not be decoded with the encoding they claim."""
+
+
+class DecompressionBombError(DecompressionError):
+    """Decoding would produce more bytes than the decompression limit allows.
+
+    ``key``, ``encoding``, ``stored_size`` (compressed bytes: the object, or
+    the chunk of a stream) and ``limit`` (bytes) say which object tripped it.
+    """
+
+    def __init__(self, message: str, key: object = None, encoding: object = None,
+                 stored_size: int | None = None, limit: int | None = None):
+        super().__init__(message)
+        self.key, self.encoding, self.stored_size, self.limit = key, encoding, stored_size, limit
 
 
 class NotFoundError(CloudFilesError, FileNotFoundError):
@@ -80,7 +102,12 @@ class UnsupportedOperationError(CloudFilesError, NotImplementedError):
 
 
 class TransientError(CloudFilesError):
-    """A failure worth retrying: a dropped connection, a timeout, 429 or 5xx."""
+    """A failure worth retrying: a dropped connection, a timeout, 429 or 5xx.
+
+    ``retry_after`` is the wait in seconds a server asked for (``Retry-After``), if any.
+    """
+
+    retry_after: "float | None" = None
 
 
 class ServerError(TransientError):
@@ -95,8 +122,40 @@ class NetworkError(TransientError, ConnectionError):
     """The connection failed, was dropped or timed out."""
 
 
+class TruncatedBodyError(NetworkError):
+    """A response body ended before the length its server declared (retried)."""
+
+
+class BadResponseError(NetworkError):
+    """A response broke HTTP framing: a malformed status line, header or chunk size,
+    or more bytes than it declared (retried: a proxy hiccup can cause it)."""
+
+
+class ResponseTooLargeError(CloudFilesError, MemoryError):
+    """A response body (declared or received) is larger than the in-memory maximum
+    (``max_body``); not retried. Like numpy's allocation errors it is a MemoryError."""
+
+
+class DeadlineExceededError(CloudFilesError, TimeoutError):
+    """One request (connect + send + whole response) ran past its total ``deadline``;
+    not retried (a retry would meet the same slow server)."""
+
+
+class TLSVerificationError(CloudFilesError, ConnectionError):
+    """The server's TLS certificate failed verification; not retried. Names the host."""
+
+    def __init__(self, message: str, host: str = ""):
+        super().__init__(message)
+        self.host = host
+
+
 class PreconditionFailedError(CloudFilesError):
     """A conditional write lost a race: the object changed since it was read."""
+
+
+class ListingError(CloudFilesError):
+    """A server's listing cannot be followed: a repeated page token, pages going
+    backwards, keys outside the prefix asked for, or more pages than the bound."""
 
 
 class TransferError(CloudFilesError):
@@ -105,6 +164,14 @@ class TransferError(CloudFilesError):
     def __init__(self, message: str, errors: dict | None = None):
         super().__init__(message)
         self.errors = errors or {}
+
+
+class MissingSourceError(TransferError, NotFoundError):
+    """A transfer whose only failures are missing sources (``allow_missing=False``).
+
+    It is a :class:`TransferError` (``.errors``, ``.result``) and a
+    ``FileNotFoundError``, which is what cloud-files raises for a missing source.
+    """
 
 
 __all__ = [name for name in dir() if name.endswith("Error") or name == "UnsupportedCompressionType"]

@@ -4,7 +4,6 @@ Kept apart from the facade so the rules live in one place and are tested once.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, Iterator, Optional
 
 from .exceptions import InvalidInputError
@@ -39,7 +38,27 @@ def check_key(path: Any) -> str:
         raise InvalidInputError(f"a file path must be a str, got {type(path).__name__}: {path!r}")
     if path == "":
         raise InvalidInputError("empty file path")
+    if "\0" in path:
+        from .exceptions import UnsafeKeyError
+
+        raise UnsafeKeyError(f"key {path!r} contains a NUL byte (refused on every backend)", key=path)
     return path
+
+
+def is_text_stream(content: Any) -> bool:
+    """A file object opened in text mode (it would yield str, not bytes)."""
+    import io
+
+    return isinstance(content, io.TextIOBase) or (
+        hasattr(content, "read") and "b" not in str(getattr(content, "mode", "b")))
+
+
+def check_binary_stream(content: Any, path: str) -> None:
+    """Refuse a text-mode file object as upload content, naming the file and the fix."""
+    if is_text_stream(content):
+        raise InvalidInputError(
+            f"content for {path!r} is a text-mode file object ({type(content).__name__}); "
+            "open the file in binary mode ('rb') or pass bytes")
 
 
 def get_request(item: Any) -> tuple[str, Optional[int], Optional[int]]:
@@ -53,6 +72,11 @@ def get_request(item: Any) -> tuple[str, Optional[int], Optional[int]]:
     raise InvalidInputError(f"a get request must be a str or a dict with 'path', got {type(item).__name__}: {item!r}")
 
 
+def get_tags(item: Any) -> Any:
+    """The ``tags`` a get request dict carries (passed through to its result), else ``None``."""
+    return item.get("tags") if isinstance(item, dict) else None
+
+
 def to_bytes(content: Any, path: str) -> bytes:
     """Accept bytes, bytearray, memoryview and str (utf-8); name the file otherwise."""
     if isinstance(content, bytes):
@@ -61,6 +85,7 @@ def to_bytes(content: Any, path: str) -> bytes:
         return content.encode("utf-8")
     if isinstance(content, (bytearray, memoryview)):
         return bytes(content)
+    check_binary_stream(content, path)
     raise InvalidInputError(
         f"content for {path!r} must be bytes or str, got {type(content).__name__}"
         + (" (use put_json for JSON-serialisable data)" if isinstance(content, (dict, list, int, float)) else "")
@@ -92,9 +117,21 @@ def put_request(item: Any, defaults: dict) -> dict:
     return req
 
 
+def _json_default(obj: Any) -> Any:
+    """numpy arrays and scalars (anything with ``tolist``/``item``) as plain JSON values."""
+    for name in ("tolist", "item"):
+        fn = getattr(obj, name, None)
+        if callable(fn) and type(obj).__module__.split(".")[0] == "numpy":
+            return fn()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
 def json_bytes(content: Any, path: str) -> bytes:
+    """``content`` as UTF-8 JSON; numpy arrays and numbers serialise as lists and numbers."""
+    import json  # imported when first needed: keeps ``import cloudfiles`` light
+
     try:
-        return json.dumps(content).encode("utf-8")
+        return json.dumps(content, default=_json_default).encode("utf-8")
     except (TypeError, ValueError) as err:
         raise InvalidInputError(f"content for {path!r} is not JSON-serialisable: {err}") from err
 

@@ -36,7 +36,7 @@ def check_relative(key: Any, what: str = "key") -> str:
         raise UnsafeKeyError(f"{what} {key[:80]!r}... is longer than {MAX_KEY_BYTES} bytes", key=key)
     for part in parts:
         if part in ("", ".", ".."):
-            raise UnsafeKeyError(f"{what} {key!r} has a {part or 'empty'!r} component", key=key)
+            raise UnsafeKeyError(f"{what} {key!r} has {'an empty' if not part else f'a {part!r}'} component", key=key)
         if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
             raise UnsafeKeyError(f"{what} {key[:80]!r} has a name longer than {MAX_NAME_BYTES} bytes", key=key)
     return key

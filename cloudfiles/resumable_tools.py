@@ -15,7 +15,13 @@ from typing import Iterable, Iterator, Optional, Union
 
 from .exceptions import InvalidInputError
 
-BATCH_PARAMS = 900  # below sqlite's oldest host-parameter limit (999)
+#: sqlite's host-parameter limit before 3.32 (SQLITE_MAX_VARIABLE_NUMBER); later versions allow 32766.
+SQLITE_MAX_PARAMS = 999
+BATCH_PARAMS = 900  # names per INSERT, below SQLITE_MAX_PARAMS
+# SQL spelled the way cloud-files 6.4.3 spells it (names kept for code that builds its own queries).
+BIND = "?"
+AUTOINC = "AUTOINCREMENT"
+INTEGER = "INTEGER"
 _BUSY_TIMEOUT_SEC = 60.0
 
 
@@ -76,14 +82,14 @@ class ResumableFileSet:
         """Start a new job (any previous one in this database is dropped)."""
         drop = [(f"DROP TABLE IF EXISTS {t}", ()) for t in ("filelist", "xfermeta", "stats")]
         self._write(drop + [
-            ("CREATE TABLE xfermeta (id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, "
-             "dest TEXT NOT NULL, reencode TEXT, created INTEGER NOT NULL)", ()),
+            (f"CREATE TABLE xfermeta (id {INTEGER} PRIMARY KEY {AUTOINC}, source TEXT NOT NULL, "
+             f"dest TEXT NOT NULL, reencode TEXT, created {INTEGER} NOT NULL)", ()),
             ("INSERT INTO xfermeta VALUES (1, ?, ?, ?, ?)", (src, dest, reencode, now_msec())),
-            ("CREATE TABLE filelist (id INTEGER PRIMARY KEY AUTOINCREMENT, filename TEXT NOT NULL, "
-             "finished INTEGER NOT NULL, lease INTEGER NOT NULL)", ()),
+            (f"CREATE TABLE filelist (id {INTEGER} PRIMARY KEY {AUTOINC}, filename TEXT NOT NULL, "
+             f"finished {INTEGER} NOT NULL, lease {INTEGER} NOT NULL)", ()),
             ("CREATE INDEX resumableidxfin ON filelist(finished, lease)", ()),
             ("CREATE INDEX resumableidxfile ON filelist(filename)", ()),
-            ("CREATE TABLE stats (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, value INTEGER)", ()),
+            (f"CREATE TABLE stats (id {INTEGER} PRIMARY KEY {AUTOINC}, key TEXT NOT NULL, value {INTEGER})", ()),
             ("INSERT INTO stats(id, key, value) VALUES (1, 'finished', 0)", ()),
         ])
         self._total = None
@@ -94,7 +100,7 @@ class ResumableFileSet:
                 if not isinstance(name, str) or not name:
                     raise InvalidInputError(f"file names must be non-empty strings, got {name!r}")
             self._write([("INSERT INTO filelist(filename, finished, lease) VALUES " +
-                          ",".join(["(?, 0, 0)"] * len(names)), names)])
+                          ",".join([f"({BIND}, 0, 0)"] * len(names)), names)])
         self._total = None
 
     def metadata(self) -> dict:

@@ -8,10 +8,11 @@ layered on top by the facade (``parallel=N``), each running this scheduler.
 """
 from __future__ import annotations
 
-import queue
 import threading
-from concurrent.futures import Executor
-from typing import Callable, Iterable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, TypeVar
+
+if TYPE_CHECKING:  # concurrent.futures imports logging: loaded only when an executor is used
+    from concurrent.futures import Executor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,7 +32,10 @@ def _progress_bar(progress, total: Optional[int], desc: Optional[str]):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc or (progress if isinstance(progress, str) else None), leave=True)
+    from .redact import redact
+
+    label = desc or (progress if isinstance(progress, str) else None)
+    return tqdm(total=total, desc=redact(label), leave=True)
 
 
 def schedule(
@@ -49,6 +53,10 @@ def schedule(
     ``total`` sizes the progress bar and caps the thread count when ``items``
     has no ``len``. An exception raised by ``fn`` stops the run and is re-raised
     here; callers that want per-item errors catch them inside ``fn``.
+
+    Whenever the run ends early (``fn`` or ``items`` raised, or the caller stopped
+    iterating) no new item is started and the calls already running finish
+    before this generator returns or raises, so no work lands afterwards.
     """
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
@@ -78,6 +86,8 @@ def schedule(
 def _thread_run(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
     it = iter(items)
     lock = threading.Lock()
+    import queue
+
     out: "queue.SimpleQueue" = queue.SimpleQueue()
     stop = threading.Event()
 
@@ -85,6 +95,8 @@ def _thread_run(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Itera
         try:
             while not stop.is_set():
                 with lock:
+                    if stop.is_set():
+                        return
                     try:
                         item = next(it)
                     except StopIteration:
@@ -111,32 +123,42 @@ def _thread_run(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Itera
                 yield res
     finally:
         stop.set()
+        for t in threads:  # calls in flight finish before the caller sees the end
+            if t is not threading.current_thread():
+                t.join()
 
 
 def _green_run(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
     import gevent.pool
 
     pool = gevent.pool.Pool(workers)
+    feeder = pool.imap_unordered(fn, items)
     try:
-        yield from pool.imap_unordered(fn, items)
+        yield from feeder
     finally:
-        pool.kill()
+        feeder.kill()  # take no new items
+        pool.join()  # calls in flight finish
 
 
 def _executor_run(fn: Callable[[T], R], items: Iterable[T], executor: Executor, workers: int) -> Iterator[R]:
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    pending = set()
+    pending: set = set()
     it = iter(items)
     exhausted = False
-    while True:
-        while not exhausted and len(pending) < workers * 2:
-            try:
-                pending.add(executor.submit(fn, next(it)))
-            except StopIteration:
-                exhausted = True
-        if not pending:
-            return
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        for fut in done:
-            yield fut.result()
+    try:
+        while True:
+            while not exhausted and len(pending) < workers * 2:
+                try:
+                    pending.add(executor.submit(fn, next(it)))
+                except StopIteration:
+                    exhausted = True
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+    finally:
+        for fut in pending:
+            fut.cancel()  # not started yet: never will be
+        wait(pending)  # started: finish

@@ -148,8 +148,38 @@ def _plain_etag(etag: Optional[str]) -> bool:
 
 
 # -------------------------------------------------------------------- reading
+def _read_part_streamed(cf: "CloudFiles", key: str, start: int, end: int) -> bytearray:
+    """Bytes ``[start, end)`` collected from a streamed ranged read into one
+    buffer of the exact size (the answer is never held twice)."""
+    buf = bytearray(end - start)
+    view = memoryview(buf)
+    pos = 0
+
+    def sink(chunk) -> None:
+        nonlocal pos
+        n = len(chunk)
+        if pos + n > len(buf):
+            raise IntegrityError(f"part {start}-{end} of {key!r}: more than {end - start} bytes")
+        view[pos:pos + n] = chunk
+        pos += n
+
+    try:
+        n = cf.backend.read_range_to(key, start, end, sink)  # type: ignore[attr-defined]
+    finally:
+        view.release()
+    if n is None:
+        raise NotFoundError(f"{cf.abspath(key)} disappeared during a ranged read")
+    if pos != end - start:
+        raise IntegrityError(f"part {start}-{end} of {key!r}: expected {end - start} bytes, got {pos}")
+    return buf
+
+
 def _fetch_part(cf: "CloudFiles", key: str, start: int, end: int, sink=None) -> bytes:
+    streamed = hasattr(cf.backend, "read_range_to")
+
     def attempt() -> bytes:
+        if streamed:
+            return _read_part_streamed(cf, key, start, end)  # type: ignore[return-value]
         res = cf.backend.get(key, start, end)
         if res.content is None:
             raise NotFoundError(f"{cf.abspath(key)} disappeared during a ranged read")
@@ -237,14 +267,15 @@ def stream(cf: "CloudFiles", key: str, raw: bool = False, part_size: Optional[in
     settings = settings_for(cf, part_size, parallel)
     st = stat or stat_or_raise(cf, key)
     enc = compression.normalize_content_encoding(st.encoding)
-    codec = compression.StreamCodec(None if raw else enc, decode=True, path=key)
-    for part in iter_parts(cf, key, st, settings):
-        out = codec.process(part)
-        if out:
-            yield out
-    tail = codec.flush()
-    if tail:
-        yield tail
+    parts = iter_parts(cf, key, st, settings)
+    if raw or enc is None:
+        for part in parts:
+            yield bytes(part) if isinstance(part, bytearray) else part
+        return
+    if not compression.is_supported(enc):
+        raise compression.unsupported_error(enc, key)
+    # Bounded per stored part (docs/security.md): any size streams, a bomb fails fast.
+    yield from compression.decode_chunks(parts, enc, key, getattr(cf, "max_decompressed_size", None))
 
 
 class Reader(io.RawIOBase):
@@ -396,6 +427,23 @@ def _download_slices(cf: "CloudFiles", key: str, st: ObjectStat, plan: tuple[int
             raise MD5IntegrityError(f"multipart ETag mismatch for {key!r}: expected {etag}, got {got}")
 
 
+def fill_fd(cf: "CloudFiles", key: str, st: ObjectStat, settings: StreamSettings, fd: int) -> None:
+    """Write the stored bytes of ``key`` into ``fd`` at their offsets, in parallel
+    parts, verified against the object's checksums; memory about
+    ``parallel * part_size`` whatever the object's size."""
+    slices = _slice_plan(cf, st, settings)
+    if slices is not None:
+        _download_slices(cf, key, st, slices, fd)
+    elif _needs_ordered_hash(st) or not hasattr(cf.backend, "read_range_into"):
+        def sink(offset: int, data: bytes) -> None:
+            _pwrite_all(fd, data, offset)
+
+        for _part in iter_parts(cf, key, st, settings, sink=sink):
+            pass
+    else:
+        _download_into_fd(cf, key, st, settings, fd)
+
+
 def download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool = False,
                      part_size: Optional[int] = None, parallel: Optional[int] = None,
                      attempts: int = 3) -> int:
@@ -417,17 +465,7 @@ def download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool = Fa
                 # Stored bytes are the output: parts are written in place, in parallel.
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 try:
-                    slices = _slice_plan(cf, st, settings)
-                    if slices is not None:
-                        _download_slices(cf, key, st, slices, fd)
-                    elif _needs_ordered_hash(st) or not hasattr(cf.backend, "read_range_into"):
-                        def sink(offset: int, data: bytes) -> None:
-                            _pwrite_all(fd, data, offset)
-
-                        for _part in iter_parts(cf, key, st, settings, sink=sink):
-                            pass
-                    else:
-                        _download_into_fd(cf, key, st, settings, fd)
+                    fill_fd(cf, key, st, settings, fd)
                 finally:
                     os.close(fd)
                 written = st.size
@@ -460,13 +498,17 @@ class Writer(io.RawIOBase):
     def __init__(self, cf: "CloudFiles", key: str, compress=None, compression_level: Optional[int] = None,
                  content_type: Optional[str] = None, cache_control: Optional[str] = None,
                  storage_class: Optional[str] = None, part_size: Optional[int] = None,
-                 parallel: Optional[int] = None):
+                 parallel: Optional[int] = None, stored_as: Optional[str] = None):
         super().__init__()
         self._cf = cf
         self._key = cf._key(key)
         self._settings = settings_for(cf, part_size, parallel)
-        self._encoding = compression.normalize_encoding(compress)
-        self._codec = compression.StreamCodec(self._encoding, decode=False, level=compression_level, path=key)
+        if stored_as is not None:  # the bytes written are already encoded: label them, do not encode
+            self._encoding = compression.normalize_content_encoding(stored_as)
+            self._codec = compression.StreamCodec(None, path=key)
+        else:
+            self._encoding = compression.normalize_encoding(compress)
+            self._codec = compression.StreamCodec(self._encoding, level=compression_level, path=key)
         self._meta = dict(encoding=self._encoding, content_type=content_type or "application/octet-stream",
                           cache_control=cache_control, storage_class=storage_class)
         self._buf = bytearray()
@@ -486,9 +528,23 @@ class Writer(io.RawIOBase):
     def write(self, b) -> int:
         if self.closed:
             raise ValueError("write to a closed cloudfiles Writer")
+        if isinstance(b, str):
+            raise InvalidInputError("a cloudfiles writer ('wb') takes bytes, not str; encode the text first")
         n = len(b)
-        self._buf += self._codec.process(bytes(b))
+        data = self._codec.process(b if isinstance(b, (bytes, bytearray)) else bytes(b))
         ps = self._settings.part_size
+        if not self._buf and len(data) >= ps:
+            # Whole parts straight from the caller's bytes: no copy into the buffer.
+            if len(data) == ps:
+                self._send(data)
+                return n
+            view = memoryview(data)
+            while len(view) >= ps:
+                self._send(bytes(view[:ps]))  # one part-sized copy at a time
+                view = view[ps:]
+            self._buf += view
+            return n
+        self._buf += data
         while len(self._buf) >= ps:
             part = bytes(self._buf[:ps])
             del self._buf[:ps]
@@ -604,22 +660,43 @@ def upload_file(cf: "CloudFiles", local_path: str, key: str, **kwargs) -> int:
 def copy_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, stat: ObjectStat,
                part_size: Optional[int] = None, parallel: Optional[int] = None,
                content_type: Optional[str] = None, attempts: int = 3) -> int:
-    """Copy one large object between any two backends with its stored encoding,
-    parts flowing from parallel ranged reads into a parallel multipart write."""
+    """Copy one large object between any two backends with its stored encoding;
+    returns the stored bytes written. Memory stays near ``(parallel + 2) *
+    part_size`` whatever the object's size.
+
+    - into ``file://``: parallel ranged reads written in place into the
+      destination's temporary file (as :func:`download_to_file` does), verified,
+      then renamed into place;
+    - from a local source: read in order, one part at a time (a disk read is
+      not worth a thread), into a parallel multipart write;
+    - otherwise: parallel ranged reads flowing in order into a parallel
+      multipart write.
+    """
+    from .backends.file import FileBackend
+
     settings = settings_for(dest, part_size, parallel)
+    encoding = compression.normalize_content_encoding(stat.encoding)
+    if isinstance(dest.backend, FileBackend) and not src.backend.capabilities.local:
+        return _copy_into_file_backend(src, key, dest, dest_key, stat, settings, encoding, attempts)
+    # Reads and writes share the parts budget: about ``parallel + 2`` parts alive.
+    if src.backend.capabilities.local:
+        readers, writers = 1, settings.parallel
+    else:
+        readers = max(1, settings.parallel // 2)
+        writers = max(1, settings.parallel - readers)
+    read_settings = StreamSettings(settings.part_size, readers, settings.threshold)
     last_err: Optional[BaseException] = None
     for _ in range(attempts):
-        w = Writer(dest, dest_key, compress=None, content_type=content_type,
-                   part_size=settings.part_size, parallel=settings.parallel)
-        w._encoding = compression.normalize_content_encoding(stat.encoding)
-        w._meta["encoding"] = w._encoding
+        w = Writer(dest, dest_key, content_type=content_type, part_size=settings.part_size, parallel=writers,
+                   stored_as=encoding)
         try:
-            for part in iter_parts(src, key, stat, settings):
+            for part in iter_parts(src, key, stat, read_settings):
                 w.write(part)
         except IntegrityError as err:
             w.abort()
             last_err = err
             stat = stat_or_raise(src, key)
+            encoding = compression.normalize_content_encoding(stat.encoding)
             continue
         except BaseException:
             w.abort()
@@ -628,3 +705,60 @@ def copy_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, s
         return w.bytes_written
     assert last_err is not None
     raise last_err
+
+
+def _copy_into_file_backend(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, stat: ObjectStat,
+                            settings: StreamSettings, encoding: Optional[str], attempts: int) -> int:
+    """Stored bytes of ``key`` written in place into a file:// destination's
+    temporary file (its multipart upload), which is renamed into place only
+    after the whole-object check passed."""
+    last_err: Optional[BaseException] = None
+    for _ in range(attempts):
+        upload = dest._call(dest.backend.multipart_begin, dest_key,
+                            encoding=encoding)
+        try:
+            fill_fd(src, key, stat, settings, upload.fd)
+        except IntegrityError as err:
+            dest.backend.multipart_abort(upload)
+            last_err = err
+            stat = stat_or_raise(src, key)
+            encoding = compression.normalize_content_encoding(stat.encoding)
+            continue
+        except BaseException:
+            dest.backend.multipart_abort(upload)
+            raise
+        dest.backend.multipart_complete(upload, [])
+        return stat.size
+    assert last_err is not None
+    raise last_err
+
+
+def reencode_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, stat: ObjectStat,
+                   target: Optional[str], content_type: Optional[str] = None) -> int:
+    """Copy one large object stored as ``target`` (None: decompressed): decoded
+    in parallel parts, re-encoded on the fly into a parallel multipart write;
+    returns the stored bytes written."""
+    w = Writer(dest, dest_key, compress=target, content_type=content_type)
+    try:
+        for chunk in stream(src, key, stat=stat):
+            w.write(chunk)
+    except BaseException:
+        w.abort()
+        raise
+    w.close()
+    return w.bytes_written
+
+
+def put_in_parts(cf: "CloudFiles", key: str, stored, encoding: Optional[str], content_type: Optional[str],
+                 cache_control: Optional[str] = None, storage_class: Optional[str] = None) -> None:
+    """Upload bytes already in memory (stored form, labelled ``encoding``) as a
+    parallel multipart upload (S3) or composite upload (GCS): ``put`` of an
+    object above ``composite_upload_threshold``."""
+    w = Writer(cf, key, content_type=content_type, cache_control=cache_control, storage_class=storage_class,
+               stored_as=encoding)
+    try:
+        w.write(stored)
+    except BaseException:
+        w.abort()
+        raise
+    w.close()

@@ -4,8 +4,12 @@ Per file, the cheapest route that is correct:
 
 1. a server-side copy when both ends are the same service (same backend type,
    endpoint and credentials) and no re-encoding or content type is asked for;
-2. a parallel-part streamed copy (``streaming.copy_large``) when the stored
-   size is known to exceed the source's large-object threshold;
+2. a parallel-part streamed copy (``streaming.copy_large``, or
+   ``streaming.reencode_large`` when re-encoding) when the stored size exceeds
+   the source's large-object threshold (``large_threshold``, 16 MiB by
+   default): the size comes from the listing, or from one metadata request
+   per file when paths were given, so no large object is ever read whole and
+   memory stays bounded whatever the sizes;
 3. otherwise one raw read and one raw write: the stored bytes move with their
    encoding and are decoded/encoded only when ``reencode`` names another one.
 
@@ -25,6 +29,16 @@ atomically, an interrupted transfer never leaves a truncated object behind.
 
 Every file is attempted; failures are collected per path and raised at the
 end as :class:`TransferError` carrying ``.errors`` and ``.result``.
+
+Keys are untrusted (they usually come from the source's listing). A key that
+is re-rooted -- written under another directory or prefix than it was read
+from -- must be a clean relative name (:func:`cloudfiles.keys.check_relative`:
+not absolute, no empty, '.' or '..' component, no NUL), whatever the
+destination: joined to a prefix, ``../x`` or ``/x`` would name another place
+(object stores strip a leading '/', paths and URLs resolve '..'). Such a file
+is a per-file :class:`UnsafeKeyError`. A key copied to the very same name at
+the same prefix of another bucket (a mirror) is not re-rooted and is copied
+as it is; file:// destinations apply their own validator to every key.
 """
 from __future__ import annotations
 
@@ -33,11 +47,12 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
-from . import compression, integrity, inputs
+from . import compression, integrity, inputs, keys
 from .compression import normalize_content_encoding, normalize_encoding
 from .exceptions import (
     CloudFilesError,
     InvalidInputError,
+    MissingSourceError,
     NotFoundError,
     TransferError,
 )
@@ -150,6 +165,10 @@ def fingerprint(cf: "CloudFiles", key: str, read_local: bool = True) -> Optional
     one metadata request.
     """
     if read_local and cf.backend.capabilities.local:
+        threshold = getattr(getattr(cf, "stream_settings", None), "threshold", None)
+        size = cf._call(cf.backend.size, key) if threshold is not None else None
+        if size is not None and size > threshold:
+            return _streamed_fingerprint(cf, key)
         res = cf._fetch(key, None, None)
         if res.content is None:
             return None
@@ -159,6 +178,23 @@ def fingerprint(cf: "CloudFiles", key: str, read_local: bool = True) -> Optional
     if st is None:
         return None
     return Fingerprint(st.size, normalize_content_encoding(st.encoding), st.checksums or integrity.Checksums())
+
+
+def _streamed_fingerprint(cf: "CloudFiles", key: str) -> Optional[Fingerprint]:
+    """A large local file's fingerprint: its md5 hashed part by part, never held whole."""
+    from . import streaming
+
+    st = cf._call(cf.backend.stat, key)
+    if st is None:
+        return None
+    import hashlib
+
+    md5 = hashlib.md5()
+    one = streaming.StreamSettings(cf.stream_settings.part_size, 1, cf.stream_settings.threshold)
+    for part in streaming.iter_parts(cf, key, st, one, verify=False):
+        md5.update(part)
+    return Fingerprint(st.size, normalize_content_encoding(st.encoding),
+                       integrity.Checksums(md5=md5.hexdigest(), size=st.size))
 
 
 _PART_SIZES = [8, 5, 16, 15, 32, 64, 100, 128]
@@ -212,6 +248,13 @@ def same_stored(a: Fingerprint, b: Fingerprint) -> Optional[bool]:
 
 
 # ---------------------------------------------------------------- copying
+def check_dest_key(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str) -> None:
+    """Refuse (``UnsafeKeyError``) an unclean ``dkey`` that would be re-rooted (see the module docstring)."""
+    same_place = (src.path.path or "").rstrip("/") == (dest.path.path or "").rstrip("/")
+    if dest.protocol == "file" or not (same_place and key == dkey):
+        keys.check_relative(dkey)
+
+
 def copy_one(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str, target=_KEEP,
              content_type: Optional[str] = None, size: Optional[int] = None,
              data: Optional[tuple] = None) -> Optional[tuple[int, bool]]:
@@ -231,15 +274,23 @@ def copy_one(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str, target=
             return None
     if data is None:
         threshold = getattr(getattr(src, "stream_settings", None), "threshold", None)
-        if size is None and threshold is not None and src.backend.capabilities.local:
-            size = src._call(src.backend.size, skey)
+        stat = None
+        if size is None and threshold is not None:
+            # The size decides the route: a large object must never be read whole.
+            if src.backend.capabilities.local:
+                size = src._call(src.backend.size, skey)
+            else:
+                stat = src._call(src.backend.stat, skey)
+                size = None if stat is None else stat.size
             if size is None:
                 return None
-        if keep and threshold is not None and size is not None and size > threshold:
+        if threshold is not None and size is not None and size > threshold:
             from . import streaming
 
-            stat = streaming.stat_or_raise(src, skey)
-            return streaming.copy_large(src, skey, dest, dkey, stat, content_type=content_type), False
+            stat = stat or streaming.stat_or_raise(src, skey)
+            if keep:
+                return streaming.copy_large(src, skey, dest, dkey, stat, content_type=content_type), False
+            return streaming.reencode_large(src, skey, dest, dkey, stat, target, content_type), False
         res = src._fetch(skey, None, None)
         if res.content is None:
             return None
@@ -274,6 +325,7 @@ class _Job:
         key, dkey, size = item
         src, dest = self.src, self.dest
         try:
+            check_dest_key(src, dest, key, dkey)
             data = None
             if self.skip:
                 verdict, data = self._already_there(key, dkey, size)
@@ -409,14 +461,18 @@ def transfer(
     else:
         result = _run_threads(job, items, block_size, progress, total)
 
+    missing_sources = set()
     for key in list(result.missing):
         if not allow_missing:
             result.missing.remove(key)
             result.failed[key] = NotFoundError(f"{src.abspath(key)} does not exist")
+            missing_sources.add(key)
     if result.failed:
         first_key, first_err = next(iter(result.failed.items()))
         attempted = len(result.failed) + result.transferred + result.skipped + len(result.missing)
-        err = TransferError(
+        # Only missing sources: also a FileNotFoundError, as cloud-files raises.
+        cls = MissingSourceError if set(result.failed) <= missing_sources else TransferError
+        err = cls(
             f"{len(result.failed)} of {attempted} files failed to transfer; "
             f"first: {src.abspath(first_key)}: {first_err}", result.failed,
         )

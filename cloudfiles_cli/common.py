@@ -20,7 +20,7 @@ import click
 
 from cloudfiles import CloudFiles, paths
 from cloudfiles.compression import SUFFIX_TO_ENCODING
-from cloudfiles.exceptions import CloudFilesError, TransferError
+from cloudfiles.exceptions import CloudFilesError, TransferError, UnsafeKeyError
 
 MAX_ERROR_LINES = 20
 
@@ -54,7 +54,9 @@ def cli_advice(text: str) -> str:
 
 
 def error(command: str, message: str) -> None:
-    click.echo(f"cloudfiles: {command}: {cli_advice(one_line(message))}", err=True)
+    from cloudfiles.redact import redact
+
+    click.echo(redact(f"cloudfiles: {command}: {cli_advice(one_line(message))}"), err=True)
 
 
 no_sign_option = click.option(
@@ -76,6 +78,8 @@ def report_transfer_error(command: str, err: TransferError, where=None) -> None:
     items = list(err.errors.items())
     for key, cause in items[:MAX_ERROR_LINES]:
         name = where(key) if where else key
+        if isinstance(cause, UnsafeKeyError):
+            name = where("") if where else ""  # joining an unsafe key to a path would misname it
         text = str(cause)
         error(command, text if name in text else f"{name}: {text}")
     if len(items) > MAX_ERROR_LINES:
@@ -115,7 +119,7 @@ def resolve(path: str) -> Loc:
     if path == "":
         fail("empty path")
     trailing = path.endswith("/") or path.endswith(os.sep)
-    cp = paths.extract(path)
+    cp = paths.parse(path)
     url = paths.ascloudpath(cp)
     if trailing and not url.endswith("/"):
         url += "/"

@@ -11,9 +11,10 @@ from typing import Optional
 import click
 
 from cloudfiles import CloudFiles
-from cloudfiles.exceptions import NotFoundError, TransferError
+from cloudfiles.exceptions import CloudFilesError, NotFoundError, TransferError
 from cloudfiles.transfer import move_files, transfer
 
+from .memory import bound_malloc
 from .resumable import run_resumable
 from .common import (
     CLIError,
@@ -154,18 +155,42 @@ def _reencode(compression: str):
     return "none" if c == "none" else c
 
 
+# Small files sent to stdout are fetched in parallel batches of at most this many bytes.
+_STDOUT_BATCH_BYTES = 64 * 1024 * 1024
+
+
 def _write_stdout(job: Job, block_size: int, options: Optional[dict] = None) -> list[str]:
-    """Decoded bytes of each file, in order; returns the paths that failed."""
+    """Decoded bytes of each file, in order; returns the paths that failed.
+
+    Files whose size is known to be small (from the listing) are fetched in
+    parallel batches bounded by count and bytes; every other file is streamed
+    in parallel parts, so no file is ever held whole.
+    """
     cf = CloudFiles(job.src, **(options or {}))
-    keys = [k for k, _ in job.pairs] if job.pairs is not None else [k for k in cf.list() if not k.endswith("/")]
+    if job.pairs is not None:
+        sized = [(k, None) for k, _ in job.pairs]
+    else:
+        sized = [(k, s) for k, s in cf.list_sizes() if not k.endswith("/")]
+    threshold = cf.stream_settings.threshold
     out = sys.stdout.buffer
-    failed = []
-    for i in range(0, len(keys), block_size):
-        batch = keys[i:i + block_size]
-        if len(batch) == 1:
-            results = {batch[0]: cf.get([batch[0]])[0]}
-        else:
-            results = {r["path"]: r for r in cf.get(batch)}
+    failed: list[str] = []
+    i = 0
+    while i < len(sized):
+        key, size = sized[i]
+        if size is None or size > threshold:
+            if not _stream_stdout(cf, key, out):
+                failed.append(key)
+            i += 1
+            continue
+        batch, total = [], 0
+        while i < len(sized) and len(batch) < block_size:
+            k, s = sized[i]
+            if s is None or s > threshold or (batch and total + s > _STDOUT_BATCH_BYTES):
+                break
+            batch.append(k)
+            total += s
+            i += 1
+        results = {r["path"]: r for r in cf.get(batch)}
         for k in batch:
             r = results[k]
             if r["error"] is not None:
@@ -178,6 +203,19 @@ def _write_stdout(job: Job, block_size: int, options: Optional[dict] = None) -> 
                 out.write(r["content"])
     out.flush()
     return failed
+
+
+def _stream_stdout(cf: CloudFiles, key: str, out) -> bool:
+    """Stream one file to ``out`` in parallel parts; False (reported) if it failed."""
+    try:
+        for chunk in cf.stream(key):
+            out.write(chunk)
+        return True
+    except NotFoundError:
+        error("cp", f"{cf.abspath(key)}: no such file")
+    except CloudFilesError as err:
+        error("cp", f"{cf.abspath(key)}: {err}")
+    return False
 
 
 def _run(command: str, jobs: list[Job], move: bool, reencode, block_size: int, skip, parallel: int,
@@ -263,6 +301,7 @@ _NAMING = """
 @click.pass_context
 def cp(ctx, sources, destination, recursive, compression, no_clobber, resume, resumable, part_bytes,
        no_sign_request, parallel, block_size, progress):
+    bound_malloc()
     src_options, dest_options = _options(no_sign_request, part_bytes)
     if destination == "-":
         jobs = plan(sources, None, recursive, src_options)
@@ -333,6 +372,7 @@ _MV_EXAMPLES = """
 @click.pass_context
 def mv(ctx, sources, destination, recursive, compression, part_bytes, no_sign_request, parallel, block_size,
        progress):
+    bound_malloc()
     if destination == "-":
         raise CLIError("cannot move to stdout; use cp")
     src_options, dest_options = _options(no_sign_request, part_bytes)

@@ -13,8 +13,9 @@ from typing import Optional
 import click
 
 from cloudfiles import CloudFiles
-from cloudfiles.exceptions import CloudFilesError, TransferError
+from cloudfiles.exceptions import CloudFilesError, NotFoundError, TransferError
 
+from .memory import bound_malloc
 from .common import (
     error,
     expand_stdin,
@@ -156,6 +157,23 @@ def _split_range(path: str, byte_range: Optional[str]):
     return path, None, None
 
 
+def _stream_one(path: str, out, options: Optional[dict] = None) -> Optional[str]:
+    """Write one whole file to ``out`` in parallel parts, never holding it whole;
+    returns an error message or None."""
+    try:
+        loc = resolve(path)
+        if loc.key == "" or loc.key.endswith("/") or (loc.protocol == "file" and os.path.isdir(loc.local_path or "")):
+            return f"{path}: is a directory"
+        key, _ = strip_local_suffix(loc)
+        for chunk in CloudFiles(loc.base, **(options or {})).stream(key):
+            out.write(chunk)
+        return None
+    except NotFoundError:
+        return f"{path}: no such file"
+    except Exception as err:  # reported as one line
+        return f"{path}: {wrap_errors(err)}"
+
+
 def _fetch(item, options: Optional[dict] = None):
     path, start, end = item
     try:
@@ -184,9 +202,17 @@ def _fetch(item, options: Optional[dict] = None):
 @no_sign_option
 @click.pass_context
 def cat(ctx, paths, byte_range, no_sign_request):
+    bound_malloc()
     items = [_split_range(p, byte_range) for p in expand_stdin(paths)]
     fetch = functools.partial(_fetch, options=read_options(no_sign_request=no_sign_request))
     out = sys.stdout.buffer
+    if len(items) == 1 and items[0][1] is None and items[0][2] is None:
+        err = _stream_one(items[0][0], out, read_options(no_sign_request=no_sign_request))
+        out.flush()
+        if err is not None:
+            error("cat", err)
+            ctx.exit(1)
+        return
     ok = True
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(items)))) as pool:
         for i in range(0, len(items), 64):

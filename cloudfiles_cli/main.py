@@ -73,8 +73,9 @@ def _register() -> None:
     from .verify import verify
     from .xfer import xfer
     from .misc import license, mkdir
+    from .cleanup import cleanup
 
-    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias, xfer, mkdir, license):
+    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias, xfer, mkdir, license, cleanup):
         cli.add_command(command)
     try:
         from .dataset import add_group_options, dataset

@@ -193,6 +193,8 @@ def test_puts_mixed_tuples_and_dicts(store):
 def test_bad_puts_write_nothing(store, bad, match):
     need_write(store)
     cf = store.cf()
+    if cf.backend.capabilities.python_objects and "must be bytes" in match:
+        pytest.skip("mem:// stores non-bytes content as the Python object (see test_compat_facade)")
     with pytest.raises(exceptions.InvalidInputError, match=match):
         cf.puts(bad)
     assert cf.exists(["x1", "x2"]) == {"x1": False, "x2": False}
@@ -203,8 +205,12 @@ def test_bad_single_put(store):
     cf = store.cf()
     with pytest.raises(exceptions.UnsupportedCompressionType, match="'snappy'"):
         cf.put("x", b"1", compress="snappy")
-    with pytest.raises(exceptions.InvalidInputError, match="bytes or str"):
-        cf.put("x", {"a": 1})
+    if cf.backend.capabilities.python_objects:
+        with pytest.raises(exceptions.InvalidInputError, match="stored uncompressed only"):
+            cf.put("x", {"a": 1}, compress="gzip")
+    else:
+        with pytest.raises(exceptions.InvalidInputError, match="bytes or str"):
+            cf.put("x", {"a": 1})
     assert cf.exists("x") is False
 
 

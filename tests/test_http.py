@@ -300,7 +300,7 @@ def test_truncated_body_raises_never_short_bytes(scripted):
     body = b"y" * 1000
     srv = scripted(lambda m, p, h: (200, {}, body, 400))
     cf = CloudFiles(srv.url + "/d/", retry_policy=FAST_RETRY)
-    with pytest.raises(exceptions.NetworkError, match="IncompleteRead|ProtocolError"):
+    with pytest.raises(exceptions.TruncatedBodyError, match="ended after 400 of 1000 declared bytes"):
         cf.backend.get("f")
     with pytest.raises(exceptions.NetworkError):
         cf.get("f")

@@ -18,17 +18,17 @@ from cloudfiles.exceptions import CloudPathError, UnsupportedProtocolError
     ("http://127.0.0.1:8080/", ("http", "", "", "http://127.0.0.1:8080")),
     ("file:///abs/dir", ("file", "", "/abs/dir", None)),
 ])
-def test_extract(cloudpath, expected):
-    cp = paths.extract(cloudpath)
+def test_parse(cloudpath, expected):
+    cp = paths.parse(cloudpath)
     assert (cp.protocol, cp.bucket, cp.path, cp.host) == expected
 
 
 def test_local_forms(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert paths.extract("rel/dir").path == str(tmp_path / "rel" / "dir")
-    assert paths.extract("./x").path == str(tmp_path / "x")
-    assert paths.extract("file://rel").path == str(tmp_path / "rel")
-    assert paths.extract("~/d").path == os.path.join(os.path.expanduser("~"), "d")
+    assert paths.parse("rel/dir").path == str(tmp_path / "rel" / "dir")
+    assert paths.parse("./x").path == str(tmp_path / "x")
+    assert paths.parse("file://rel").path == str(tmp_path / "rel")
+    assert paths.parse("~/d").path == os.path.join(os.path.expanduser("~"), "d")
     assert paths.normalize("/abs/x") == "file:///abs/x"
 
 
@@ -44,27 +44,27 @@ def test_local_forms(tmp_path, monkeypatch):
 ])
 def test_malformed_paths_raise_typed_errors(bad, err, match):
     with pytest.raises(err, match=match):
-        paths.extract(bad)
+        paths.parse(bad)
     with pytest.raises(err):
         CloudFiles(bad)
 
 
 def test_non_string_cloudpath():
     with pytest.raises(CloudPathError, match="must be a string"):
-        paths.extract(42)
+        paths.parse(42)
 
 
 def test_endpoint_override():
-    cp = paths.extract("s3://bkt/p", endpoint="http://localhost:9000/")
+    cp = paths.parse("s3://bkt/p", endpoint="http://localhost:9000/")
     assert cp.host == "http://localhost:9000" and cp.bucket == "bkt"
     with pytest.raises(CloudPathError, match="s3:// paths only"):
-        paths.extract("gs://bkt/p", endpoint="http://localhost:9000")
+        paths.parse("gs://bkt/p", endpoint="http://localhost:9000")
 
 
 def test_aliases_resolve_and_persist(tmp_path):
-    assert paths.extract("matrix://bkt/x").host == "https://s3-hpcrc.rc.princeton.edu"
+    assert paths.parse("matrix://bkt/x").host == "https://s3-hpcrc.rc.princeton.edu"
     paths.add_alias("lab", "s3://https://storage.lab.example:8443/", persist=True)
-    cp = paths.extract("lab://bkt/a/b")
+    cp = paths.parse("lab://bkt/a/b")
     assert (cp.protocol, cp.host, cp.bucket, cp.path, cp.alias) == (
         "s3", "https://storage.lab.example:8443", "bkt", "a/b", "lab")
     paths._reset_aliases_for_tests()
@@ -72,7 +72,7 @@ def test_aliases_resolve_and_persist(tmp_path):
     paths.remove_alias("lab", persist=True)
     paths._reset_aliases_for_tests()
     with pytest.raises(UnsupportedProtocolError):
-        paths.extract("lab://bkt")
+        paths.parse("lab://bkt")
     with pytest.raises(CloudPathError, match="shadow"):
         paths.add_alias("gs", "s3://https://x/")
     with pytest.raises(CloudPathError, match="must start with"):
@@ -80,9 +80,9 @@ def test_aliases_resolve_and_persist(tmp_path):
 
 
 def test_to_https():
-    assert paths.to_https(paths.extract("gs://bkt/a")).url == "https://storage.googleapis.com/bkt/a"
-    assert paths.to_https(paths.extract("s3://bkt/a")).url == "https://s3.amazonaws.com/bkt/a"
-    assert paths.to_https(paths.extract("s3://http://h:1/bkt/a")).url == "http://h:1/bkt/a"
+    assert paths.to_https(paths.parse("gs://bkt/a")).url == "https://storage.googleapis.com/bkt/a"
+    assert paths.to_https(paths.parse("s3://bkt/a")).url == "https://s3.amazonaws.com/bkt/a"
+    assert paths.to_https(paths.parse("s3://http://h:1/bkt/a")).url == "http://h:1/bkt/a"
     assert CloudFiles("gs://bkt/dir", use_https=True).cloudpath == "https://storage.googleapis.com/bkt/dir"
 
 
@@ -91,7 +91,7 @@ def test_join_dirname_basename():
     assert paths.join("", "x") == "x"
     assert paths.dirname("gs://b/a/c") == "gs://b/a"
     assert paths.basename("gs://b/a/c") == "c"
-    assert paths.extract("gs://b/a").join("c", "d").url == "gs://b/a/c/d"
+    assert paths.parse("gs://b/a").join("c", "d").url == "gs://b/a/c/d"
 
 
 def test_keys_may_not_escape_local_root(tmp_path):

@@ -15,6 +15,7 @@ _REGISTRY = {
     "gs": ("gcs", "GCSBackend"),
     "http": ("http", "HTTPBackend"),
     "https": ("http", "HTTPBackend"),
+    "middleauth+https": ("http", "HTTPBackend"),  # CAVE: bearer token, see http._auth_header
 }
 
 

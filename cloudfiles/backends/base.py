@@ -9,13 +9,15 @@ cheaper native form (batch delete, server-side copy, sized listings).
 """
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Optional
 
 from ..exceptions import UnsupportedOperationError
 from ..integrity import Checksums
 from ..paths import CloudPath
+
+if TYPE_CHECKING:
+    import datetime as _dt
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Capabilities:
     wants_crc32c: bool = False
     local: bool = False  # CPU-bound, in-process: few threads are best
     min_part_size: int = 0  # smallest part a multipart upload accepts (all but the last)
+    acl: bool = False  # get_acl(key) reads the object's access control (None if missing)
+    python_objects: bool = False  # put/get keep non-bytes content as the Python object itself
 
 
 @dataclass
@@ -43,6 +47,7 @@ class BackendOptions:
     no_sign_request: bool = False
     timeout: float = 60.0
     composite_upload_threshold: Optional[int] = None
+    fsync: bool = False  # file://: fsync each written file and its directory before returning
     extra: dict = field(default_factory=dict)
 
 
@@ -259,6 +264,8 @@ def check_range(start: Optional[int], end: Optional[int]) -> None:
     for name, v in (("start", start), ("end", end)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
             raise BadRangeError(f"byte range {name} must be an int or None, got {v!r}")
+        if v is not None and abs(v) >= 2**63:
+            raise BadRangeError(f"byte range {name} {v} is beyond any object size (2**63)")
     if end is not None and end < 0:
         raise BadRangeError(f"byte range end must not be negative, got {end}")
     if start is not None and start < 0 and end is not None:

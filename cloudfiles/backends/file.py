@@ -4,51 +4,38 @@ Compressed objects are stored with the reference library's suffixes
 (``name.gz``, ``.br``, ``.zstd``, ``.xz``, ``.bz2``) so directories are
 interchangeable with it. Writes go to a temporary file in the same
 directory and are renamed into place, so a reader never sees a partial
-file; the other encodings' variants of the same key are then removed so a
-stale ``name.gz`` can never shadow a newer ``name``.
+file. Which of a key's names is current, and how a writer retires the
+others without ever leaving the key missing, is in
+:mod:`cloudfiles.backends.localwrite`.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import errno
 import os
-import itertools
+import stat
 import threading
 from typing import Iterator, Optional
 
-from ..compression import SUFFIXES, SUFFIX_TO_ENCODING
+from ..compression import SUFFIX_TO_ENCODING
 from .. import keys
 from ..exceptions import BadRangeError, CloudPathError, NotFoundError
+from . import localwrite
 from .base import Backend, BackendOptions, Capabilities, GetResult, check_range, head_dict
 
-# Order tried on read: plain first, then the reference's suffix order.
-_VARIANTS = [("", None)] + [(SUFFIXES[e], e) for e in ("gzip", "br", "zstd", "xz", "bzip2")]
-_TMP_MARK = ".cftmp-"
-_tmp_counter = itertools.count()
+# The read order (see localwrite): plain first, then the reference's suffix order.
+_VARIANTS = list(zip(localwrite.SUFFIXES, localwrite.ENCODINGS))
+_TMP_MARK = localwrite.TMP_MARK
 _SUFFIX_TUPLE = tuple(SUFFIX_TO_ENCODING)
-_pid = os.getpid()
-
-
-def _refresh_pid() -> None:
-    global _pid
-    _pid = os.getpid()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_refresh_pid)
+_tmp_name = localwrite.tmp_name
 
 
 def _first(item: tuple) -> str:
     return item[0]
 
 
-def _tmp_name(target: str) -> str:
-    """A temporary name beside ``target``, unique across threads and processes."""
-    return f"{target}{_TMP_MARK}{_pid}-{next(_tmp_counter)}"
-
-
 class FileBackend(Backend):
-    capabilities = Capabilities(server_side_copy=True, local=True)
+    capabilities = Capabilities(server_side_copy=True, local=True, acl=True)
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -57,7 +44,7 @@ class FileBackend(Backend):
         self._dirs_lock = threading.Lock()
         self._real_root = os.path.realpath(self.root)
         self._safe_dirs: set[str] = set()
-        self._hit = 0  # index into _VARIANTS that matched last: try it first next time
+        self.fsync = bool(options.fsync)
 
     # -- paths --------------------------------------------------------------
     def _path(self, key: str) -> str:
@@ -81,21 +68,34 @@ class FileBackend(Backend):
         keys.check_target(self._real_root, path, key)
         return open(path, "rb")
 
-    def _variants(self):
-        hit = self._hit
-        yield hit, _VARIANTS[hit]
-        for i, v in enumerate(_VARIANTS):
-            if i != hit:
-                yield i, v
+    def _lookup(self, path: str, probe):
+        """``probe(name, encoding)`` over a key's names in the read order; the first
+        result that is not None. A full miss is re-checked under the directory's
+        shared lock, so a concurrent rewrite in another encoding is never a miss."""
+        for suffix, enc in _VARIANTS:
+            found = probe(path + suffix, enc)
+            if found is not None:
+                return found
+        with localwrite.DirLock(os.path.dirname(path), shared=True):
+            for suffix, enc in _VARIANTS:
+                found = probe(path + suffix, enc)
+                if found is not None:
+                    return found
+        return None
 
-    def _find(self, path: str) -> tuple[Optional[str], Optional[str]]:
-        for i, (suffix, enc) in self._variants():
-            candidate = path + suffix
-            if os.path.isfile(candidate):
-                keys.check_target(self._real_root, candidate, path)
-                self._hit = i
-                return candidate, enc
-        return None, None
+    def _find(self, path: str) -> tuple[Optional[str], Optional[str], Optional[os.stat_result]]:
+        """The current name of a key (the first in the read order), its encoding and stat."""
+        def probe(candidate: str, enc: Optional[str]):
+            try:
+                st = os.stat(candidate)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            keys.check_target(self._real_root, candidate, path)
+            return candidate, enc, st
+
+        return self._lookup(path, probe) or (None, None, None)
 
     # -- operations ---------------------------------------------------------
     def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
@@ -103,25 +103,26 @@ class FileBackend(Backend):
         for bound in (start, end):
             if bound is not None and abs(bound) >= 2**63:
                 raise BadRangeError(f"range bound {bound} of {key!r} is beyond any file size")
-        for i, (suffix, enc) in self._variants():
+        def probe(candidate: str, enc: Optional[str]):
             try:
-                f = self._open_read(path + suffix, key)
-            except FileNotFoundError:
-                continue
-            except (IsADirectoryError, NotADirectoryError):
-                continue
-            self._hit = i
-            with f:
-                if start is None and end is None:
-                    return GetResult(f.read(), enc)
-                if start is not None and start < 0:
-                    size = os.fstat(f.fileno()).st_size
-                    f.seek(max(0, size + start))
-                    return GetResult(f.read(), enc)
-                start = start or 0
-                f.seek(start)
-                return GetResult(f.read() if end is None else f.read(max(0, end - start)), enc)
-        return GetResult(None, None)
+                return self._open_read(candidate, key), enc
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                return None
+
+        opened = self._lookup(path, probe)
+        if opened is None:
+            return GetResult(None, None)
+        f, enc = opened
+        with f:
+            if start is None and end is None:
+                return GetResult(f.read(), enc)
+            if start is not None and start < 0:
+                size = os.fstat(f.fileno()).st_size
+                f.seek(max(0, size + start))
+                return GetResult(f.read(), enc)
+            start = start or 0
+            f.seek(start)
+            return GetResult(f.read() if end is None else f.read(max(0, end - start)), enc)
 
     def _ensure_dir(self, directory: str) -> None:
         if directory in self._known_dirs:
@@ -135,23 +136,26 @@ class FileBackend(Backend):
                 self._known_dirs.clear()
             self._known_dirs.add(directory)
 
-    def _create_tmp(self, tmp: str) -> int:
+    def _create_tmp(self, tmp: str) -> tuple[int, bool]:
         """Create the temporary file ``tmp`` (its directory too, even if someone removed
-        it since this backend last made it) and return its descriptor."""
+        it since this backend last made it); return its descriptor and whether the
+        directory had to be created."""
         try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), False
         except FileNotFoundError:
             directory = os.path.dirname(tmp)
             self._known_dirs.discard(directory)
             self._ensure_dir(directory)
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            if self.fsync:
+                localwrite.fsync_dir(os.path.dirname(directory))
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), True
 
     def put(self, key, content, encoding=None, content_type=None, cache_control=None,
             storage_class=None, md5=None, crc32c=None) -> None:
         path = self._path(key)
-        target = path + (SUFFIXES[encoding] if encoding else "")
-        tmp = _tmp_name(target)
-        fd = self._create_tmp(tmp)
+        index = localwrite.index_of(encoding)
+        tmp = _tmp_name(path + localwrite.SUFFIXES[index])
+        fd, fresh = self._create_tmp(tmp)
         try:
             view = memoryview(content)
             while view:
@@ -161,22 +165,24 @@ class FileBackend(Backend):
             os.close(fd)
             _unlink(tmp)
             raise
-        os.close(fd)
+        localwrite.install(fd, tmp, path, index, fresh, self.fsync)
+
+    def sync(self, key: str) -> None:
+        """Make ``key``'s current file and its directory entry durable (fsync both)."""
+        found = self._find(self._path(key))[0]
+        if found is None:
+            raise NotFoundError(f"{key!r} does not exist under {self.root}")
+        fd = os.open(found, os.O_RDONLY)
         try:
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink(tmp)
-            raise
-        for suffix, _ in _VARIANTS:
-            other = path + suffix
-            if other != target:
-                _unlink(other)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        localwrite.fsync_dir(os.path.dirname(found))
 
     def head(self, key: str) -> Optional[dict]:
-        found, enc = self._find(self._path(key))
+        found, enc, st = self._find(self._path(key))
         if found is None:
             return None
-        st = os.stat(found)
         return head_dict(
             size=st.st_size,
             encoding=enc,
@@ -186,26 +192,34 @@ class FileBackend(Backend):
     def exists(self, key: str) -> bool:
         return self._find(self._path(key))[0] is not None
 
+    def get_acl(self, key: str) -> Optional[int]:
+        """The stored file's ``st_mode`` (permission bits and type), or None if missing."""
+        found, _, st = self._find(self._path(key))
+        return None if found is None else st.st_mode
+
     def size(self, key: str) -> Optional[int]:
-        found, _ = self._find(self._path(key))
-        if found is None:
-            return None
-        try:
-            return os.path.getsize(found)
-        except FileNotFoundError:
-            return None
+        st = self._find(self._path(key))[2]
+        return None if st is None else st.st_size
 
     def delete(self, key: str) -> None:
         path = self._path(key)
         for suffix, _ in _VARIANTS:
             _unlink(path + suffix)
+        localwrite.forget_key(path)
 
     def touch(self, key: str) -> None:
         """Update the mtime of an existing file (any encoding)."""
-        found, _ = self._find(self._path(key))
-        if found is None:
-            raise NotFoundError(f"{key!r} does not exist under {self.root}")
-        os.utime(found)
+        path = self._path(key)
+        for _ in range(3):  # the current name can be retired by a concurrent writer
+            found = self._find(path)[0]
+            if found is None:
+                break
+            try:
+                os.utime(found)
+                return
+            except FileNotFoundError:
+                continue
+        raise NotFoundError(f"{key!r} does not exist under {self.root}")
 
     def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
         for key, _ in self._scan(prefix, flat, sizes=False):
@@ -215,6 +229,7 @@ class FileBackend(Backend):
         return self._scan(prefix, flat, sizes=True)
 
     def _scan(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+        """Walk below ``prefix`` (see :func:`_walk` for how symlinks are treated)."""
         base_dir, _, name_prefix = prefix.rpartition("/")
         if base_dir:
             keys.local_path(self.root, base_dir + "/x", self._real_root)
@@ -222,42 +237,7 @@ class FileBackend(Backend):
             keys.check_relative(prefix)
         start = os.path.join(self.root, base_dir) if base_dir else self.root
         rel_base = base_dir + "/" if base_dir else ""
-        out: list[tuple[str, Optional[int]]] = []
-
-        def visit(directory: str, rel: str, name_filter: str) -> None:
-            try:
-                entries = list(os.scandir(directory))
-            except (FileNotFoundError, NotADirectoryError):
-                return
-            for entry in entries:
-                name = entry.name
-                if name_filter and not name.startswith(name_filter):
-                    continue
-                if _TMP_MARK in name:
-                    continue
-                try:
-                    is_dir = entry.is_dir()
-                except OSError:
-                    continue
-                if is_dir:
-                    if flat:
-                        out.append((rel + name + "/", None))
-                    else:
-                        visit(entry.path, rel + name + "/", "")
-                    continue
-                if name.endswith(_SUFFIX_TUPLE):
-                    key = rel + name[: name.rfind(".")]
-                else:
-                    key = rel + name
-                size = None
-                if sizes:
-                    try:
-                        size = entry.stat().st_size
-                    except FileNotFoundError:
-                        continue
-                out.append((key, size))
-
-        visit(start, rel_base, name_prefix)
+        out = _walk(self._real_root, start, rel_base, name_prefix, flat, sizes)
         out.sort(key=_first)
         prev = None
         for item in out:
@@ -268,34 +248,40 @@ class FileBackend(Backend):
     def copy_within(self, src_key: str, dest: Backend, dest_key: str) -> bool:
         if not isinstance(dest, FileBackend):
             return False
-        import shutil
+        spath = self._path(src_key)
 
-        found, enc = self._find(self._path(src_key))
-        if found is None:
+        def probe(candidate: str, enc: Optional[str]):
+            try:
+                return self._open_read(candidate, src_key), enc
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                return None
+
+        opened = self._lookup(spath, probe)
+        if opened is None:
             raise NotFoundError(f"{src_key!r} does not exist under {self.root}")
+        src, enc = opened
         dpath = dest._path(dest_key)
-        target = dpath + (SUFFIXES[enc] if enc else "")
-        tmp = _tmp_name(target)
-        try:
-            keys.check_target(self._real_root, found, src_key)
-            os.close(dest._create_tmp(tmp))
-            shutil.copyfile(found, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink(tmp)
-            raise
-        for suffix, _ in _VARIANTS:
-            if dpath + suffix != target:
-                _unlink(dpath + suffix)
+        index = localwrite.index_of(enc)
+        tmp = _tmp_name(dpath + localwrite.SUFFIXES[index])
+        with src:
+            fd, fresh = dest._create_tmp(tmp)
+            try:
+                _copy_fd(src.fileno(), fd)
+            except BaseException:
+                os.close(fd)
+                _unlink(tmp)
+                raise
+        localwrite.install(fd, tmp, dpath, index, fresh, dest.fsync)
         return True
 
     # -- multipart: parts are written in place into one temporary file ---------
     def multipart_begin(self, key, encoding=None, content_type=None, cache_control=None, storage_class=None,
                         part_size=None):
         path = self._path(key)
-        target = path + (SUFFIXES[encoding] if encoding else "")
-        tmp = _tmp_name(target)
-        return _FileUpload(path, target, tmp, self._create_tmp(tmp))
+        index = localwrite.index_of(encoding)
+        tmp = _tmp_name(path + localwrite.SUFFIXES[index])
+        fd, fresh = self._create_tmp(tmp)
+        return _FileUpload(path, index, tmp, fd, fresh)
 
     def multipart_put_part(self, upload, part_number, data, offset, md5=None, crc32c=None):
         from .base import PartInfo
@@ -309,16 +295,8 @@ class FileBackend(Backend):
         return PartInfo(part_number, len(data))
 
     def multipart_complete(self, upload, parts) -> None:
-        os.close(upload.fd)
-        upload.fd = -1
-        try:
-            os.replace(upload.tmp, upload.target)
-        except BaseException:
-            _unlink(upload.tmp)
-            raise
-        for suffix, _ in _VARIANTS:
-            if upload.path + suffix != upload.target:
-                _unlink(upload.path + suffix)
+        fd, upload.fd = upload.fd, -1
+        localwrite.install(fd, upload.tmp, upload.path, upload.index, upload.fresh, self.fsync)
 
     def multipart_abort(self, upload) -> None:
         if upload.fd >= 0:
@@ -326,24 +304,140 @@ class FileBackend(Backend):
             upload.fd = -1
         _unlink(upload.tmp)
 
+    # -- leftovers of killed writers (cloudfiles.cleanup) ----------------------
+    def leftovers(self, cutoff: float):
+        """Our temporary files under the root last modified before ``cutoff`` (a walk
+        that does not follow symlinks, so it stays inside the root)."""
+        from ..cleanup import Leftover
+
+        now = _dt.datetime.now().timestamp()
+        stack = [self.root]
+        while stack:
+            directory = stack.pop()
+            try:
+                entries = list(os.scandir(directory))
+            except (FileNotFoundError, NotADirectoryError, PermissionError):
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                        continue
+                    if (_TMP_MARK not in entry.name and ".cfpart-" not in entry.name) \
+                            or not entry.is_file(follow_symlinks=False):
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if st.st_mtime < cutoff:
+                    yield Leftover("temporary file", "file://" + entry.path, now - st.st_mtime,
+                                   st.st_size, entry.path)
+
+    def remove_leftover(self, item) -> None:
+        _unlink(item.handle)
+
     def root_exists(self) -> bool:
         return os.path.isdir(self.root)
 
 
 class _FileUpload:
-    __slots__ = ("path", "target", "tmp", "fd")
+    __slots__ = ("path", "index", "tmp", "fd", "fresh")
 
-    def __init__(self, path: str, target: str, tmp: str, fd: int):
-        self.path, self.target, self.tmp, self.fd = path, target, tmp, fd
+    def __init__(self, path: str, index: int, tmp: str, fd: int, fresh: bool):
+        self.path, self.index, self.tmp, self.fd, self.fresh = path, index, tmp, fd, fresh
 
 
-def _unlink(path: str) -> None:
+_unlink = localwrite.unlink_quiet
+
+
+def _copy_fd(src: int, dst: int) -> None:
+    """Copy the whole of ``src`` into ``dst`` in the kernel where it can."""
+    offset = 0
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except IsADirectoryError:
-        pass
+        while True:
+            n = os.sendfile(dst, src, offset, 1 << 30)
+            if n == 0:
+                return
+            offset += n
     except OSError as err:
-        if err.errno not in (errno.ENOENT, errno.EISDIR, errno.ENOTDIR):
+        if err.errno not in (errno.EINVAL, errno.ENOSYS, errno.EXDEV) or offset:
             raise
+    while True:
+        chunk = os.read(src, 1 << 20)
+        if not chunk:
+            return
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view):]
+
+
+def _walk(real_root: str, start: str, rel_base: str, name_filter: str, flat: bool,
+          sizes: bool) -> list[tuple[str, Optional[int]]]:
+    """``(key, size)`` of every file below ``start``; ``flat`` lists one level.
+
+    The rule for symlinks: every real directory is walked at most once. Real
+    subdirectories are walked first; a symlink to a directory is followed
+    only afterwards, only when its target stays inside the (resolved) root
+    and that directory was not walked yet -- so ``d/loop -> .`` or a link to
+    a parent adds nothing, and a link to a sibling lists nothing twice. A
+    symlinked file is listed only when its target is a file inside the root;
+    links leading outside the root or nowhere are skipped. The walk is
+    iterative (no recursion limit on deep trees).
+    """
+    out: list[tuple[str, Optional[int]]] = []
+    walked: set[tuple[int, int]] = set()
+    pending: list[tuple[str, str, str]] = [(start, rel_base, name_filter)]  # real directories
+    links: list[tuple[str, str]] = []  # symlinked directories, followed after the real ones
+    while pending or links:
+        if not pending:
+            path, rel = links.pop(0)
+            real = os.path.realpath(path)
+            if not keys.inside(real_root, real):
+                continue
+            pending.append((real, rel, ""))
+            continue
+        directory, rel, name_filter = pending.pop()
+        try:
+            st = os.stat(directory)
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        ident = (st.st_dev, st.st_ino)
+        if ident in walked:
+            continue
+        walked.add(ident)
+        for entry in entries:
+            name = entry.name
+            if name_filter and not name.startswith(name_filter):
+                continue
+            if _TMP_MARK in name:
+                continue
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir()
+                if is_link and not keys.inside(real_root, os.path.realpath(entry.path)):
+                    continue  # leads outside the root: not followed, not listed
+                if not is_dir and not entry.is_file():
+                    continue  # dangling link, socket, device ...
+            except OSError:
+                continue
+            if is_dir:
+                if flat:
+                    out.append((rel + name + "/", None))
+                elif is_link:
+                    links.append((entry.path, rel + name + "/"))
+                else:
+                    pending.append((entry.path, rel + name + "/", ""))
+                continue
+            if name.endswith(_SUFFIX_TUPLE):
+                key = rel + name[: name.rfind(".")]
+            else:
+                key = rel + name
+            size = None
+            if sizes:
+                try:
+                    size = entry.stat().st_size
+                except FileNotFoundError:
+                    continue
+            out.append((key, size))
+    return out

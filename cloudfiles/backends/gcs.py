@@ -35,7 +35,7 @@ import uuid
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, urlencode
 
-from .. import connections, secrets as _secrets
+from .. import connections, limits as _limits, secrets as _secrets
 from ..exceptions import (
     AuthorizationError,
     BucketNotFoundError,
@@ -43,12 +43,15 @@ from ..exceptions import (
     CRC32CIntegrityError,
     CredentialsError,
     InvalidInputError,
+    ListingError,
     MD5IntegrityError,
     NetworkError,
     NotFoundError,
     PreconditionFailedError,
+    ServerError,
 )
 from ..integrity import Checksums
+from ..listings import PageGuard
 from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, head_dict, iter_batches
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
@@ -290,8 +293,9 @@ class GCSBackend(Backend):
         self._prefix = cloudpath.path
         self._root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
         self.endpoint, self._auth, identity = _resolve(cloudpath, options)
+        self._limits = _limits.for_options(options)
         self._pm = connections.pool_manager(
-            ("gs", self.endpoint, identity), maxsize=options.num_threads, timeout=options.timeout
+            ("gs", self.endpoint, identity), maxsize=options.num_threads, timeout=self._limits.timeout
         )
         self._api = f"{self.endpoint}/storage/v1/b/{_q(self.bucket)}"
         self._user_project = options.request_payer
@@ -318,10 +322,8 @@ class GCSBackend(Backend):
         return h
 
     def _request(self, method: str, url: str, what: str, headers: Optional[dict] = None, body: Any = None):
-        return connections.request(
-            self._pm, method, url, what=what, headers=self._headers(headers), body=body,
-            preload_content=True, decode_content=False,
-        )
+        return connections.request(self._pm, method, url, what=what, headers=self._headers(headers),
+                                   body=body, limits=self._limits)
 
     def _fail(self, resp, what: str) -> CloudFilesError:
         """The exception a failed response means (bucket-aware, checksum-aware)."""
@@ -335,7 +337,7 @@ class GCSBackend(Backend):
                 return MD5IntegrityError(f"{what}: the server rejected the upload: {message}")
             if "crc32c" in low and ("match" in low or "mismatch" in low):
                 return CRC32CIntegrityError(f"{what}: the server rejected the upload: {message}")
-        return connections.error_for_status(status, what, message, bucket=self.bucket)
+        return connections.error_for_status(status, what, message, bucket=self.bucket, headers=resp.headers)
 
     def _missing_or_raise(self, resp, what: str) -> None:
         """On 404, return if the object is missing; raise if the bucket is."""
@@ -578,13 +580,18 @@ class GCSBackend(Backend):
         if flat:
             params["delimiter"] = "/"
         what = f"LIST gs://{self.bucket}/{full_prefix}"
+        guard = PageGuard(what, full_prefix)
         while True:
+            guard.count()
             resp = self._request("GET", f"{self._api}/o" + self._query(params), what)
             if resp.status != 200:
                 raise self._fail(resp, what)
-            page = json.loads(resp.data)
+            page = _listing_page(resp.data, what)
+            token = page["nextPageToken"]
+            if token:
+                guard.token(token)
+            guard.page([o["name"] for o in page["items"]], page["prefixes"])
             yield page
-            token = page.get("nextPageToken")
             if not token:
                 return
             params["pageToken"] = token
@@ -592,17 +599,33 @@ class GCSBackend(Backend):
     def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
         cut = len(self._root)
         for page in self._pages(self._root + prefix, flat, "name,size"):
-            entries = [(o["name"][cut:], int(o["size"]) if o.get("size") is not None else None)
-                       for o in page.get("items") or ()]
-            entries += [(p[cut:], None) for p in page.get("prefixes") or ()]
+            entries = [(o["name"][cut:], o["size"]) for o in page["items"]]
+            entries += [(p[cut:], None) for p in page["prefixes"]]
             entries.sort(key=lambda e: e[0])
             yield from entries
+
+    def leftovers(self, cutoff: float):
+        """Temporary part objects of composite uploads (bucket-wide, under TMP_PREFIX) created
+        before ``cutoff`` (cloudfiles.cleanup)."""
+        from ..cleanup import Leftover
+
+        now = _dt.datetime.now(_dt.timezone.utc).timestamp()
+        for page in self._pages(TMP_PREFIX, False, "name,size,timeCreated"):
+            for o in page["items"]:
+                created = _parse_time(o.get("timeCreated"))
+                when = created.timestamp() if created else now
+                if when < cutoff:
+                    yield Leftover("composite part", f"gs://{self.bucket}/{o['name']}", now - when,
+                                   o["size"], o["name"])
+
+    def remove_leftover(self, item) -> None:
+        self._delete_name(item.handle)
 
     def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
         cut = len(self._root)
         for page in self._pages(self._root + prefix, flat, "name"):
-            names = [o["name"][cut:] for o in page.get("items") or ()]
-            names += [p[cut:] for p in page.get("prefixes") or ()]
+            names = [o["name"][cut:] for o in page["items"]]
+            names += [p[cut:] for p in page["prefixes"]]
             names.sort()
             yield from names
 
@@ -731,6 +754,32 @@ class _CompositeUpload:
 
     def __init__(self, name: str, tmp: str, meta: dict):
         self.name, self.tmp, self.meta = name, tmp, meta
+
+
+def _listing_page(data: bytes, what: str) -> dict:
+    """One objects.list page, checked: ``items`` (each a dict with a str ``name`` and an int or
+    None ``size``), ``prefixes`` (strs) and an optional str ``nextPageToken``."""
+    try:
+        doc = json.loads(data)
+    except ValueError as err:
+        raise ServerError(f"{what}: unreadable listing: {err}") from err
+    if not isinstance(doc, dict):
+        raise ListingError(f"{what}: the listing is not a JSON object")
+    items, prefixes, token = doc.get("items") or [], doc.get("prefixes") or [], doc.get("nextPageToken")
+    if not isinstance(items, list) or not isinstance(prefixes, list) \
+            or not all(isinstance(p, str) for p in prefixes) or not (token is None or isinstance(token, str)):
+        raise ListingError(f"{what}: malformed listing page")
+    out = []
+    for o in items:
+        if not isinstance(o, dict) or not isinstance(o.get("name"), str):
+            raise ListingError(f"{what}: malformed listing entry {str(o)[:200]}")
+        size = o.get("size")
+        try:
+            size = int(size) if size is not None else None
+        except (TypeError, ValueError):
+            raise ListingError(f"{what}: malformed size in listing entry {str(o)[:200]}") from None
+        out.append({"name": o["name"], "size": size, "timeCreated": o.get("timeCreated")})
+    return {"items": out, "prefixes": prefixes, "nextPageToken": token}
 
 
 def _parse_batch_response(content_type: str, data: bytes, count: int) -> Optional[list[tuple[int, bytes]]]:

@@ -2,8 +2,9 @@
 
 Objects are plain URLs under the cloudpath (``host/path/KEY``). Reads go
 through the shared urllib3 pools in :mod:`cloudfiles.connections`, keyed by
-``("http", scheme+host)``, with a timeout on every request and no automatic
-retries (the facade retries). Bodies are read with ``decode_content=False``:
+``("http", scheme+host)``, read by the bounded reader of :mod:`cloudfiles.http1`
+(idle timeout, total deadline and in-memory maximum of :mod:`cloudfiles.limits`)
+with no automatic retries (the facade retries). Bodies are never decoded here:
 a server that stores ``name`` pre-compressed sends the stored bytes with a
 ``Content-Encoding`` header, and the facade decodes them.
 
@@ -46,22 +47,27 @@ from html.parser import HTMLParser
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
-import urllib3
-
+from .. import limits as _limits
 from .. import secrets as _secrets
 from ..compression import SUFFIX_TO_ENCODING
 from ..connections import error_for_status, pool_manager, request
 from ..exceptions import (
+    BadResponseError,
     CloudFilesError,
     CloudPathError,
     InvalidInputError,
+    ListingError,
     NetworkError,
     UnsupportedOperationError,
 )
 from ..integrity import Checksums
+from ..listings import PageGuard
 from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, check_range, head_dict
 
 LISTING_KINDS = ("html", "s3", "gcs")
+# HTML index pages deeper than this below the base URL end the listing with an
+# error (a server whose index links to itself at every level never ends).
+MAX_HTML_DEPTH = 64
 _MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MISSING = (404, 410)
@@ -92,11 +98,13 @@ class HTTPBackend(Backend):
         if base_path and not base_path.endswith("/"):
             base_path += "/"
         self.base_url = f"{self.origin}/{base_path}"
-        t = float(options.timeout)
-        self._timeout = urllib3.Timeout(connect=min(t, 20.0), read=t)
-        self._pm = pool_manager(("http", self.origin), maxsize=options.num_threads, timeout=t)
+        self._limits = _limits.for_options(options)
+        self._pm = pool_manager(("http", self.origin), maxsize=options.num_threads, timeout=self._limits.timeout)
         self._headers = {"Accept-Encoding": _ACCEPT_ENCODING}
-        auth = _auth_header(options.secrets, urlsplit(self.origin).hostname or "")
+        if cloudpath.protocol == "middleauth+https":
+            auth = _cave_auth_header(options.secrets, urlsplit(self.origin).netloc)
+        else:
+            auth = _auth_header(options.secrets, urlsplit(self.origin).hostname or "")
         if auth:
             self._headers["Authorization"] = auth
         listing = (options.extra or {}).get("listing")
@@ -127,10 +135,7 @@ class HTTPBackend(Backend):
             hdrs.update(headers)
         origin = _origin(url)
         for _ in range(_MAX_REDIRECTS + 1):
-            res = request(
-                self._pm, method, url, headers=hdrs, timeout=self._timeout,
-                preload_content=True, decode_content=False, redirect=False,
-            )
+            res = request(self._pm, method, url, headers=hdrs, limits=self._limits)
             location = res.headers.get("Location")
             if res.status not in _REDIRECTS or not location:
                 return res, url
@@ -150,7 +155,7 @@ class HTTPBackend(Backend):
         m = re.search(rb"<Code>([^<]+)</Code>", body)
         if m:
             detail += f" ({m.group(1).decode('utf-8', 'replace')})"
-        return error_for_status(res.status, f"{method} {url}", detail)
+        return error_for_status(res.status, f"{method} {url}", detail, headers=res.headers)
 
     # -- reads ------------------------------------------------------------------
     def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
@@ -190,8 +195,8 @@ class HTTPBackend(Backend):
     def read_range_into(self, key: str, start: int, buf: memoryview) -> Optional[int]:
         """Read bytes ``[start, start + len(buf))`` of ``key`` straight into ``buf``.
 
-        The large-download path uses this to skip urllib3's body buffering (one
-        copy fewer per byte). Returns the byte count, or ``None`` when the answer
+        The large-download path uses this: the body is copied into ``buf`` as it
+        arrives, never held whole. Returns the byte count, or ``None`` when the answer
         is anything but a plain 206 for exactly that range (a redirect, a server
         ignoring Range, an error): the caller then uses :meth:`get`, which
         handles every case.
@@ -200,32 +205,26 @@ class HTTPBackend(Backend):
         want = len(buf)
         hdrs = dict(self._headers)
         hdrs["Range"] = f"bytes={start}-{start + want - 1}"
-        res = request(self._pm, "GET", url, headers=hdrs, timeout=self._timeout,
-                      preload_content=False, decode_content=False, redirect=False)
-        done = False
-        try:
-            m = _CONTENT_RANGE.match(res.headers.get("Content-Range", ""))
-            if res.status != 206 or not m or int(m.group(1)) != start or res.headers.get("Content-Encoding"):
-                return None
-            expected = int(m.group(2)) - start + 1
-            fp = getattr(res, "_fp", None)
-            readinto = getattr(fp, "readinto", None) or res.readinto
-            got = 0
-            view = buf[:expected]
-            while got < expected:
-                n = readinto(view[got:])
-                if not n:
-                    raise NetworkError(f"GET {url}: body ended after {got} of {expected} bytes")
-                got += n
-            done = True
-            return got
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise NetworkError(f"GET {url}: {type(err).__name__}: {err}") from err
-        finally:
-            if done:
-                res.release_conn()
-            else:
-                res.close()  # unread body: the connection cannot be reused
+        got = 0
+
+        def sink(chunk: bytes) -> None:
+            nonlocal got
+            if got + len(chunk) > want:
+                raise BadResponseError(f"GET {url}: sent more than the {want} bytes asked for")
+            buf[got:got + len(chunk)] = chunk
+            got += len(chunk)
+
+        res = request(self._pm, "GET", url, headers=hdrs, limits=self._limits, sink=sink)
+        m = _CONTENT_RANGE.match(res.headers.get("Content-Range", ""))
+        if res.status != 206 or not m or int(m.group(1)) != start or res.headers.get("Content-Encoding"):
+            return None
+        expected = int(m.group(2)) - start + 1
+        if res.data:  # a chunked 206 was collected instead of streamed
+            sink(res.data)
+        if got != expected:
+            raise BadResponseError(f"GET {url}: Content-Range {res.headers.get('Content-Range')!r} "
+                                   f"promised {expected} bytes, the body had {got}")
+        return got
 
     def _head_response(self, key: str):
         """HEAD ``key`` -> ``(headers, size)`` or None if missing.
@@ -374,10 +373,12 @@ class HTTPBackend(Backend):
         if flat:
             params["delimiter"] = "/"
         token = None
+        guard = PageGuard(f"S3 listing of {endpoint} prefix={params['prefix']!r}", params["prefix"])
         while True:
             q = dict(params)
             if token:
                 q["continuation-token"] = token
+            guard.count()
             url = endpoint + "?" + urlencode(q, quote_via=quote, safe="")
             res, final = self._send("GET", url)
             if res.status != 200:
@@ -387,19 +388,29 @@ class HTTPBackend(Backend):
             except ET.ParseError as err:
                 raise UnsupportedOperationError(f"GET {final}: not an S3 listing ({err})") from err
             entries: list[tuple[str, Optional[int]]] = []
+            names: list[str] = []
+            dirs: list[str] = []
             truncated, token = False, None
             for el in root:
                 tag = _local(el.tag)
                 if tag == "Contents":
                     key = _child_text(el, "Key")
                     size = _child_text(el, "Size")
-                    entries.append((key[len(base):], int(size) if size else None))
+                    names.append(key)
+                    try:
+                        entries.append((key[len(base):], int(size) if size else None))
+                    except ValueError:
+                        raise ListingError(f"GET {final}: malformed size {size[:40]!r} for {key[:200]!r}") from None
                 elif tag == "CommonPrefixes":
-                    entries.append((_child_text(el, "Prefix")[len(base):], None))
+                    dirs.append(_child_text(el, "Prefix"))
+                    entries.append((dirs[-1][len(base):], None))
                 elif tag == "IsTruncated":
                     truncated = (el.text or "").strip().lower() == "true"
                 elif tag == "NextContinuationToken":
                     token = (el.text or "").strip()
+            if truncated and token:
+                guard.token(token)
+            guard.page(names, dirs)
             entries.sort()
             yield from entries
             if not truncated or not token:
@@ -415,10 +426,12 @@ class HTTPBackend(Backend):
         if flat:
             params["delimiter"] = "/"
         token = None
+        guard = PageGuard(f"GCS listing of {endpoint} prefix={params['prefix']!r}", params["prefix"])
         while True:
             q = dict(params)
             if token:
                 q["pageToken"] = token
+            guard.count()
             url = endpoint + "?" + urlencode(q, quote_via=quote, safe="")
             res, final = self._send("GET", url)
             if res.status != 200:
@@ -427,22 +440,50 @@ class HTTPBackend(Backend):
                 doc = json.loads(res.data)
             except ValueError as err:
                 raise UnsupportedOperationError(f"GET {final}: not a GCS listing ({err})") from err
-            entries = [(it["name"][len(base):], int(it["size"]) if "size" in it else None)
-                       for it in doc.get("items", [])]
-            entries += [(p[len(base):], None) for p in doc.get("prefixes", [])]
+            if not isinstance(doc, dict):
+                raise ListingError(f"GET {final}: a GCS listing page must be a JSON object")
+            items, dirs = doc.get("items") or [], doc.get("prefixes") or []
+            if not isinstance(items, list) or not isinstance(dirs, list) \
+                    or not all(isinstance(it, dict) and isinstance(it.get("name"), str) for it in items) \
+                    or not all(isinstance(p, str) for p in dirs):
+                raise ListingError(f"GET {final}: malformed GCS listing page")
+            token = doc.get("nextPageToken")
+            if token is not None and not isinstance(token, str):
+                raise ListingError(f"GET {final}: malformed nextPageToken {str(token)[:80]}")
+            if token:
+                guard.token(token)
+            guard.page([it["name"] for it in items], dirs)
+            try:
+                entries = [(it["name"][len(base):], int(it["size"]) if it.get("size") is not None else None)
+                           for it in items]
+            except (TypeError, ValueError):
+                raise ListingError(f"GET {final}: malformed size in a GCS listing entry") from None
+            entries += [(p[len(base):], None) for p in dirs]
             entries.sort()
             yield from entries
-            token = doc.get("nextPageToken")
             if not token:
                 return
 
     def _list_html(self, prefix: str, flat: bool) -> Iterator[str]:
+        """Walk index pages below the base URL: each page (by its final URL, after
+        redirects) is read once, pages redirected outside the base URL are
+        ignored, and more than MAX_HTML_DEPTH levels is a ListingError."""
         directory, _, name_filter = prefix.rpartition("/")
-        yield from self._walk_html(directory + "/" if directory else "", name_filter, flat)
+        rel = directory + "/" if directory else ""
+        guard = PageGuard(f"HTML index listing of {self.base_url + quote(rel, safe=_KEY_SAFE)}")
+        yield from self._walk_html(rel, name_filter, flat, guard, set(), 0)
 
-    def _walk_html(self, rel: str, name_filter: str, flat: bool) -> Iterator[str]:
+    def _walk_html(self, rel: str, name_filter: str, flat: bool, guard: PageGuard, seen: set,
+                   depth: int) -> Iterator[str]:
+        if depth > MAX_HTML_DEPTH:
+            raise ListingError(f"{guard.what}: index pages nest more than {MAX_HTML_DEPTH} levels deep "
+                               f"(at {self.base_url + quote(rel, safe=_KEY_SAFE)}); does an index link to itself?")
+        guard.count()
+        listed = self._index_entries(rel, seen)
+        if listed is None:
+            return
         entries = set()
-        for name, is_dir in self._index_entries(rel):
+        for name, is_dir in listed:
             if not is_dir:
                 stem, dot, ext = name.rpartition(".")
                 if dot and stem and "." + ext in SUFFIX_TO_ENCODING:
@@ -457,12 +498,18 @@ class HTTPBackend(Backend):
             elif flat:
                 yield rel + sort_name
             else:
-                yield from self._walk_html(rel + sort_name, "", False)
+                yield from self._walk_html(rel + sort_name, "", False, guard, seen, depth + 1)
 
-    def _index_entries(self, rel: str) -> list[tuple[str, bool]]:
-        """Direct children ``(name, is_dir)`` of directory ``rel`` from its index page."""
+    def _index_entries(self, rel: str, seen: Optional[set] = None) -> Optional[list[tuple[str, bool]]]:
+        """Direct children ``(name, is_dir)`` of directory ``rel`` from its index page;
+        ``None`` when the page (after redirects) is in ``seen`` or outside the base URL."""
         url = self.base_url + quote(rel, safe=_KEY_SAFE)
         res, final = self._send("GET", url)
+        if seen is not None:
+            page = urlsplit(final)._replace(query="", fragment="").geturl()
+            if page in seen or not page.startswith(self.base_url):
+                return None
+            seen.add(page)
         if res.status in _MISSING:
             return []
         if res.status != 200:
@@ -641,6 +688,23 @@ def _auth_header(secrets: Any, hostname: str) -> Optional[str]:
         raise InvalidInputError("HTTP secrets must be {'user': ..., 'password': ...}, a (user, password) pair or a JSON file path")
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return f"Basic {token}"
+
+
+def _cave_auth_header(secrets: Any, server: str) -> Optional[str]:
+    """A Bearer header for ``middleauth+https`` (CAVE) paths.
+
+    The token comes from ``secrets={'token': ...}`` (or a JSON file path of
+    that shape), else from ``SERVER-cave-secret.json`` / ``cave-secret.json``
+    in the secrets directories; no token means no header.
+    """
+    if isinstance(secrets, str):
+        secrets = _secrets.load_json_secret(secrets)
+    if secrets is None:
+        secrets = _secrets.cave_credentials(server) or {}
+    if not isinstance(secrets, dict) or (secrets and "token" not in secrets):
+        raise InvalidInputError("middleauth+https secrets must be {'token': ...} or a JSON file path of that shape")
+    token = secrets.get("token")
+    return f"Bearer {token}" if token else None
 
 
 def _known_listing(origin: str) -> Optional[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as _dt
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
@@ -56,6 +57,22 @@ def _bucket(name: str) -> _Bucket:
     return b
 
 
+def _stored(content):
+    """Bytes-like content is stored as bytes; any other object (raw Python data) as itself."""
+    if isinstance(content, bytes):
+        return content
+    if isinstance(content, (bytearray, memoryview)):
+        return bytes(content)
+    return content
+
+
+def _size(data) -> int:
+    """Stored size: the byte length, or for a Python object its in-memory size."""
+    if isinstance(data, bytes):
+        return len(data)
+    return sys.getsizeof(data)
+
+
 def clear(bucket: Optional[str] = None) -> None:
     """Drop one in-memory bucket, or all of them."""
     with _STORE_LOCK:
@@ -66,7 +83,8 @@ def clear(bucket: Optional[str] = None) -> None:
 
 
 class MemBackend(Backend):
-    capabilities = Capabilities(server_side_copy=True, local=True, batch_delete=1000, batch_exists=1000)
+    capabilities = Capabilities(server_side_copy=True, local=True, batch_delete=1000, batch_exists=1000,
+                                acl=True, python_objects=True)
 
     def __init__(self, cloudpath, options):
         super().__init__(cloudpath, options)
@@ -82,13 +100,13 @@ class MemBackend(Backend):
         if obj is None:
             return GetResult(None)
         data = obj.data
-        if start is not None or end is not None:
+        if (start is not None or end is not None) and isinstance(data, bytes):
             data = data[start:end] if start is None or start >= 0 else data[start:]
         return GetResult(data, obj.encoding)
 
     def put(self, key, content, encoding=None, content_type=None, cache_control=None,
             storage_class=None, md5=None, crc32c=None) -> None:
-        obj = _MemObject(bytes(content), encoding, content_type, cache_control, storage_class)
+        obj = _MemObject(_stored(content), encoding, content_type, cache_control, storage_class)
         k = self._key(key)
         b = self._b
         with b.lock:
@@ -101,7 +119,7 @@ class MemBackend(Backend):
         if obj is None:
             return None
         return head_dict(
-            size=len(obj.data), encoding=obj.encoding, content_type=obj.content_type,
+            size=_size(obj.data), encoding=obj.encoding, content_type=obj.content_type,
             cache_control=obj.cache_control, storage_class=obj.storage_class, last_modified=obj.modified,
         )
 
@@ -114,7 +132,11 @@ class MemBackend(Backend):
 
     def size(self, key) -> Optional[int]:
         obj = self._b.objects.get(self._key(key))
-        return None if obj is None else len(obj.data)
+        return None if obj is None else _size(obj.data)
+
+    def get_acl(self, key) -> None:
+        """mem:// has no access control: always None."""
+        return None
 
     def delete(self, key) -> None:
         b = self._b
@@ -162,7 +184,7 @@ class MemBackend(Backend):
                     continue
             obj = objs.get(k)
             if obj is not None:
-                yield rel, len(obj.data)
+                yield rel, _size(obj.data)
 
     def copy_within(self, src_key, dest, dest_key) -> bool:
         if not isinstance(dest, MemBackend):

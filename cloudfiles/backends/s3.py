@@ -21,11 +21,12 @@ botocore's default chain (shared credentials file, SSO, instance roles...).
 ``no_sign_request=True`` sends unsigned requests and needs none.
 
 Signing and credential discovery live in :mod:`.s3_auth`, the HTTP/1.1
-framing of the hot path in :mod:`.http1`.
+framing of the hot path in :mod:`cloudfiles.http1`.
 """
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import email.utils
 import hashlib
 import hmac
@@ -38,8 +39,10 @@ from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlsplit
 
 from .. import connections
+from .. import limits as _limits
 from ..compression import normalize_content_encoding
 from ..exceptions import (
+    BadResponseError,
     PreconditionFailedError,
     AuthorizationError,
     BucketNotFoundError,
@@ -52,8 +55,9 @@ from ..exceptions import (
     ThrottledError,
 )
 from ..integrity import Checksums
+from ..listings import PageGuard
 from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict
-from .http1 import _Response, _check_header_value, _exchange
+from ..http1 import _Response, _check_header_value, _exchange
 from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
 
 AWS_HOST_SUFFIX = "amazonaws.com"
@@ -74,6 +78,16 @@ _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "E
 
 # Regions learned from redirects, per bucket (AWS only).
 _bucket_regions: dict[str, str] = {}
+
+
+def _iso_time(value: Optional[str]) -> Optional[_dt.datetime]:
+    """An S3 timestamp (``2024-01-02T03:04:05.000Z``) as an aware datetime, None if absent or odd."""
+    if not value:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _text(elem: Optional[ET.Element], tag: str) -> Optional[str]:
@@ -157,6 +171,7 @@ class S3Backend(Backend):
         else:
             self._scheme, self._netloc = "https", ""
             self.endpoint = "https://s3.amazonaws.com"
+        self._limits = _limits.for_options(options)
         self._unsigned = bool(options.no_sign_request)
         self._creds: Optional[_Credentials] = None
         self._creds_lock = threading.Lock()
@@ -243,7 +258,7 @@ class S3Backend(Backend):
             if not self._unsigned:
                 self._sign(method, path, qs, hdrs, body, region)
             url = path + "?" + qs if qs else path
-            resp = _exchange(self._pool(host), method, url, hdrs, body, self.options.timeout, what, sink)
+            resp = _exchange(self._pool(host), method, url, hdrs, body, self._limits, what, sink)
             status = resp.status
             if attempt == 0 and not self.custom and status in (301, 307, 400):
                 new_region = resp.headers.get("x-amz-bucket-region")
@@ -294,15 +309,15 @@ class S3Backend(Backend):
         if code in ("BadDigest", "XAmzContentSHA256Mismatch"):  # the body was corrupted in transit: retry
             return MD5IntegrityError(f"{what}: the service rejected the body: HTTP {status} {detail}")
         if code in _THROTTLE_CODES or status in (429, 503) and not code.startswith("NoSuch"):
-            return ThrottledError(f"{what}: HTTP {status} {detail}".rstrip())
+            return connections.with_retry_after(ThrottledError(f"{what}: HTTP {status} {detail}".rstrip()), resp.headers)
         if status in (401, 403) or code in _AUTH_CODES:
             how = "unsigned request" if self._unsigned else f"credentials from {self._creds.source if self._creds else '?'}"
             return AuthorizationError(
                 f"{what}: access to bucket {self.bucket!r} denied (HTTP {status}{' ' + detail if detail else ''}; {how})"
             )
         if status >= 500:
-            return ServerError(f"{what}: HTTP {status} {detail}".rstrip())
-        return connections.error_for_status(status, what, detail, self.bucket)
+            return connections.with_retry_after(ServerError(f"{what}: HTTP {status} {detail}".rstrip()), resp.headers)
+        return connections.error_for_status(status, what, detail, self.bucket, resp.headers)
 
     def _check_bucket_after_404(self, what: str) -> None:
         """HEAD answers 404 without saying whether the key or the bucket is missing: ask once."""
@@ -341,6 +356,9 @@ class S3Backend(Backend):
             if ranged:
                 if status == 200:  # the server ignored Range: cut it here
                     data = data[start:] if start is not None and start < 0 else data[start or 0:end]
+                elif end is not None and (start or 0) >= 0 and len(data) > end - (start or 0):
+                    raise BadResponseError(f"GET {self._where(full)}: asked for {end - (start or 0)} bytes "
+                                           f"({rng}), the server sent {len(data)}")
                 return GetResult(data, enc)
             etag = h.get("etag")
             if etag and (h.get("x-amz-server-side-encryption") == "aws:kms"
@@ -451,6 +469,26 @@ class S3Backend(Backend):
         self._bucket_ok = True
         return int(last) - int(first) + 1
 
+    def _headers_by_ranged_get(self, key: str) -> Optional[dict]:
+        """A HEAD's headers from ``GET bytes=0-0`` (Content-Length from Content-Range)."""
+        full = self._full_key(key)
+        what = f"GET {self._where(full)} bytes 0-0"
+        resp = self._request("GET", full, what, headers={"range": "bytes=0-0"})
+        if resp.status == 404:
+            self._check_bucket_after_404(what)
+            return None
+        if resp.status not in (200, 206, 416):
+            raise self._error(resp, what)
+        h = dict(resp.headers)
+        if resp.status == 200:
+            h["content-length"] = str(len(resp.data))
+        else:
+            total = h.get("content-range", "").rpartition("/")[2]
+            if not total.isdigit():
+                raise ServerError(f"{what}: answered with Content-Range {h.get('content-range')!r}")
+            h["content-length"] = total
+        return h
+
     def _head_headers(self, key: str) -> Optional[dict]:
         """The response headers of a HEAD of ``key``, or None if it is missing."""
         full = self._full_key(key)
@@ -552,7 +590,9 @@ class S3Backend(Backend):
             params["delimiter"] = "/"
         cut = len(self.root)
         what = f"ListObjectsV2 {self._where()} prefix={full!r}"
+        guard = PageGuard(what, full)
         while True:
+            guard.count()
             resp = self._request("GET", None, what, query=params)
             if resp.status != 200:
                 raise self._error(resp, what)
@@ -562,22 +602,30 @@ class S3Backend(Backend):
             except ET.ParseError as err:
                 raise ServerError(f"{what}: unreadable listing: {err}") from err
             encoded = (_text(doc, "EncodingType") or "") == "url"
+            names: list[str] = []
             page: list[tuple[str, Optional[int]]] = []
             for item in doc.iter(_NS + "Contents"):
                 k = _text(item, "Key") or ""
                 if encoded:
                     k = unquote(k)
                 sz = _text(item, "Size")
+                names.append(k)
                 page.append((k[cut:], int(sz) if sz else 0))
+            dirs: list[str] = []
             for item in doc.iter(_NS + "CommonPrefixes"):
                 k = _text(item, "Prefix") or ""
                 if encoded:
                     k = unquote(k)
+                dirs.append(k)
                 page.append((k[cut:], None))
+            token = _text(doc, "NextContinuationToken")
+            more = (_text(doc, "IsTruncated") or "").lower() == "true" and bool(token)
+            if more:
+                guard.token(token)
+            guard.page(names, dirs)
             page.sort(key=lambda kv: kv[0])
             yield page
-            token = _text(doc, "NextContinuationToken")
-            if (_text(doc, "IsTruncated") or "").lower() != "true" or not token:
+            if not more:
                 return
             params = dict(params, **{"continuation-token": token})
 
@@ -681,7 +729,7 @@ class S3Backend(Backend):
 
     def multipart_put_part(self, upload, part_number, data, offset, md5=None, crc32c=None) -> PartInfo:
         full, upload_id = upload.full, upload.upload_id
-        body = bytes(data)
+        body = data if isinstance(data, (bytes, bytearray)) else bytes(data)  # no copy of a part
         if md5 is None:
             md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
         sent = base64.b64decode(md5).hex()
@@ -749,10 +797,30 @@ class S3Backend(Backend):
 
     def list_multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]:
         """``(key, upload id)`` of unfinished multipart uploads under ``prefix`` (to find leftovers)."""
+        return [(k, u) for k, u, _ in self._multipart_uploads(prefix)]
+
+    def leftovers(self, cutoff: float):
+        """Unfinished multipart uploads under this prefix started before ``cutoff`` (cloudfiles.cleanup)."""
+        from ..cleanup import Leftover
+
+        now = _dt.datetime.now(_dt.timezone.utc).timestamp()
+        for key, upload_id, started in self._multipart_uploads(""):
+            when = started.timestamp() if started else now
+            if when < cutoff:
+                yield Leftover("multipart upload", f"s3://{self.bucket}/{self.root}{key} (UploadId {upload_id})",
+                               now - when, None, _S3Upload(self.root + key, upload_id))
+
+    def remove_leftover(self, item) -> None:
+        self.multipart_abort(item.handle)
+
+    def _multipart_uploads(self, prefix: str) -> list:
+        """``(key, upload id, initiated datetime or None)`` of unfinished multipart uploads."""
         params = {"uploads": "", "prefix": self.root + prefix}
         what = f"ListMultipartUploads {self._where()}"
-        out: list[tuple[str, str]] = []
+        guard = PageGuard(what, self.root + prefix)
+        out: list = []
         while True:
+            guard.count()
             resp = self._request("GET", None, what, query=params)
             if resp.status != 200:
                 raise self._error(resp, what)
@@ -760,16 +828,28 @@ class S3Backend(Backend):
                 doc = ET.fromstring(resp.data)
             except ET.ParseError as err:
                 raise ServerError(f"{what}: unreadable response: {err}") from err
-            for item in list(doc.iter(_NS + "Upload")) + list(doc.iter("Upload")):
-                out.append(((_text(item, "Key") or "")[len(self.root):], _text(item, "UploadId") or ""))
+            uploads = list(doc.iter(_NS + "Upload")) + list(doc.iter("Upload"))
+            # upload pages repeat keys (one per upload id): only bounded and token-checked
+            for item in uploads:
+                out.append(((_text(item, "Key") or "")[len(self.root):], _text(item, "UploadId") or "",
+                            _iso_time(_text(item, "Initiated"))))
             if (_text(doc, "IsTruncated") or "").lower() != "true":
                 return out
-            params = dict(params, **{"key-marker": _text(doc, "NextKeyMarker") or "",
-                                     "upload-id-marker": _text(doc, "NextUploadIdMarker") or ""})
+            markers = {"key-marker": _text(doc, "NextKeyMarker") or "",
+                       "upload-id-marker": _text(doc, "NextUploadIdMarker") or ""}
+            guard.token("\0".join(markers.values()))
+            params = dict(params, **markers)
 
     def stat(self, key: str) -> Optional[ObjectStat]:
-        """Size, encoding, ETag and the part size recorded by our multipart uploads."""
-        h = self._head_headers(key)
+        """Size, encoding, ETag and the part size recorded by our multipart uploads.
+
+        Where HEAD is refused (some policies and S3-compatible services allow
+        GetObject only), a one-byte ranged GET answers the same questions.
+        """
+        try:
+            h = self._head_headers(key)
+        except AuthorizationError:
+            h = self._headers_by_ranged_get(key)
         if h is None:
             return None
         size = int(h.get("content-length", 0))

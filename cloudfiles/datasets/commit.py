@@ -77,6 +77,9 @@ def publish(store: "Datasets", name: str, parent: dict, staged: list[Staged], me
                     "nothing was published"
                 )
         cf.put(manifest_key, json.dumps(manifest, separators=(",", ":")).encode(), content_type="application/json")
+        from .store import durable
+
+        durable(cf, manifest_key)
         uploaded.append(manifest_key)
         if branch is not None:
             try:

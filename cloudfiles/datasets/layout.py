@@ -195,16 +195,108 @@ def partitions_of(entries: Iterable[dict]) -> dict[str, dict]:
     return dict(sorted(out.items()))
 
 
-def check_manifest(doc: Any, where: str) -> dict:
-    """Validate the shape of a manifest read from ``where``; return it."""
-    from .errors import DatasetError
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _bad(where: str, field: str, value: Any, why: str) -> "DatasetIntegrityError":
+    from .errors import DatasetIntegrityError
+
+    shown = repr(value) if not isinstance(value, str) or len(value) <= 200 else repr(value[:200]) + "..."
+    return DatasetIntegrityError(f"{where}: field {field!r} is {shown}: {why}", [f"{field}: {why}"])
+
+
+def check_component(value: Any, where: str, field: str) -> str:
+    """One path component (a partition name): a non-empty str without '/', NUL, '.' or '..'."""
+    if not isinstance(value, str) or not value or "/" in value or "\0" in value or value in (".", "..") \
+            or "\\" in value or "\n" in value:
+        raise _bad(where, field, value, "must be one directory name (no '/', '\\', newline, NUL, '.' or '..')")
+    return value
+
+
+def check_id(value: Any, where: str, field: str, optional: bool = False) -> Optional[str]:
+    """A name or version id that becomes part of a local path or remote key."""
+    if value is None and optional:
+        return None
+    try:
+        return check_name(value, field)
+    except DatasetLayoutError as err:
+        raise _bad(where, field, value, str(err).split(": ", 1)[-1]) from None
+
+
+def check_entry_path(value: Any, where: str, field: str) -> str:
+    """A dataset-relative file path: relative, '/'-separated, no empty/'.'/'..' part, not bookkeeping."""
+    from .. import keys
+    from ..exceptions import UnsafeKeyError
+
+    try:
+        keys.check_relative(value, "path")
+    except UnsafeKeyError as err:
+        raise _bad(where, field, value, str(err)) from None
+    if "\\" in value or "\n" in value:
+        raise _bad(where, field, value, "file names may not contain a backslash or newline")
+    if value.startswith(".cloudfiles-") or _TMP_MARKS.search(value):
+        raise _bad(where, field, value, "names this library's bookkeeping files")
+    return value
+
+
+_TMP_MARKS = re.compile(r"\.(cfpart|cflink|cfold)-")
+
+
+def check_manifest(doc: Any, where: str, name: Optional[str] = None, version: Optional[str] = None,
+                   local: bool = False) -> dict:
+    """Validate a manifest read from ``where`` (untrusted input); return it.
+
+    Every field that becomes a local path or a remote key is checked before
+    any use: ``name`` and ``version`` (equal to ``name``/``version`` when
+    given), ``parent``, each ``partitions`` name, and each entry's ``path``
+    (a clean relative path; its partition one directory name), ``key``
+    (``versions/<id>/<clean path>`` inside the dataset's remote directory;
+    ``local`` manifests of prepared datasets may have an empty key and no
+    version), ``size`` and ``sha256``. Paths must be unique. A violation is
+    :class:`DatasetIntegrityError` naming the field.
+    """
+    from .errors import DatasetIntegrityError
 
     if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT or not isinstance(doc.get("files"), list):
-        raise DatasetError(f"{where} is not a {MANIFEST_FORMAT} manifest")
-    for e in doc["files"]:
-        if not (isinstance(e, dict) and isinstance(e.get("path"), str) and isinstance(e.get("size"), int)
-                and isinstance(e.get("sha256"), str) and isinstance(e.get("key"), str)):
-            raise DatasetError(f"{where} has a malformed file entry: {e!r}")
-        if e["path"].startswith("/") or ".." in e["path"].split("/"):
-            raise DatasetError(f"{where} lists an unsafe path {e['path']!r}")
+        raise DatasetIntegrityError(f"{where} is not a {MANIFEST_FORMAT} manifest")
+    if "name" in doc or name is not None:
+        check_id(doc.get("name"), where, "name")
+        if name is not None and doc["name"] != name:
+            raise _bad(where, "name", doc["name"], f"the manifest belongs to another dataset than {name}")
+    check_id(doc.get("version"), where, "version", optional=local)
+    if version is not None and doc.get("version") != version:
+        raise _bad(where, "version", doc.get("version"), f"the manifest's file name says version {version}")
+    check_id(doc.get("parent"), where, "parent", optional=True)
+    parts = doc.get("partitions", {})
+    if not isinstance(parts, dict):
+        raise _bad(where, "partitions", parts, "must be an object of partition names")
+    for p in parts:
+        check_component(p, where, "partitions")
+    seen: set[str] = set()
+    for i, e in enumerate(doc["files"]):
+        if not isinstance(e, dict):
+            raise _bad(where, f"files[{i}]", e, "must be an object")
+        path = check_entry_path(e.get("path"), where, f"files[{i}].path")
+        if path in seen:
+            raise _bad(where, f"files[{i}].path", path, "is listed twice")
+        seen.add(path)
+        bits = path.split("/")
+        if bits[0] == "data" and len(bits) > 2:
+            check_component(bits[1], where, f"files[{i}].path (partition)")
+        size = e.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise _bad(where, f"files[{i}].size", size, "must be a non-negative integer")
+        if not isinstance(e.get("sha256"), str) or not _SHA256_RE.match(e["sha256"]):
+            raise _bad(where, f"files[{i}].sha256", e.get("sha256"), "must be 64 lowercase hex digits")
+        key = e.get("key")
+        if local and key == "":
+            continue
+        if not isinstance(key, str) or not key.startswith("versions/"):
+            raise _bad(where, f"files[{i}].key", key, "must name an object under versions/<id>/ of this dataset")
+        _, vid, rest = (key.split("/", 2) + ["", ""])[:3]
+        check_id(vid, where, f"files[{i}].key (version)")
+        check_entry_path(rest, where, f"files[{i}].key")
+        enc = e.get("encoding")
+        if enc is not None and not isinstance(enc, str):
+            raise _bad(where, f"files[{i}].encoding", enc, "must be a string or null")
     return doc

@@ -46,6 +46,7 @@ from .layout import (
     LOCAL_RECORD,
     MANIFEST_FORMAT,
     LocalFile,
+    check_id,
     check_manifest,
     check_name,
     content_hash,
@@ -72,10 +73,27 @@ def _partition(rel: str) -> Optional[str]:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
+    """Write ``path`` by rename, durably: the file and its directory are fsynced."""
     tmp = f"{path}.cfpart-{uuid.uuid4().hex[:8]}"
     with open(tmp, "wb") as f:
         f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(os.path.dirname(path) or ".")
+
+
+def _fsync_dir(directory: str) -> None:
+    from ..backends.localwrite import fsync_dir
+
+    fsync_dir(directory)
+
+
+def durable(cf, key: str) -> None:
+    """After writing a manifest or tag to ``cf``: on file:// make it durable (fsync)."""
+    sync = getattr(cf.backend, "sync", None)
+    if sync is not None:
+        sync(key)
 
 
 @contextlib.contextmanager
@@ -191,7 +209,7 @@ class Datasets:
         path = os.path.join(root, LOCAL_MANIFEST)
         try:
             with open(path, "rb") as f:
-                return check_manifest(json.loads(f.read()), path)
+                return check_manifest(json.loads(f.read()), path, local=True)
         except FileNotFoundError:
             return None
         except ValueError as err:
@@ -205,9 +223,25 @@ class Datasets:
         real = os.path.realpath(link)
         return real, self._record_at(real) or {"name": name, "version": None}
 
+    def _inside(self, path: str, *under: str) -> str:
+        """``path`` if it resolves inside ``home/<under...>``; anything else is refused
+        (the last guard before a directory is created, moved or deleted)."""
+        base = os.path.realpath(os.path.join(self.home, *under))
+        real = os.path.realpath(path)
+        if real != base and not real.startswith(base.rstrip(os.sep) + os.sep):
+            raise DatasetIntegrityError(f"refusing to touch {path}: it is not inside {base}")
+        return path
+
     def _install(self, name: str, staged: str, label: str) -> str:
-        """Move a complete staged directory into place and swap the symlink atomically."""
-        vdir = os.path.join(self.home, ".versions", name)
+        """Move a complete staged directory into place and swap the symlink atomically.
+
+        The version it replaces is deleted only when it lives in this store's
+        ``.versions/NAME/``; a link the user pointed elsewhere is replaced, its
+        target left alone."""
+        check_name(name)
+        check_name(label, "version label")
+        vdir = self._inside(os.path.join(self.home, ".versions", name), ".versions")
+        self._inside(staged, ".staging")
         os.makedirs(vdir, exist_ok=True)
         final = os.path.join(vdir, f"{label}-{uuid.uuid4().hex[:8]}")
         os.rename(staged, final)
@@ -215,12 +249,18 @@ class Datasets:
         old = None
         if os.path.islink(link):
             old = os.path.realpath(link)
+            try:
+                self._inside(old, ".versions", name)
+            except DatasetIntegrityError:
+                old = None  # not ours to delete
         elif os.path.exists(link):
             old = f"{link}.cfold-{uuid.uuid4().hex[:8]}"
             os.rename(link, old)  # a plain directory made by hand: set aside, removed below
         tmp = f"{link}.cflink-{uuid.uuid4().hex[:8]}"
         os.symlink(os.path.relpath(final, self.home), tmp)
         os.replace(tmp, link)
+        _fsync_dir(vdir)  # the installed version and the link to it survive a crash
+        _fsync_dir(os.path.dirname(link))
         if old and old != final and os.path.isdir(old):
             shutil.rmtree(old, ignore_errors=True)
         return final
@@ -236,6 +276,7 @@ class Datasets:
             if not stem.endswith(".json") or "_" not in stem:
                 continue
             created, _, vid = stem[:-5].partition("_")
+            check_id(vid, f"manifest listing entry {cf.abspath(key)}", "version")
             recs[vid] = {"version": vid, "created": created, "key": key}
         return sorted(recs.values(), key=lambda r: (r["created"], r["version"]))
 
@@ -247,7 +288,7 @@ class Datasets:
         for key in keys:
             doc = cf.get_json(key)
             if isinstance(doc, dict) and isinstance(doc.get("version"), str):
-                out[key[len("tags/"):-5]] = doc["version"]
+                out[key[len("tags/"):-5]] = check_id(doc["version"], f"tag file {cf.abspath(key)}", "version")
         vs = self.versions(name)
         if vs:
             out["latest"] = vs[-1]["version"]
@@ -269,6 +310,7 @@ class Datasets:
         else:
             doc = cf.get_json(f"tags/{ref}.json")
             if isinstance(doc, dict) and isinstance(doc.get("version"), str):
+                check_id(doc["version"], f"tag file {cf.abspath(f'tags/{ref}.json')}", "version")
                 rec = next((v for v in vs if v["version"] == doc["version"]), None)
                 if rec is None:
                     raise DatasetNotFoundError(f"tag {ref} of {name} points at missing version {doc['version']}")
@@ -290,7 +332,7 @@ class Datasets:
             doc = json.loads(raw)
         except ValueError as err:
             raise DatasetError(f"manifest {cf.abspath(rec['key'])} is not valid JSON: {err}") from err
-        return check_manifest(doc, cf.abspath(rec["key"])), raw
+        return check_manifest(doc, cf.abspath(rec["key"]), name=name, version=rec["version"]), raw
 
     # --------------------------------------------------------------- ls
     def ls(self, remote: bool = False) -> list[dict]:
@@ -464,6 +506,7 @@ class Datasets:
         }
         body = json.dumps(manifest, indent=None, separators=(",", ":")).encode()
         cf.put(f"manifests/{created}_{vid}.json", body, content_type="application/json")
+        durable(cf, f"manifests/{created}_{vid}.json")
         new_record = {"name": name, "version": vid, "remote": self.remote, "fingerprint": vid,
                       "partitions": sorted(manifest["partitions"]), "partial": False,
                       "summary": manifest["partitions"]}
@@ -520,7 +563,7 @@ class Datasets:
                         if p is None or p in installed_parts:
                             reuse.setdefault(e["sha256"], os.path.join(root, e["path"]))
             entries = [e for e in manifest["files"] if _partition(e["path"]) is None or _partition(e["path"]) in want]
-            staging = os.path.join(self.home, ".staging", f"{name}@{vid}")
+            staging = self._inside(os.path.join(self.home, ".staging", f"{name}@{vid}"), ".staging")
             if force:
                 shutil.rmtree(staging, ignore_errors=True)
             resuming = os.path.isdir(staging)
@@ -804,6 +847,7 @@ class Datasets:
         history.append({"version": target, "moved": moved})
         doc = {"tag": tag, "version": target, "moved": moved, "history": history[-100:]}
         conditional.put_if(cf, key, json.dumps(doc).encode(), token)
+        durable(cf, key)
         return {"name": name, "tag": tag, "version": target, "previous": cur_version, "moved": True}
 
 
