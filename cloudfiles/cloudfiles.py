@@ -73,6 +73,9 @@ class CloudFiles:
     ``max_decompressed_size`` (bytes, or ``"4G"``) raises or lowers the bound on
     what one stored object (or one streamed part) may decode to; the default
     is ``max(256 MiB, 100 x stored size)`` (docs/security.md).
+    ``deadline`` (seconds; ``CLOUDFILES_DEADLINE``, default 600) bounds one HTTP
+    request as a whole, separately from the idle ``timeout``; ``max_body``
+    (bytes; ``CLOUDFILES_MAX_BODY``, default 4 GiB) bounds a response held in memory.
     """
 
     def __init__(
@@ -101,13 +104,17 @@ class CloudFiles:
         lock_dir: Optional[str] = None,
         listing: Optional[str] = None,
         list_page_size: Optional[int] = None,
+        deadline: Optional[float] = None,
+        max_body: Optional[int] = None,
     ):
         if num_threads is not None and (
             not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 0
         ):
             raise InvalidInputError(
                 f"num_threads must be an int >= 0 (0 runs in the calling thread), got {num_threads!r}")
-        backend_extra = {k: v for k, v in (("listing", listing), ("list_page_size", list_page_size))
+        # Read by the backends: http listing style/page size; limits.py: deadline, max_body.
+        backend_extra = {k: v for k, v in (("listing", listing), ("list_page_size", list_page_size),
+                                           ("deadline", deadline), ("max_body", max_body))
                          if v is not None}
         self._init_kwargs = dict(
             progress=progress, green=green, secrets=secrets, num_threads=num_threads,
