@@ -131,8 +131,10 @@ def _pause(err: BaseException, failures: int, policy: RetryPolicy, started: floa
         err.add_note(f"cloudfiles: gave up after {failures} attempt(s) in {elapsed:.1f} s: the next one "
                      f"would start past the retry deadline of {budget:g} s")
         return False
+    from .redact import redact
+
     _log().warning("cloudfiles: %s: %s; retrying in %.1f s (attempt %d of %d)",
-                type(err).__name__, err, wait, failures + 1, policy.attempts)
+                   type(err).__name__, redact(str(err)), wait, failures + 1, policy.attempts)
     time.sleep(wait)
     return True
 

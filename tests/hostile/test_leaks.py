@@ -125,3 +125,30 @@ def test_password_redacted_in_cli_errors(failing_server):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "SECRETPW" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+
+
+class _Unavailable(_Forbidden):
+    def do_GET(self):
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_HEAD = do_GET
+
+
+def test_password_redacted_in_retry_log_lines(caplog):
+    from cloudfiles import retry
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://bob:SECRETPW@127.0.0.1:{srv.server_address[1]}/d/"
+        policy = retry.RetryPolicy(attempts=3, initial_window=0.01, max_window=0.02)
+        with caplog.at_level("WARNING", logger="cloudfiles"):
+            with pytest.raises(CloudFilesError):
+                CloudFiles(url, retry_policy=policy).get("k")
+    finally:
+        srv.shutdown()
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == 2, retries
+    assert all("SECRETPW" not in m for m in retries)
