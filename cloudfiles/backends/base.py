@@ -283,3 +283,16 @@ def iter_batches(keys: Iterable[str], size: int) -> Iterator[list[str]]:
             batch = []
     if batch:
         yield batch
+
+
+def iso_time(value: Optional[str]) -> "Optional[_dt.datetime]":
+    """An RFC 3339 timestamp from S3 or GCS (``2024-01-02T03:04:05.000Z``) as an aware
+    datetime; None when absent or malformed (a server's odd date must not fail a listing)."""
+    if not value:
+        return None
+    import datetime  # not at import time: ``import cloudfiles`` stays light
+
+    try:
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -52,7 +52,7 @@ from ..exceptions import (
 )
 from ..integrity import Checksums
 from ..listings import PageGuard
-from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, head_dict, iter_batches
+from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, head_dict, iso_time, iter_batches
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/devstorage.full_control",)
@@ -226,15 +226,6 @@ def _endpoint(value: Optional[str]) -> str:
 # ------------------------------------------------------------------ helpers
 def _q(name: str) -> str:
     return quote(name, safe="")
-
-
-def _parse_time(value: Optional[str]) -> Optional[_dt.datetime]:
-    if not value:
-        return None
-    try:
-        return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _parse_hashes(header: Optional[str]) -> tuple[Optional[str], Optional[str]]:
@@ -476,7 +467,7 @@ class GCSBackend(Backend):
             content_type=meta.get("contentType"),
             cache_control=meta.get("cacheControl"),
             etag=meta.get("etag"),
-            last_modified=_parse_time(meta.get("updated")),
+            last_modified=iso_time(meta.get("updated")),
             md5=meta.get("md5Hash"),
             storage_class=meta.get("storageClass"),
             parts_count=int(parts) if parts is not None else None,
@@ -612,7 +603,7 @@ class GCSBackend(Backend):
         now = _dt.datetime.now(_dt.timezone.utc).timestamp()
         for page in self._pages(TMP_PREFIX, False, "name,size,timeCreated"):
             for o in page["items"]:
-                created = _parse_time(o.get("timeCreated"))
+                created = iso_time(o.get("timeCreated"))
                 when = created.timestamp() if created else now
                 if when < cutoff:
                     yield Leftover("composite part", f"gs://{self.bucket}/{o['name']}", now - when,

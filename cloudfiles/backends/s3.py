@@ -56,7 +56,7 @@ from ..exceptions import (
 )
 from ..integrity import Checksums
 from ..listings import PageGuard
-from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict
+from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict, iso_time
 from ..http1 import _Response, _check_header_value, _exchange
 from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
 
@@ -78,16 +78,6 @@ _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "E
 
 # Regions learned from redirects, per bucket (AWS only).
 _bucket_regions: dict[str, str] = {}
-
-
-def _iso_time(value: Optional[str]) -> Optional[_dt.datetime]:
-    """An S3 timestamp (``2024-01-02T03:04:05.000Z``) as an aware datetime, None if absent or odd."""
-    if not value:
-        return None
-    try:
-        return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _text(elem: Optional[ET.Element], tag: str) -> Optional[str]:
@@ -832,7 +822,7 @@ class S3Backend(Backend):
             # upload pages repeat keys (one per upload id): only bounded and token-checked
             for item in uploads:
                 out.append(((_text(item, "Key") or "")[len(self.root):], _text(item, "UploadId") or "",
-                            _iso_time(_text(item, "Initiated"))))
+                            iso_time(_text(item, "Initiated"))))
             if (_text(doc, "IsTruncated") or "").lower() != "true":
                 return out
             markers = {"key-marker": _text(doc, "NextKeyMarker") or "",
