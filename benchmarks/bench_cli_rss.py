@@ -44,16 +44,6 @@ def make_file(path: str, size: int) -> str:
     return md5.hexdigest()
 
 
-def file_md5(path: str) -> str:
-    md5 = hashlib.md5()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(4 * MiB)
-            if not b:
-                return md5.hexdigest()
-            md5.update(b)
-
-
 def run_rows(size_mib: int, moto: common.MotoServer, work: str) -> list[list]:
     env = common.child_env(True)
     env.update(moto.secrets)
@@ -71,7 +61,7 @@ def run_rows(size_mib: int, moto: common.MotoServer, work: str) -> list[list]:
 
     def row(label: str, argv: list, check: str | None = None, stdout=None) -> None:
         m = common.run_measured(cli + argv, env=env, stdout=stdout or common.subprocess.DEVNULL)
-        ok = "ok" if check is None or file_md5(check) == digest else "WRONG BYTES"
+        ok = "ok" if check is None or common.file_md5(check) == digest else "WRONG BYTES"
         rows.append([f"{label}", size_mib, f"{m.wall:.1f}", f"{m.cpu:.1f}", f"{m.peak_rss_mib:.0f}",
                      "yes" if m.peak_rss_mib < BUDGET_MIB else "NO", ok])
 

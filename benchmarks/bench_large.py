@@ -162,16 +162,6 @@ def run_client(python: str, code: str, args: list[str]) -> tuple[float, float]:
     return m.wall, m.peak_rss_mib
 
 
-def file_md5(path: str) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(8 * MiB)
-            if not b:
-                return h.hexdigest()
-            h.update(b)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mib", type=int, default=1024)
@@ -209,7 +199,7 @@ def main() -> int:
                 for client, py, code in (("cloudfiles", ours_py, OURS_HTTP), ("reference", ref_py, REF_HTTP),
                                          ("obstore", ours_py, OBSTORE_HTTP)):
                     wall, rss = run_client(py, code, [nginx.url + "/", target])
-                    record(f"HTTP GET {args.size_mib} MiB", client, size, wall, rss, file_md5(target) == digest)
+                    record(f"HTTP GET {args.size_mib} MiB", client, size, wall, rss, common.file_md5(target) == digest)
                     os.unlink(target)
                 for extra in [int(x) for x in args.rss_sizes.split(",") if x]:
                     make_file(os.path.join(serve, "big.bin"), extra * MiB)
@@ -243,7 +233,7 @@ def main() -> int:
                     record(f"S3 PUT {mib} MiB", client, s3_size, wall, rss, True)
                     target = os.path.join(out, "big.bin")
                     wall, rss = run_client(py, down, [a0, target, prefix, secrets])
-                    record(f"S3 GET {mib} MiB", client, s3_size, wall, rss, file_md5(target) == digest)
+                    record(f"S3 GET {mib} MiB", client, s3_size, wall, rss, common.file_md5(target) == digest)
                     os.unlink(target)
             finally:
                 moto.stop()

@@ -13,6 +13,7 @@ a command while measuring its wall time, CPU time and peak memory.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -431,3 +432,14 @@ def run_measured(argv: Sequence[str], env: Optional[dict] = None, timeout: float
             raise BenchmarkError(f"{' '.join(argv)} {what}:\n{tail}")
     rss_kib = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss / 1024
     return Measured(wall, usage.ru_utime + usage.ru_stime, rss_kib / 1024)
+
+
+def file_md5(path: str, block: int = 8 * 1024 * 1024) -> str:
+    """md5 hex of a local file, read in blocks (benchmarks check every byte they moved)."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(block)
+            if not b:
+                return h.hexdigest()
+            h.update(b)

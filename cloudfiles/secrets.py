@@ -159,6 +159,17 @@ GOOGLE_CREDENTIALS_CACHE: CredentialCacheType = {}
 google_credentials_path = secretpath("google-secret.json")
 
 
+def find_secret(kind: str, prefix: str = "") -> Optional[str]:
+    """Path of ``PREFIX-KIND-secret.json`` or else ``KIND-secret.json`` (the first that
+    exists, in :func:`secretpath`'s directories); None when neither does."""
+    names = ([f"{prefix}-{kind}-secret.json"] if prefix else []) + [f"{kind}-secret.json"]
+    for name in names:
+        path = secretpath(name)
+        if os.path.exists(path):
+            return path
+    return None
+
+
 def google_credentials(bucket: str = "") -> tuple[Optional[str], Any]:
     """``(project_id, service-account credentials)`` from ``[BUCKET-]google-secret.json``.
 
@@ -167,16 +178,14 @@ def google_credentials(bucket: str = "") -> tuple[Optional[str], Any]:
     """
     if bucket in GOOGLE_CREDENTIALS_CACHE:
         return GOOGLE_CREDENTIALS_CACHE[bucket]
-    names = ([f"{bucket}-google-secret.json"] if bucket else []) + ["google-secret.json"]
-    for name in names:
-        path = secretpath(name)
-        if os.path.exists(path):
-            from google.oauth2 import service_account
+    path = find_secret("google", bucket)
+    if path is not None:
+        from google.oauth2 import service_account
 
-            info = load_json_secret(path)
-            creds = service_account.Credentials.from_service_account_info(info)
-            GOOGLE_CREDENTIALS_CACHE[bucket] = (info.get("project_id"), creds)
-            return GOOGLE_CREDENTIALS_CACHE[bucket]
+        info = load_json_secret(path)
+        creds = service_account.Credentials.from_service_account_info(info)
+        GOOGLE_CREDENTIALS_CACHE[bucket] = (info.get("project_id"), creds)
+        return GOOGLE_CREDENTIALS_CACHE[bucket]
     _log().info("no google-secret.json in %s: Google's default credentials apply", ", ".join(secret_dirs()))
     return PROJECT_NAME, None
 
@@ -199,13 +208,11 @@ def aws_credentials(bucket: str = "", service: str = "aws", skip_files: bool = F
     if not skip_files:
         if bucket in AWS_CREDENTIALS_CACHE[service]:
             return AWS_CREDENTIALS_CACHE[service][bucket]
-        names = ([f"{bucket}-{service}-secret.json"] if bucket else []) + [f"{service}-secret.json"]
-        for name in names:
-            path = secretpath(name)
-            if os.path.exists(path):
-                creds = load_json_secret(path)
-                AWS_CREDENTIALS_CACHE[service][bucket] = creds
-                return creds
+        path = find_secret(service, bucket)
+        if path is not None:
+            creds = load_json_secret(path)
+            AWS_CREDENTIALS_CACHE[service][bucket] = creds
+            return creds
     creds: CredentialType = {}
     env = os.environ
     if "AWS_ACCESS_KEY_ID" in env and "AWS_SECRET_ACCESS_KEY" in env:
@@ -224,12 +231,10 @@ def cave_credentials(server: str = "") -> Optional[CredentialType]:
     """The CAVE (middleauth) secret ``{"token": ...}`` from ``[SERVER-]cave-secret.json``, or None."""
     if server in CAVE_CREDENTIALS:
         return CAVE_CREDENTIALS[server]
-    names = ([f"{server}-cave-secret.json"] if server else []) + ["cave-secret.json"]
-    for name in names:
-        path = secretpath(name)
-        if os.path.exists(path):
-            CAVE_CREDENTIALS[server] = load_json_secret(path)
-            return CAVE_CREDENTIALS[server]
+    path = find_secret("cave", server)
+    if path is not None:
+        CAVE_CREDENTIALS[server] = load_json_secret(path)
+        return CAVE_CREDENTIALS[server]
     return None
 
 

@@ -738,15 +738,7 @@ def reencode_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: st
     """Copy one large object stored as ``target`` (None: decompressed): decoded
     in parallel parts, re-encoded on the fly into a parallel multipart write;
     returns the stored bytes written."""
-    w = Writer(dest, dest_key, compress=target, content_type=content_type)
-    try:
-        for chunk in stream(src, key, stat=stat):
-            w.write(chunk)
-    except BaseException:
-        w.abort()
-        raise
-    w.close()
-    return w.bytes_written
+    return upload_stream(dest, dest_key, stream(src, key, stat=stat), compress=target, content_type=content_type)
 
 
 def put_in_parts(cf: "CloudFiles", key: str, stored, encoding: Optional[str], content_type: Optional[str],

@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 
 from ..compression import SUFFIX_TO_ENCODING
 from .. import keys
-from ..exceptions import BadRangeError, CloudPathError, NotFoundError
+from ..exceptions import CloudPathError, NotFoundError
 from . import localwrite
 from .base import Backend, BackendOptions, Capabilities, GetResult, check_range, head_dict
 
@@ -97,19 +97,21 @@ class FileBackend(Backend):
 
         return self._lookup(path, probe) or (None, None, None)
 
-    # -- operations ---------------------------------------------------------
-    def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
-        path = self._path(key)
-        for bound in (start, end):
-            if bound is not None and abs(bound) >= 2**63:
-                raise BadRangeError(f"range bound {bound} of {key!r} is beyond any file size")
+    def _open_stored(self, path: str, key: str):
+        """(open file, encoding) of the stored variant of ``key`` the read rule picks; None if none."""
         def probe(candidate: str, enc: Optional[str]):
             try:
                 return self._open_read(candidate, key), enc
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 return None
 
-        opened = self._lookup(path, probe)
+        return self._lookup(path, probe)
+
+    # -- operations ---------------------------------------------------------
+    def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
+        path = self._path(key)
+        check_range(start, end)
+        opened = self._open_stored(path, key)
         if opened is None:
             return GetResult(None, None)
         f, enc = opened
@@ -250,13 +252,7 @@ class FileBackend(Backend):
             return False
         spath = self._path(src_key)
 
-        def probe(candidate: str, enc: Optional[str]):
-            try:
-                return self._open_read(candidate, src_key), enc
-            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-                return None
-
-        opened = self._lookup(spath, probe)
+        opened = self._open_stored(spath, src_key)
         if opened is None:
             raise NotFoundError(f"{src_key!r} does not exist under {self.root}")
         src, enc = opened
