@@ -116,6 +116,17 @@ def _pairs(paths: Iterable) -> Iterator[tuple[str, str]]:
                 f"got {type(item).__name__}: {item!r}")
 
 
+def _sized_pairs(paths: Iterable) -> Iterator[tuple[str, str, Optional[int]]]:
+    """``(src, dest, stored size or None)``: a dict item may carry ``size`` from a listing,
+    which routes the file (streamed or not) without a metadata request."""
+    for item in paths:
+        size = item.get("size") if isinstance(item, dict) else None
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise InvalidInputError(f"a transfer dict's 'size' must be an int >= 0, got {size!r}")
+        for k, d in _pairs((item,)):
+            yield k, d, size
+
+
 def target_encoding(reencode: Union[str, bool, None]) -> object:
     """``_KEEP`` for None/'same'; otherwise the canonical encoding name (None = identity)."""
     if reencode is None or (isinstance(reencode, str) and reencode.strip().lower() == "same"):
@@ -411,7 +422,8 @@ def transfer(
     """Copy ``paths`` (default: everything listed in ``src``) from ``src`` to ``dest``.
 
     ``paths`` items are names, ``(src, dest)`` tuples or ``{'path', 'dest_path'}``
-    dicts. ``block_size`` bounds the files in flight. ``parallel`` > 1 splits
+    dicts (which may add ``'size'``, the stored size from a listing, to save a
+    metadata request per file). ``block_size`` bounds the files in flight. ``parallel`` > 1 splits
     the work over processes. See the module docstring for ``reencode`` and
     ``skip_existing``. Raises :class:`TransferError` (with ``.errors`` and
     ``.result``) after every file was attempted if any failed.
@@ -438,10 +450,10 @@ def transfer(
             paths = [paths]
         raw = inputs.to_iter(paths)
         if isinstance(raw, list):
-            items = [(k, d, None) for k, d in _pairs(raw)]
+            items = list(_sized_pairs(raw))
             total = len(items)
         else:
-            items = ((k, d, None) for k, d in _pairs(raw))
+            items = _sized_pairs(raw)
             if parallel > 1:
                 items = list(items)
                 total = len(items)
