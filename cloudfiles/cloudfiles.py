@@ -251,11 +251,22 @@ class CloudFiles:
     def _schedule(self, fn, items, total=None, progress=None, desc=None):
         if total is None and hasattr(items, "__len__"):
             total = len(items)
+        # closures run in this process: an executor of other processes gets specs instead (_shipping)
+        executor = None if self._shipping(None) is not None else self.executor
         return schedule(
             fn, items, concurrency=self._threads(total), green=self.green,
             progress=self.progress if progress is None else progress,
-            total=total, desc=desc, executor=self.executor,
+            total=total, desc=desc, executor=executor,
         )
+
+    def _shipping(self, executor, *others):
+        """The executor to ship batch specs to (a process pool or a Dask client), or None."""
+        ex = self.executor if executor is None else executor
+        if ex is None:
+            return None
+        from .dispatch import use
+
+        return ex if use(ex, self, *others) else None
 
     def _use_processes(self, parallel: Optional[int]) -> int:
         n = self.parallel if parallel is None else _parse_parallel(parallel)
@@ -330,6 +341,8 @@ class CloudFiles:
         raise_errors: bool = False,
         part_size: Optional[int] = None,
         max_decompressed_size: Union[int, str, None] = None,
+        executor=None,
+        batch_size: Optional[int] = None,
     ):
         """Download one file (returns its bytes, or ``None`` if missing) or many.
 
@@ -343,6 +356,9 @@ class CloudFiles:
         ``return_dict=True`` returns ``{path: content}`` and raises the first failure.
         ``part_size`` is the part size of S3 multipart objects, to check their ETag.
         ``max_decompressed_size`` overrides the decompression bound for this call.
+        ``executor`` (default: this CloudFiles' ``executor``): a process pool or a Dask
+        ``distributed.Client`` runs batches of ``batch_size`` requests in its processes
+        (docs/scale.md); a thread pool runs them here.
         """
         if max_decompressed_size is not None:
             max_decompressed_size = compression.parse_size(max_decompressed_size)
@@ -357,7 +373,15 @@ class CloudFiles:
         raise_errors = bool(raise_errors or return_dict)
         items = inputs.to_iter(paths)
         nproc = self._use_processes(parallel)
-        if nproc > 1:
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            results = dispatch.get(self, items, shipping, raw=raw, part_size=part_size,
+                                   max_decompressed_size=max_decompressed_size, raise_errors=raise_errors,
+                                   progress=self.progress if progress is None else progress, total=total,
+                                   batch_size=batch_size)
+        elif nproc > 1:
             items = list(items)
             results = self._in_processes("get", items, nproc, raw=raw, progress=False,
                                          max_decompressed_size=max_decompressed_size, part_size=part_size)
@@ -493,6 +517,8 @@ class CloudFiles:
         progress: Optional[bool] = None,
         parallel: Optional[int] = None,
         storage_class: Optional[str] = None,
+        executor=None,
+        batch_size: Optional[int] = None,
     ) -> int:
         """Upload many files: ``(path, content)`` tuples and/or dicts, mixed freely.
 
@@ -504,6 +530,7 @@ class CloudFiles:
         and generators are validated as they are consumed. Every file is
         attempted; failures are raised afterwards (one error as itself, several
         as :class:`TransferError` with ``.errors``). Returns the number written.
+        ``executor``/``batch_size``: as for :meth:`get` (contents must then be bytes or str).
         """
         defaults = {"content_type": content_type, "compress": compress,
                     "compression_level": compression_level, "cache_control": cache_control,
@@ -520,6 +547,12 @@ class CloudFiles:
         else:
             reqs = _validated(inputs.iter_put_requests(items, defaults))
 
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            return dispatch.puts(self, reqs, shipping, progress=self.progress if progress is None else progress,
+                                 total=total, batch_size=batch_size)
         nproc = self._use_processes(parallel)
         if nproc > 1:
             reqs = list(reqs)
@@ -625,12 +658,21 @@ class CloudFiles:
 
     # ---------------------------------------------------------- delete/exists
     def delete(self, paths: GetPathType, total: Optional[int] = None,
-               progress: Optional[bool] = None, parallel: Optional[int] = None) -> None:
-        """Delete one or many files; deleting a missing file is not an error."""
+               progress: Optional[bool] = None, parallel: Optional[int] = None,
+               executor=None, batch_size: Optional[int] = None) -> None:
+        """Delete one or many files; deleting a missing file is not an error.
+        ``executor``/``batch_size``: as for :meth:`get`."""
         if isinstance(paths, str):
             self._locked_call(self.backend.delete, self._key(paths), exclusive=True)
             return
         keys = inputs.to_iter(paths)
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            dispatch.delete(self, keys, shipping, progress=self.progress if progress is None else progress,
+                            total=total, batch_size=batch_size)
+            return
         nproc = self._use_processes(parallel)
         if nproc > 1:
             self._in_processes("delete", list(keys), nproc, progress=False)
@@ -665,11 +707,19 @@ class CloudFiles:
         _raise_collected(errors, "delete")
 
     def exists(self, paths: GetPathType, total: Optional[int] = None,
-               progress: Optional[bool] = None, parallel: Optional[int] = None):
-        """``True``/``False`` for one path; ``{path: bool}`` for many."""
+               progress: Optional[bool] = None, parallel: Optional[int] = None,
+               executor=None, batch_size: Optional[int] = None):
+        """``True``/``False`` for one path; ``{path: bool}`` for many.
+        ``executor``/``batch_size``: as for :meth:`get`."""
         if isinstance(paths, str):
             return self._locked_call(self.backend.exists, self._key(paths))
         keys = inputs.to_iter(paths)
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            return dispatch.exists(self, keys, shipping, progress=self.progress if progress is None else progress,
+                                   total=total, batch_size=batch_size)
         nproc = self._use_processes(parallel)
         if nproc > 1:
             out: dict = {}
@@ -830,6 +880,8 @@ class CloudFiles:
         progress: Optional[bool] = None,
         skip_existing: Union[bool, str] = False,
         parallel: Optional[int] = None,
+        executor=None,
+        batch_size: Optional[int] = None,
     ):
         """Copy files from here to ``cf_dest``, keeping their stored encoding.
 
@@ -839,6 +891,8 @@ class CloudFiles:
         re-runs a transfer without re-sending files that already arrived
         (``'exists'``, ``'size'``, or ``True``/``'checksum'``). ``parallel`` splits
         the work over processes (default: this CloudFiles' ``parallel``).
+        ``executor`` (a process pool or a Dask ``distributed.Client``) runs batches
+        of ``batch_size`` files in its processes, the listing streamed (docs/scale.md).
         Returns a :class:`cloudfiles.transfer.TransferResult`.
         """
         from .transfer import transfer
@@ -849,7 +903,8 @@ class CloudFiles:
         return transfer(self, dest, paths, block_size=block_size, reencode=reencode,
                         content_type=content_type, allow_missing=allow_missing,
                         progress=self.progress if progress is None else progress,
-                        skip_existing=skip_existing, parallel=self._use_processes(parallel))
+                        skip_existing=skip_existing, parallel=self._use_processes(parallel),
+                        executor=self.executor if executor is None else executor, batch_size=batch_size)
 
     def transfer_from(self, cf_src: Union["CloudFiles", str], paths: Optional[Iterable] = None,
                       block_size: int = 64, reencode=None, content_type=None,
