@@ -251,11 +251,22 @@ class CloudFiles:
     def _schedule(self, fn, items, total=None, progress=None, desc=None):
         if total is None and hasattr(items, "__len__"):
             total = len(items)
+        # closures run in this process: an executor of other processes gets specs instead (_shipping)
+        executor = None if self._shipping(None) is not None else self.executor
         return schedule(
             fn, items, concurrency=self._threads(total), green=self.green,
             progress=self.progress if progress is None else progress,
-            total=total, desc=desc, executor=self.executor,
+            total=total, desc=desc, executor=executor,
         )
+
+    def _shipping(self, executor, *others):
+        """The executor to ship batch specs to (a process pool or a Dask client), or None."""
+        ex = self.executor if executor is None else executor
+        if ex is None:
+            return None
+        from .dispatch import use
+
+        return ex if use(ex, self, *others) else None
 
     def _use_processes(self, parallel: Optional[int]) -> int:
         n = self.parallel if parallel is None else _parse_parallel(parallel)
@@ -331,6 +342,8 @@ class CloudFiles:
         part_size: Optional[int] = None,
         return_recording: bool = False,
         max_decompressed_size: Union[int, str, None] = None,
+        executor=None,
+        batch_size: Optional[int] = None,
         _recording: Any = None,
     ):
         """Download one file (returns its bytes, or ``None`` if missing) or many.
@@ -347,6 +360,9 @@ class CloudFiles:
         ``max_decompressed_size`` overrides the decompression bound for this call.
         ``return_recording=True`` returns ``(result, TransmissionMonitor)``
         (:mod:`cloudfiles.monitoring`: each object's start, end and stored size).
+        ``executor`` (default: this CloudFiles' ``executor``): a process pool or a Dask
+        ``distributed.Client`` runs batches of ``batch_size`` requests in its processes
+        (docs/scale.md); a thread pool runs them here.
         """
         if return_recording:
             from .monitoring import IOEnum, TransmissionMonitor
@@ -354,7 +370,8 @@ class CloudFiles:
             tm = TransmissionMonitor(IOEnum.RX)
             result = self.get(paths, total=total, raw=raw, progress=progress, parallel=parallel,
                               return_dict=return_dict, raise_errors=raise_errors, part_size=part_size,
-                              max_decompressed_size=max_decompressed_size, _recording=tm)
+                              max_decompressed_size=max_decompressed_size, executor=executor,
+                              batch_size=batch_size, _recording=tm)
             return result, tm
         if max_decompressed_size is not None:
             max_decompressed_size = compression.parse_size(max_decompressed_size)
@@ -370,7 +387,15 @@ class CloudFiles:
         raise_errors = bool(raise_errors or return_dict)
         items = inputs.to_iter(paths)
         nproc = self._use_processes(parallel)
-        if nproc > 1:
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            results = dispatch.get(self, items, shipping, raw=raw, part_size=part_size,
+                                   max_decompressed_size=max_decompressed_size, raise_errors=raise_errors,
+                                   progress=self.progress if progress is None else progress, total=total,
+                                   batch_size=batch_size)
+        elif nproc > 1:
             items = list(items)
             results = self._in_processes("get", items, nproc, raw=raw, progress=False,
                                          max_decompressed_size=max_decompressed_size, part_size=part_size)
@@ -508,6 +533,8 @@ class CloudFiles:
         parallel: Optional[int] = None,
         storage_class: Optional[str] = None,
         return_recording: bool = False,
+        executor=None,
+        batch_size: Optional[int] = None,
     ):
         """Upload many files: ``(path, content)`` tuples and/or dicts, mixed freely.
 
@@ -521,6 +548,7 @@ class CloudFiles:
         as :class:`TransferError` with ``.errors``). Returns the number written
         (with ``return_recording=True``: ``(number, TransmissionMonitor)``,
         see :mod:`cloudfiles.monitoring`).
+        ``executor``/``batch_size``: as for :meth:`get` (contents must then be bytes or str).
         """
         tm = None
         if return_recording:
@@ -542,6 +570,13 @@ class CloudFiles:
         else:
             reqs = _validated(inputs.iter_put_requests(items, defaults))
 
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            count = dispatch.puts(self, reqs, shipping, progress=self.progress if progress is None else progress,
+                                  total=total, batch_size=batch_size)
+            return (count, tm) if tm is not None else count  # recorded on the workers: not here
         nproc = self._use_processes(parallel)
         if nproc > 1:
             reqs = list(reqs)
@@ -654,12 +689,21 @@ class CloudFiles:
 
     # ---------------------------------------------------------- delete/exists
     def delete(self, paths: GetPathType, total: Optional[int] = None,
-               progress: Optional[bool] = None, parallel: Optional[int] = None) -> None:
-        """Delete one or many files; deleting a missing file is not an error."""
+               progress: Optional[bool] = None, parallel: Optional[int] = None,
+               executor=None, batch_size: Optional[int] = None) -> None:
+        """Delete one or many files; deleting a missing file is not an error.
+        ``executor``/``batch_size``: as for :meth:`get`."""
         if isinstance(paths, str):
             self._locked_call(self.backend.delete, self._key(paths), exclusive=True)
             return
         keys = inputs.to_iter(paths)
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            dispatch.delete(self, keys, shipping, progress=self.progress if progress is None else progress,
+                            total=total, batch_size=batch_size)
+            return
         nproc = self._use_processes(parallel)
         if nproc > 1:
             self._in_processes("delete", list(keys), nproc, progress=False)
@@ -694,11 +738,19 @@ class CloudFiles:
         _raise_collected(errors, "delete")
 
     def exists(self, paths: GetPathType, total: Optional[int] = None,
-               progress: Optional[bool] = None, parallel: Optional[int] = None):
-        """``True``/``False`` for one path; ``{path: bool}`` for many."""
+               progress: Optional[bool] = None, parallel: Optional[int] = None,
+               executor=None, batch_size: Optional[int] = None):
+        """``True``/``False`` for one path; ``{path: bool}`` for many.
+        ``executor``/``batch_size``: as for :meth:`get`."""
         if isinstance(paths, str):
             return self._locked_call(self.backend.exists, self._key(paths))
         keys = inputs.to_iter(paths)
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            return dispatch.exists(self, keys, shipping, progress=self.progress if progress is None else progress,
+                                   total=total, batch_size=batch_size)
         nproc = self._use_processes(parallel)
         if nproc > 1:
             out: dict = {}
@@ -886,6 +938,8 @@ class CloudFiles:
         resumable: bool = False,
         skip_existing: Union[bool, str] = False,
         parallel: Optional[int] = None,
+        executor=None,
+        batch_size: Optional[int] = None,
     ):
         """Copy files from here to ``cf_dest``, keeping their stored encoding.
 
@@ -899,6 +953,8 @@ class CloudFiles:
         already atomic (a download lands under a temporary name and is renamed
         when complete), so an interrupted transfer never leaves partial files;
         ``cloudfiles cp --resumable`` also continues interrupted downloads.
+        ``executor`` (a process pool or a Dask ``distributed.Client``) runs batches
+        of ``batch_size`` files in its processes, the listing streamed (docs/scale.md).
         Returns a :class:`cloudfiles.transfer.TransferResult`.
         """
         from .transfer import transfer
@@ -909,7 +965,8 @@ class CloudFiles:
         return transfer(self, dest, paths, block_size=block_size, reencode=reencode,
                         content_type=content_type, allow_missing=allow_missing,
                         progress=self.progress if progress is None else progress,
-                        skip_existing=skip_existing, parallel=self._use_processes(parallel))
+                        skip_existing=skip_existing, parallel=self._use_processes(parallel),
+                        executor=self.executor if executor is None else executor, batch_size=batch_size)
 
     def transfer_from(self, cf_src: Union["CloudFiles", str], paths: Optional[Iterable] = None,
                       block_size: int = 64, reencode=None, content_type=None,
