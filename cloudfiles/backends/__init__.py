@@ -6,7 +6,7 @@ import importlib
 from typing import Type
 
 from ..exceptions import UnsupportedProtocolError
-from .base import Backend, BackendOptions, Capabilities, GetResult
+from .base import Backend, BackendOptions, Capabilities, Features, GetResult
 
 _REGISTRY = {
     "file": ("file", "FileBackend"),
@@ -29,4 +29,4 @@ def backend_class(protocol: str) -> Type[Backend]:
     return getattr(mod, name)
 
 
-__all__ = ["Backend", "BackendOptions", "Capabilities", "GetResult", "backend_class"]
+__all__ = ["Backend", "BackendOptions", "Capabilities", "Features", "GetResult", "backend_class"]
