@@ -288,3 +288,77 @@ def test_s3_streamed_write_without_multipart(s3_proxy):
         uploads = px.count("POST", r"\?uploads")
         assert cf.get("o") == data
         assert uploads == (1 if mode == "native" else 0)
+
+
+# -- register_backend ------------------------------------------------------------------
+def _doc_example(name: str) -> str:
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "backends.md")
+    with open(path) as f:
+        text = f.read()
+    marker = f"<!-- example: {name} -->\n```python\n"
+    start = text.index(marker) + len(marker)
+    return text[start:text.index("```", start)]
+
+
+@pytest.fixture
+def clean_registry():
+    from cloudfiles import backends
+
+    before = dict(backends._REGISTERED)
+    for name in before:  # start from the built-ins only (tests/stores/registered.py adds dict://)
+        backends.unregister_backend(name)
+    yield
+    for name in list(backends._REGISTERED):
+        backends.unregister_backend(name)
+    for name, cls in before.items():
+        backends.register_backend(name, cls, replace=True)
+
+
+def test_docs_register_backend_example_runs_verbatim(clean_registry):
+    exec(compile(_doc_example("register_backend"), "docs/backends.md", "exec"), {"__name__": "example"})
+    from cloudfiles.backends import backend_class
+
+    assert backend_class("dict").__name__ == "DictBackend"
+
+
+def test_register_backend_is_validated(clean_registry):
+    import cloudfiles
+    from cloudfiles.backends import BackendOptions, unregister_backend
+
+    class Tiny(Backend):
+        features = Features()
+
+    for bad in ("", "Upper", "9lives", "a_b", "x" * 33, "has space", "end-", None):
+        with pytest.raises(exceptions.InvalidInputError, match="lower-case word"):
+            cloudfiles.register_backend(bad, Tiny)
+    with pytest.raises(exceptions.InvalidInputError, match="data format"):
+        cloudfiles.register_backend("zarr", Tiny)
+    with pytest.raises(exceptions.InvalidInputError, match="alias"):
+        cloudfiles.register_backend("matrix", Tiny)
+    with pytest.raises(exceptions.InvalidInputError, match="subclass"):
+        cloudfiles.register_backend("tiny", dict)
+    with pytest.raises(exceptions.InvalidInputError, match="subclass"):
+        cloudfiles.register_backend("tiny", Backend)
+    with pytest.raises(exceptions.InvalidInputError, match="options_type"):
+        cloudfiles.register_backend("tiny", Tiny, options_type=dict)
+    with pytest.raises(exceptions.InvalidInputError, match="built-in.*replace=True"):
+        cloudfiles.register_backend("s3", Tiny)
+    with pytest.raises(exceptions.UnsupportedProtocolError):
+        CloudFiles("tiny://b/p")  # nothing registered yet
+    cloudfiles.register_backend("tiny", Tiny)
+    with pytest.raises(exceptions.InvalidInputError, match="Tiny.*replace=True"):
+        cloudfiles.register_backend("tiny", Tiny)
+    cf = CloudFiles("tiny://bucket/pre/fix")
+    assert type(cf.backend) is Tiny and cf.backend.cloudpath.bucket == "bucket" and cf.backend.cloudpath.path == "pre/fix"
+    assert cf.cloudpath == "tiny://bucket/pre/fix"
+    with pytest.raises(exceptions.CloudPathError):
+        CloudFiles("tiny://")  # a bucket is required
+    # replacing a built-in, then restoring it
+    cloudfiles.register_backend("mem", Tiny, replace=True)
+    assert type(CloudFiles("mem://b/").backend) is Tiny
+    unregister_backend("mem")
+    assert type(CloudFiles("mem://b/").backend).__name__ == "MemBackend"
+    unregister_backend("tiny")
+    with pytest.raises(exceptions.UnsupportedProtocolError):
+        CloudFiles("tiny://b/p")
+    assert issubclass(Tiny.options_type, BackendOptions)

@@ -154,6 +154,8 @@ class Backend:
     """
 
     features: Features = Features()
+    #: The dataclass of options this backend takes (see BackendOptions).
+    options_type: type = BackendOptions
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
