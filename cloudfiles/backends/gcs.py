@@ -285,9 +285,7 @@ class GCSBackend(Backend):
         self._root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
         self.endpoint, self._auth, identity = _resolve(cloudpath, options)
         self._limits = _limits.for_options(options)
-        self._pm = connections.pool_manager(
-            ("gs", self.endpoint, identity), maxsize=options.num_threads, timeout=self._limits.timeout
-        )
+        self._pm = connections.pool_manager(("gs", self.endpoint, identity), maxsize=options.num_threads)
         self._api = f"{self.endpoint}/storage/v1/b/{_q(self.bucket)}"
         self._user_project = options.request_payer
 

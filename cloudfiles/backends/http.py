@@ -99,7 +99,7 @@ class HTTPBackend(Backend):
             base_path += "/"
         self.base_url = f"{self.origin}/{base_path}"
         self._limits = _limits.for_options(options)
-        self._pm = pool_manager(("http", self.origin), maxsize=options.num_threads, timeout=self._limits.timeout)
+        self._pm = pool_manager(("http", self.origin), maxsize=options.num_threads)
         self._headers = {"Accept-Encoding": _ACCEPT_ENCODING}
         if cloudpath.protocol == "middleauth+https":
             auth = _cave_auth_header(options.secrets, urlsplit(self.origin).netloc)

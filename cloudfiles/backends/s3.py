@@ -221,11 +221,9 @@ class S3Backend(Backend):
         pool = self._pools.get(host)
         if pool is None:
             ident = None if self._unsigned else self._credentials().access_key
-            pm = connections.pool_manager(("s3", self.endpoint, ident), maxsize=self.options.num_threads,
-                                          timeout=self.options.timeout)
-            pool = pm.connection_from_host(host.rsplit(":", 1)[0] if host.count(":") == 1 else host,
-                                           port=int(host.rsplit(":", 1)[1]) if host.count(":") == 1 else None,
-                                           scheme=self._scheme)
+            pm = connections.pool_manager(("s3", self.endpoint, ident), maxsize=self.options.num_threads)
+            pool = pm.for_host(self._scheme, host.rsplit(":", 1)[0] if host.count(":") == 1 else host,
+                               int(host.rsplit(":", 1)[1]) if host.count(":") == 1 else None)
             self._pools[host] = pool
         return pool
 
