@@ -1,6 +1,6 @@
 """Google Cloud Storage backend (``gs://``), speaking the JSON API directly.
 
-Requests go over the shared urllib3 pools (no google-cloud-storage in the
+Requests go over the shared connection pools (no google-cloud-storage in the
 hot path: its per-call overhead dominates small-file work). google-auth is
 imported only when credentials are needed and only turns them into bearer
 tokens, cached and refreshed under a lock.

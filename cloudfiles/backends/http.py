@@ -1,7 +1,7 @@
 """Read-only ``http://`` and ``https://`` backend.
 
 Objects are plain URLs under the cloudpath (``host/path/KEY``). Reads go
-through the shared urllib3 pools in :mod:`cloudfiles.connections`, keyed by
+through the shared connection pools in :mod:`cloudfiles.connections`, keyed by
 ``("http", scheme+host)``, read by the bounded reader of :mod:`cloudfiles.http1`
 (idle timeout, total deadline and in-memory maximum of :mod:`cloudfiles.limits`)
 with no automatic retries (the facade retries). Bodies are never decoded here:

@@ -2,7 +2,7 @@
 
 Requests are built, signed (AWS Signature Version 4, computed here with
 ``hmac``; signing keys cached per secret/day/region) and sent over the shared
-urllib3 pools of :mod:`cloudfiles.connections`. boto3's per-call machinery
+connection pools of :mod:`cloudfiles.connections`. boto3's per-call machinery
 costs more client CPU than a small object's whole round trip, so it is not
 used; botocore is imported only when its default credential chain is needed.
 
@@ -128,7 +128,7 @@ def _env_endpoint() -> str:
     return url
 
 class S3Backend(Backend):
-    """S3 over SigV4-signed urllib3 requests; see the module docstring."""
+    """S3 over SigV4-signed HTTP/1.1 requests; see the module docstring."""
 
     capabilities = Capabilities(server_side_copy=True, batch_delete=1000, wants_md5=True, min_part_size=5 * MiB)
     #: keys per ListObjectsV2 page (None: the service's default, 1000 on AWS)
