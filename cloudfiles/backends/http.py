@@ -62,7 +62,7 @@ from ..exceptions import (
 )
 from ..integrity import Checksums
 from ..listings import PageGuard
-from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, check_range, head_dict
+from .base import Backend, BackendOptions, Features, GetResult, ObjectStat, check_range, head_dict
 
 LISTING_KINDS = ("html", "s3", "gcs")
 # HTML index pages deeper than this below the base URL end the listing with an
@@ -87,7 +87,7 @@ _KEY_SAFE = "/~!$&'()*+,;=:@"
 class HTTPBackend(Backend):
     """GET/HEAD over plain HTTP(S); ``put``/``delete`` raise UnsupportedOperationError."""
 
-    capabilities = Capabilities(writable=False, listable=True)
+    features = Features(writable=False, listable=True, range_into=True)
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)

@@ -56,7 +56,7 @@ from ..exceptions import (
 )
 from ..integrity import Checksums
 from ..listings import PageGuard
-from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict, iso_time
+from .base import Backend, BackendOptions, Features, GetResult, ObjectStat, PartInfo, head_dict, iso_time
 from ..http1 import _Response, _check_header_value, _exchange
 from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
 
@@ -187,8 +187,9 @@ def _env_endpoint() -> str:
 class S3Backend(Backend):
     """S3 over SigV4-signed HTTP/1.1 requests; see the module docstring."""
 
-    capabilities = Capabilities(server_side_copy=True, batch_delete=1000, wants_md5=True, min_part_size=5 * MiB,
-                                acl=True)
+    features = Features(server_side_copy=True, batch_delete=1000, multipart=True, range_streaming=True,
+                        conditional_writes=True, touch=True, leftovers=True, acl=True, wants_md5=True,
+                        min_part_size=5 * MiB)
     #: keys per ListObjectsV2 page (None: the service's default, 1000 on AWS)
     list_page_size: Optional[int] = None
     #: the largest object one CopyObject may copy (5 GiB on AWS); larger ones are
@@ -926,7 +927,7 @@ class S3Backend(Backend):
         requests (each reading a byte range of the source, pinned to its ETag);
         the upload is aborted if any part fails."""
         size = meta["Content-Length"]
-        part = min(max(self.copy_part_size, self.capabilities.min_part_size, -(-size // MAX_PARTS)),
+        part = min(max(self.copy_part_size, self.features.min_part_size, -(-size // MAX_PARTS)),
                    self.max_single_copy)
         part = max(part, -(-size // MAX_PARTS))
         headers = {"content-type": meta["Content-Type"] or "application/octet-stream"}
