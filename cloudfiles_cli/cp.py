@@ -15,6 +15,7 @@ from cloudfiles.exceptions import CloudFilesError, NotFoundError, TransferError
 from cloudfiles.transfer import move_files, transfer
 
 from .memory import bound_malloc
+from .sync import FILTERS_HELP, with_filters
 from .resumable import run_resumable
 from .common import (
     CLIError,
@@ -148,6 +149,27 @@ def plan(sources: tuple, destination: Optional[str], recursive: bool, options: O
     return jobs
 
 
+def apply_filters(jobs: list[Job], include: tuple, exclude: tuple, options: Optional[dict] = None) -> list[Job]:
+    """Keep, in each job, the files selected by ``include``/``exclude`` (:mod:`cloudfiles.filters`),
+    matched against their keys relative to the job's source directory. A directory job is
+    listed once here, with sizes, so the copy needs no request per file to size them."""
+    from cloudfiles.filters import key_filter
+
+    select = key_filter(list(include) or None, list(exclude) or None)
+    if select is None:
+        return jobs
+    out = []
+    for job in jobs:
+        if job.pairs is None:
+            cf = CloudFiles(job.src, **(options or {}))
+            pairs: list = [{"path": k, "dest_path": k, "size": size} for k, size in cf.list_sizes()
+                           if not k.endswith("/") and select(k)]
+        else:
+            pairs = [p for p in job.pairs if select(p[0])]
+        out.append(Job(job.src, job.dest, pairs, job.label))
+    return out
+
+
 def _reencode(compression: str):
     c = compression.lower()
     if c == "same":
@@ -168,7 +190,7 @@ def _write_stdout(job: Job, block_size: int, options: Optional[dict] = None) -> 
     """
     cf = CloudFiles(job.src, **(options or {}))
     if job.pairs is not None:
-        sized = [(k, None) for k, _ in job.pairs]
+        sized = [(p["path"], p.get("size")) if isinstance(p, dict) else (p[0], None) for p in job.pairs]
     else:
         sized = [(k, s) for k, s in cf.list_sizes() if not k.endswith("/")]
     threshold = cf.stream_settings.threshold
@@ -273,7 +295,7 @@ _NAMING = """
 
     A cloud destination is a directory when it ends in '/' or has files below it.
     Compressed files (name.gz on disk) keep their encoding; -c changes it.
-"""
+""" + FILTERS_HELP.replace("being copied", "being copied (a file's name, for single files)")
 
 
 @click.command(help="Copy files between any two places (file://, s3://, gs://, mem://, http(s)://).\n"
@@ -298,20 +320,21 @@ _NAMING = """
 @click.option("-b", "--block-size", type=click.IntRange(min=1), default=128, show_default=True,
               help="Files in flight at a time (per process).")
 @click.option("--progress", is_flag=True, help="Show a progress bar.")
+@with_filters
 @click.pass_context
 def cp(ctx, sources, destination, recursive, compression, no_clobber, resume, resumable, part_bytes,
-       no_sign_request, parallel, block_size, progress):
+       no_sign_request, parallel, block_size, progress, include, exclude):
     bound_malloc()
     src_options, dest_options = _options(no_sign_request, part_bytes)
     if destination == "-":
-        jobs = plan(sources, None, recursive, src_options)
+        jobs = apply_filters(plan(sources, None, recursive, src_options), include, exclude, src_options)
         failed = []
         for job in jobs:
             failed += _write_stdout(job, block_size, src_options)
         if failed:
             ctx.exit(1)
         return
-    jobs = plan(sources, destination, recursive, src_options)
+    jobs = apply_filters(plan(sources, destination, recursive, src_options), include, exclude, src_options)
     skip = "checksum" if resume else ("exists" if no_clobber else False)
 
     def run(todo: list) -> bool:
