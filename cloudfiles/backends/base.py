@@ -35,7 +35,7 @@ class Features:
 
     # -- abilities: each True/ >1 promises the methods named beside it ------
     writable: bool = True  # put/delete/multipart_*; False: writes raise UnsupportedOperationError
-    listable: bool = True  # list/list_sizes
+    listable: bool = True  # list_meta (list and list_sizes are built on it)
     server_side_copy: bool = False  # copy_within(src_key, dest, dest_key) copies inside the service
     batch_delete: int = 1  # delete_many takes up to this many keys in one request
     batch_exists: int = 1  # exists_many takes up to this many keys in one request
