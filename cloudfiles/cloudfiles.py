@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
 import posixpath
 
@@ -27,6 +27,9 @@ from .exceptions import (
     UnsupportedOperationError,
 )
 from .scheduler import schedule
+
+if TYPE_CHECKING:
+    from .meta import ObjectMeta
 
 GetPathType = Union[str, dict, Iterable[Union[str, dict]]]
 
@@ -880,65 +883,80 @@ class CloudFiles:
 
     # ------------------------------------------------------------------ list
     def list(self, prefix: str = "", flat: bool = False, size: bool = False,
-             return_resume_token: bool = False, resume_token: Optional[str] = None) -> Iterator:
+             return_resume_token: bool = False, resume_token: Optional[str] = None,
+             start_after: Optional[str] = None) -> Iterator:
         """Keys under ``prefix`` (lazily, sorted). ``flat`` lists one level; directories end in '/'.
 
         A flat listing of a prefix that names exactly one directory and no file
         (``'build'`` for ``build/...``) lists inside that directory, as cloud-files
         does. ``size=True`` yields ``(key, stored size)`` pairs instead
         (``None`` for directories), read from the listing itself.
+        ``start_after`` keeps only keys strictly greater than it (string order).
 
         ``return_resume_token=True`` adds a token to each item (``(key, token)``
         or ``(key, size, token)``); ``list(..., resume_token=token)`` later goes
         on after that item. Our token is the item's key (the reference's is the
-        service's page token, which repeats the rest of that page).
+        service's page token, which repeats the rest of that page), so
+        ``resume_token`` is ``start_after`` under the reference's name.
         """
         if resume_token is not None and not isinstance(resume_token, str):
             raise InvalidInputError(f"resume_token must be a str, got {type(resume_token).__name__}")
-        if not (return_resume_token or resume_token):
-            if size:
-                return self.list_sizes(prefix, flat)
-            return (k for k, _ in self._listing(prefix, flat, sizes=False))
-        items = self._listing(prefix, flat, sizes=size)
         if resume_token:
-            items = (kv for kv in items if kv[0] > resume_token)
+            start_after = resume_token if start_after is None else max(start_after, resume_token)
         if not return_resume_token:
-            return items if size else (k for k, _ in items)
+            if size:
+                return self.list_sizes(prefix, flat, start_after=start_after)
+            return self._listing(prefix, flat, "keys", start_after)
         if size:
-            return ((k, n, k) for k, n in items)
-        return ((k, k) for k, _ in items)
+            return ((k, n, k) for k, n in self._listing(prefix, flat, "sizes", start_after))
+        return ((k, k) for k in self._listing(prefix, flat, "keys", start_after))
 
-    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
+    def list_sizes(self, prefix: str = "", flat: bool = False,
+                   start_after: Optional[str] = None) -> Iterator[tuple[str, Optional[int]]]:
         """``(key, stored size)`` pairs from the listing itself (no request per file)."""
-        return self._listing(prefix, flat, sizes=True)
+        return self._listing(prefix, flat, "sizes", start_after)
 
-    def _listing(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+    def list_meta(self, prefix: str = "", flat: bool = False,
+                  start_after: Optional[str] = None) -> Iterator["ObjectMeta"]:
+        """:class:`cloudfiles.meta.ObjectMeta` of each key, with what the listing itself
+        tells (size, time, ETag/md5/crc32c where the service lists them; no request per file)."""
+        return self._listing(prefix, flat, "meta", start_after)
+
+    _LISTERS = {"keys": ("list", lambda k: k), "sizes": ("list_sizes", lambda kv: kv[0]),
+                "meta": ("list_meta", lambda m: m.key)}
+
+    def _listing(self, prefix: str, flat: bool, kind: str, start_after: Optional[str]) -> Iterator:
         if not isinstance(prefix, str):
             raise InvalidInputError(f"prefix must be a str, got {type(prefix).__name__}")
+        if start_after is not None and not isinstance(start_after, str):
+            raise InvalidInputError(f"start_after must be a str or None, got {type(start_after).__name__}")
         if flat and prefix and not prefix.endswith("/"):
-            return self._flat_into_directory(prefix, sizes)
-        return self._backend_listing(prefix, flat, sizes)
+            return self._flat_into_directory(prefix, kind, start_after)
+        return self._backend_listing(prefix, flat, kind, start_after)
 
-    def _backend_listing(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+    def _backend_listing(self, prefix: str, flat: bool, kind: str, start_after: Optional[str]) -> Iterator:
         if not self._caps.listable:
             raise UnsupportedOperationError(f"{self.protocol}:// cannot list {self.cloudpath}")
-        # A failed page restarts the listing, skipping entries already yielded.
-        if sizes:
-            fn = lambda: self.backend.list_sizes(prefix, flat)  # noqa: E731
-        else:
-            fn = lambda: ((k, None) for k in self.backend.list(prefix, flat))  # noqa: E731
+        # A failed page resumes the listing after the last key yielded (start_after).
+        method, position = self._LISTERS[kind]
+        lister = getattr(self.backend, method)
         if self._caps.local:  # nothing transient to resume from
-            return fn()
-        return retry.resumable(fn, lambda kv: kv[0], self.retry_policy)
+            return lister(prefix, flat, start_after)
+        return retry.resumable(lambda last: lister(prefix, flat, start_after if last is None else last),
+                               position, self.retry_policy)
 
-    def _flat_into_directory(self, prefix: str, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
-        it = self._backend_listing(prefix, True, sizes)
+    def _flat_into_directory(self, prefix: str, kind: str, start_after: Optional[str]) -> Iterator:
+        position = self._LISTERS[kind][1]
+        it = self._backend_listing(prefix, True, kind, None)
         first = next(it, None)
         if first is None:
             return
         second = next(it, None)
-        if second is None and first[0] == prefix + "/":
-            yield from self._backend_listing(prefix + "/", True, sizes)
+        if second is None and position(first) == prefix + "/":
+            yield from self._backend_listing(prefix + "/", True, kind, start_after)
+            return
+        if start_after is not None:
+            yield from self._backend_listing(prefix, True, kind, start_after)
             return
         yield first
         if second is not None:
