@@ -31,7 +31,7 @@ PART_SUFFIX = ".part"
 
 def applies(src: CloudFiles, dest: CloudFiles, reencode) -> bool:
     """True when ``--resumable`` changes anything: remote source, local destination, stored bytes kept."""
-    return dest.protocol == "file" and not src.backend.capabilities.local and reencode is None
+    return dest.protocol == "file" and not src.backend.features.local and reencode is None
 
 
 def download(src: CloudFiles, key: str, dest: CloudFiles, dkey: str, chunk: int = CHUNK) -> Optional[int]:

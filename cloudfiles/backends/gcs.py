@@ -51,7 +51,7 @@ from ..exceptions import (
 )
 from ..listings import PageGuard
 from ..meta import ObjectMeta
-from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, iso_time, iter_batches
+from .base import Backend, BackendOptions, Features, GetResult, PartInfo, iso_time, iter_batches
 from .wire import ranges
 from .wire.errors import annotate, path_in
 from .wire.headers import gcs_meta, get_checksums
@@ -260,8 +260,9 @@ def _object_metadata(content_type: Optional[str], encoding: Optional[str], cache
 class GCSBackend(Backend):
     """gs:// over the GCS JSON API."""
 
-    capabilities = Capabilities(
-        server_side_copy=True, batch_delete=100, batch_exists=100, wants_md5=True, wants_crc32c=True
+    features = Features(
+        server_side_copy=True, batch_delete=100, batch_exists=100, multipart=True, conditional_writes=True,
+        leftovers=True, acl=True, wants_md5=True, wants_crc32c=True,
     )
     _batch_broken: set = set()  # endpoints whose batch route is missing: go per item at once
     #: GCS's ``maxBytesRewrittenPerCall`` for copies (None: let the service decide).
@@ -442,6 +443,27 @@ class GCSBackend(Backend):
     def stat_meta(self, key: str) -> Optional[ObjectMeta]:
         resource = self._meta(self._name(key))
         return None if resource is None else gcs_meta(key, resource)
+
+    def get_acl(self, key: str) -> Optional[list]:
+        """The object's ACL entries (``objectAccessControls.list``) as ``[{'entity', 'role'}]``,
+        the shape cloud-files' ``list(blob.acl)`` gives; ``None`` if the object is missing."""
+        name = self._name(key)
+        what = f"GET gs://{self.bucket}/{name} ACL"
+        resp = self._request("GET", self._obj_url(name) + "/acl" + self._query(), what)
+        if resp.status == 404:
+            self._missing_or_raise(resp, what)
+            return None
+        if resp.status != 200:
+            raise self._fail(resp, what)
+        try:
+            doc = json.loads(resp.data)
+        except ValueError as err:
+            raise ServerError(f"{what}: unreadable answer: {err}") from err
+        items = doc.get("items") if isinstance(doc, dict) else None
+        if not isinstance(items, list):
+            items = []
+        return [{"entity": str(i["entity"]), "role": str(i["role"])}
+                for i in items if isinstance(i, dict) and i.get("entity") and i.get("role")]
 
     def exists(self, key: str) -> bool:
         return self._meta(self._name(key), "name") is not None
@@ -702,7 +724,7 @@ class GCSBackend(Backend):
         """Remove an upload's temporary objects (best effort: they are garbage either way)."""
         try:
             names = [o["name"] for page in self._pages(upload.tmp, False, "name") for o in page.get("items") or ()]
-            for batch in iter_batches(names, self.capabilities.batch_delete):
+            for batch in iter_batches(names, self.features.batch_delete):
                 self._delete_names(batch)
         except CloudFilesError:
             pass

@@ -60,7 +60,7 @@ from ..exceptions import (
 )
 from ..listings import PageGuard
 from ..meta import ObjectMeta
-from .base import Backend, BackendOptions, Capabilities, GetResult
+from .base import Backend, BackendOptions, Features, GetResult
 from .wire import ranges
 from .wire.errors import annotate
 from .wire.headers import get_checksums, http_meta
@@ -89,7 +89,7 @@ _KEY_SAFE = "/~!$&'()*+,;=:@"
 class HTTPBackend(Backend):
     """GET/HEAD over plain HTTP(S); ``put``/``delete`` raise UnsupportedOperationError."""
 
-    capabilities = Capabilities(writable=False, listable=True)
+    features = Features(writable=False, listable=True, range_into=True)
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
