@@ -1,6 +1,6 @@
 """Google Cloud Storage backend (``gs://``), speaking the JSON API directly.
 
-Requests go over the shared urllib3 pools (no google-cloud-storage in the
+Requests go over the shared connection pools (no google-cloud-storage in the
 hot path: its per-call overhead dominates small-file work). google-auth is
 imported only when credentials are needed and only turns them into bearer
 tokens, cached and refreshed under a lock.
@@ -276,9 +276,7 @@ class GCSBackend(Backend):
         self._root = KeyRoot(cloudpath.path)
         self.endpoint, self._auth, identity = _resolve(cloudpath, options)
         self._limits = _limits.for_options(options)
-        self._pm = connections.pool_manager(
-            ("gs", self.endpoint, identity), maxsize=options.num_threads, timeout=self._limits.timeout
-        )
+        self._pm = connections.pool_manager(("gs", self.endpoint, identity), maxsize=options.num_threads)
         self._api = f"{self.endpoint}/storage/v1/b/{_q(self.bucket)}"
         self._user_project = options.request_payer
 

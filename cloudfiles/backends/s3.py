@@ -2,7 +2,7 @@
 
 Requests are built, signed (AWS Signature Version 4, computed here with
 ``hmac``; signing keys cached per secret/day/region) and sent over the shared
-urllib3 pools of :mod:`cloudfiles.connections`. boto3's per-call machinery
+connection pools of :mod:`cloudfiles.connections`. boto3's per-call machinery
 costs more client CPU than a small object's whole round trip, so it is not
 used; botocore is imported only when its default credential chain is needed.
 
@@ -185,7 +185,7 @@ def _env_endpoint() -> str:
     return url
 
 class S3Backend(Backend):
-    """S3 over SigV4-signed urllib3 requests; see the module docstring."""
+    """S3 over SigV4-signed HTTP/1.1 requests; see the module docstring."""
 
     features = Features(server_side_copy=True, batch_delete=1000, multipart=True, range_streaming=True,
                         conditional_writes=True, touch=True, leftovers=True, acl=True, wants_md5=True,
@@ -280,11 +280,9 @@ class S3Backend(Backend):
         pool = self._pools.get(host)
         if pool is None:
             ident = None if self._unsigned else self._credentials().access_key
-            pm = connections.pool_manager(("s3", self.endpoint, ident), maxsize=self.options.num_threads,
-                                          timeout=self.options.timeout)
-            pool = pm.connection_from_host(host.rsplit(":", 1)[0] if host.count(":") == 1 else host,
-                                           port=int(host.rsplit(":", 1)[1]) if host.count(":") == 1 else None,
-                                           scheme=self._scheme)
+            pm = connections.pool_manager(("s3", self.endpoint, ident), maxsize=self.options.num_threads)
+            pool = pm.for_host(self._scheme, host.rsplit(":", 1)[0] if host.count(":") == 1 else host,
+                               int(host.rsplit(":", 1)[1]) if host.count(":") == 1 else None)
             self._pools[host] = pool
         return pool
 
