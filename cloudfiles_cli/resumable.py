@@ -112,7 +112,7 @@ def run_resumable(command: str, jobs: list, block_size: int, src_options: dict, 
         errors: dict = {}
 
         def one(pair):
-            key, dkey = pair
+            key, dkey = (pair["path"], pair["dest_path"]) if isinstance(pair, dict) else pair  # sized (filters)
             try:
                 if download(src, key, dest, dkey) is None:
                     return key, FileNotFoundError(f"{src.abspath(key)}: no such file")
