@@ -89,10 +89,14 @@ def _stdin_job(lines: list[str], dest: Optional[_Dest]) -> Job:
     return Job(common, dest.as_dir() if dest else "", pairs, "-")
 
 
-def plan(sources: tuple, destination: Optional[str], recursive: bool, options: Optional[dict] = None) -> list[Job]:
+def plan(sources: tuple, destination: Optional[str], recursive: bool, options: Optional[dict] = None,
+         resume: bool = False) -> list[Job]:
     """Apply cp's naming rules to every source (``destination=None`` means stdout).
 
-    ``options``: extra :class:`CloudFiles` keywords for reading the sources."""
+    ``options``: extra :class:`CloudFiles` keywords for reading the sources.
+    ``resume``: a directory copied onto an existing destination that an earlier,
+    interrupted run created (see :func:`_earlier_run_named_dest`) goes on in it
+    instead of nesting below it."""
     options = options or {}
     dest = _Dest(destination) if destination is not None else None
     stdin = "-" in sources
@@ -125,8 +129,12 @@ def plan(sources: tuple, destination: Optional[str], recursive: bool, options: O
                 fail(f"{destination}: not a directory (cannot copy directory {src} onto a file)")
             if loc.key == "":
                 target = dest.as_dir()  # a bucket/root: its contents
-            elif many or dest.is_dir():
+            elif many:
                 target = _join_dir(dest.as_dir(), loc.name)
+            elif dest.is_dir():
+                target = _join_dir(dest.as_dir(), loc.name)
+                if resume and not dest.loc.url.endswith("/") and _earlier_run_named_dest(loc, dest, options):
+                    target = dest.as_dir()
             else:
                 target = dest.as_dir()
             if target.rstrip("/") == loc.url.rstrip("/") or target.startswith(loc.as_dir()):
@@ -147,6 +155,32 @@ def plan(sources: tuple, destination: Optional[str], recursive: bool, options: O
     for (src_base, dest_base), pairs in singles.items():
         jobs.append(Job(src_base, dest_base, pairs, src_base))
     return jobs
+
+
+def _top_level(url: str, options: Optional[dict] = None) -> set[str]:
+    """Names one level below the directory ``url`` ('sub/' for directories)."""
+    return set(CloudFiles(url, **(options or {})).list(flat=True))
+
+
+def _earlier_run_named_dest(src: Loc, dest: _Dest, options: Optional[dict]) -> bool:
+    """Did an earlier ``cp -r SRC DEST`` make DEST the copy itself (DEST did not exist then)?
+
+    Then DEST holds only names SRC has at its top level (an interrupted copy is
+    a part of it), while a copy nested as DEST/NAME/ shows NAME/ in DEST.
+    When both fit (SRC itself has a NAME/ and DEST holds only that), the level
+    below NAME/ decides: SRC/NAME/'s names mean DEST naming, SRC's top-level
+    names mean nesting.
+    """
+    here = _top_level(dest.as_dir())
+    theirs = _top_level(src.as_dir(), options)
+    if not here or not here <= theirs:
+        return False
+    nested = src.name + "/"
+    if here != {nested}:
+        return True
+    below = _top_level(_join_dir(dest.as_dir(), src.name))
+    src_below = _top_level(_join_dir(src.as_dir(), src.name), options)
+    return below <= src_below or not below <= theirs
 
 
 def apply_filters(jobs: list[Job], include: tuple, exclude: tuple, options: Optional[dict] = None) -> list[Job]:
@@ -289,6 +323,8 @@ _NAMING = """
       cloudfiles cp a.txt s3://b/new.txt   -> s3://b/new.txt
       cloudfiles cp -r data s3://b/x       -> s3://b/x/... if s3://b/x/ has files (becomes x/data/...)
                                               otherwise the copy is s3://b/x/...
+      cloudfiles cp --resume -r data s3://b/x   after an interrupted first run: finishes s3://b/x/...
+                                              (x/ holding only names data/ has means the first run made it)
       cloudfiles cp 'dir/*.png' gs://b/img/  (wildcards: * one level, ** any depth)
       cloudfiles ls -r dir | cloudfiles cp - s3://b/dir/   (paths from stdin keep their layout)
       cloudfiles cp s3://b/a.txt -         (bytes to stdout)
@@ -334,7 +370,8 @@ def cp(ctx, sources, destination, recursive, compression, no_clobber, resume, re
         if failed:
             ctx.exit(1)
         return
-    jobs = apply_filters(plan(sources, destination, recursive, src_options), include, exclude, src_options)
+    jobs = apply_filters(plan(sources, destination, recursive, src_options, resume=resume), include, exclude,
+                         src_options)
     skip = "checksum" if resume else ("exists" if no_clobber else False)
 
     def run(todo: list) -> bool:
