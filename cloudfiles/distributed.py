@@ -8,6 +8,7 @@ extra: ``pip install cloudfiles[dask]``.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from typing import Any, Iterator
 
@@ -15,7 +16,7 @@ from .exceptions import CloudFilesError, InvalidInputError
 
 _LOCAL = re.compile(r"local:(\d{1,4})")
 _TCP = re.compile(r"(tcp|tls)://[A-Za-z0-9.\-\[\]:]+:\d{1,5}")
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0  # seconds; CLOUDFILES_CLUSTER_TIMEOUT overrides
 
 
 class ClusterError(CloudFilesError, ConnectionError):
@@ -46,6 +47,19 @@ def _import() -> Any:
     return distributed
 
 
+def _timeout() -> float:
+    raw = os.environ.get("CLOUDFILES_CLUSTER_TIMEOUT")
+    if raw is None:
+        return CONNECT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise InvalidInputError(f"CLOUDFILES_CLUSTER_TIMEOUT must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 @contextlib.contextmanager
 def cluster_client(spec: str) -> Iterator[Any]:
     """A ``distributed.Client`` for ``spec``, closed (and a local cluster stopped) on exit."""
@@ -64,7 +78,7 @@ def cluster_client(spec: str) -> Iterator[Any]:
             cluster.close()
         return
     try:
-        client = distributed.Client(value, timeout=CONNECT_TIMEOUT)
+        client = distributed.Client(value, timeout=_timeout())
     except (OSError, TimeoutError) as err:
         raise ClusterError(f"cannot reach the Dask scheduler at {value}: {err}") from None
     try:

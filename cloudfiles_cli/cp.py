@@ -327,6 +327,10 @@ def cp(ctx, sources, destination, recursive, compression, no_clobber, resume, re
         if failed:
             ctx.exit(1)
         return
+    if cluster is not None:
+        from cloudfiles.distributed import parse_spec
+
+        parse_spec(cluster)  # a bad spec fails before any listing
     jobs = plan(sources, destination, recursive, src_options)
     skip = "checksum" if resume else ("exists" if no_clobber else False)
 
