@@ -76,6 +76,9 @@ class CloudFiles:
     ``deadline`` (seconds; ``CLOUDFILES_DEADLINE``, default 600) bounds one HTTP
     request as a whole, separately from the idle ``timeout``; ``max_body``
     (bytes; ``CLOUDFILES_MAX_BODY``, default 4 GiB) bounds a response held in memory.
+    ``features`` switches backend abilities off for this client, e.g.
+    ``{"server_side_copy": False, "batch_delete": 1}``, so the fallback path runs
+    (see ``cf.features`` and docs/backends.md, "Features").
     """
 
     def __init__(
@@ -106,6 +109,7 @@ class CloudFiles:
         list_page_size: Optional[int] = None,
         deadline: Optional[float] = None,
         max_body: Optional[int] = None,
+        features: Optional[dict] = None,
     ):
         if num_threads is not None and (
             not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 0
@@ -123,7 +127,7 @@ class CloudFiles:
             retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
             part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
             fsync=fsync, max_decompressed_size=max_decompressed_size,
-            locking=locking, lock_dir=lock_dir, **backend_extra,
+            locking=locking, lock_dir=lock_dir, features=features, **backend_extra,
         )
         # None: $CLOUDFILES_MAX_DECOMPRESSED_SIZE or the ratio rule (compression.output_limit).
         self.max_decompressed_size = (
@@ -134,9 +138,11 @@ class CloudFiles:
         self._path = path
         self.cloudpath = paths.ascloudpath(path)
         cls = backend_class(path.protocol)
+        self._features = cls.features if features is None else cls.features.restricted(
+            features, f"{path.protocol}://")
         if num_threads is None:
             # Local backends are CPU-bound under the GIL: one thread beats many.
-            num_threads = 1 if cls.capabilities.local else 20
+            num_threads = 1 if self._features.local else 20
         self.progress = progress
         self.green = bool(green)
         self.num_threads = num_threads
@@ -152,8 +158,8 @@ class CloudFiles:
             fsync=_fsync_setting(fsync),
         )
         self._backend_options = options
-        self.backend = cls(path, options)
-        self._caps = self.backend.capabilities
+        self.backend = self._build_backend(cls)
+        self._caps = self.backend.features
         self.locking = locking
         self._lock_dir = lock_dir
         self._locks = FileLocks(self.lock_dir) if locking and path.protocol == "file" else None
@@ -195,7 +201,24 @@ class CloudFiles:
 
         reset_connection_pools()
         self.backend.close()
-        self.backend = type(self.backend)(self._path, self._backend_options)
+        self.backend = self._build_backend(type(self.backend))
+
+    def _build_backend(self, cls):
+        backend = cls(self._path, self._backend_options)
+        if self._features is not cls.features:
+            backend.features = self._features  # some abilities switched off for this client
+        return backend
+
+    @property
+    def features(self):
+        """What this client's backend can do (:class:`cloudfiles.backends.Features`),
+        after any ``features=`` switched off at construction."""
+        return self._caps
+
+    def _require_writable(self, what: str, key: str = "") -> None:
+        if not self._caps.writable:
+            raise UnsupportedOperationError(
+                f"{self.protocol}:// is read-only: cannot {what} {self.abspath(key) if key else self.cloudpath}")
 
     @property
     def lock_dir(self) -> str:
@@ -270,7 +293,7 @@ class CloudFiles:
 
     def _use_processes(self, parallel: Optional[int]) -> int:
         n = self.parallel if parallel is None else _parse_parallel(parallel)
-        if n > 1 and self.protocol == "mem":
+        if n > 1 and self._caps.process_local:
             return 1  # a child process cannot see this process's memory
         return n
 
@@ -472,7 +495,8 @@ class CloudFiles:
         else:
             stored = compression.compress(content, enc, req.get("compression_level"))
         caps = self._caps
-        if not caps.local and caps.writable and len(stored) > self.composite_upload_threshold \
+        self._require_writable("write", key)
+        if not caps.local and caps.multipart and len(stored) > self.composite_upload_threshold \
                 and len(stored) > self.stream_settings.part_size:
             from .streaming import put_in_parts
 
@@ -509,6 +533,7 @@ class CloudFiles:
                "storage_class": storage_class, "raw": raw}
         _validate_put_options(req)
         if _is_stream(content) and not (self._caps.python_objects and _is_python_object(content)):
+            self._require_writable("write", path)
             inputs.check_binary_stream(content, path)
             if raw:
                 raise InvalidInputError("raw=True is not supported for streamed content; use bytes")
@@ -693,6 +718,7 @@ class CloudFiles:
                executor=None, batch_size: Optional[int] = None) -> None:
         """Delete one or many files; deleting a missing file is not an error.
         ``executor``/``batch_size``: as for :meth:`get`."""
+        self._require_writable("delete", paths if isinstance(paths, str) else "")
         if isinstance(paths, str):
             self._locked_call(self.backend.delete, self._key(paths), exclusive=True)
             return
@@ -815,9 +841,9 @@ class CloudFiles:
         :class:`UnsupportedOperationError`. ``return_recording=True`` returns
         ``(result, TransmissionMonitor)`` (one interval per file).
         """
-        getter = getattr(self.backend, "get_acl", None) if self._caps.acl else None
-        if getter is None:
+        if not self._caps.acl:
             raise UnsupportedOperationError(f"{self.protocol}:// has no access control lists to read")
+        getter = self.backend.get_acl
         keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
         if not return_recording:
             return self._batched_map(keys, 1, None, getter, total, progress, "Fetching ACLs")
@@ -837,14 +863,14 @@ class CloudFiles:
               nocopy: bool = False) -> None:
         """Create missing files empty; refresh the modification time of existing ones
         (not with ``nocopy=True``, which only creates the missing ones)."""
+        self._require_writable("touch", paths if isinstance(paths, str) else "")
         keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
 
         def one(k):
             key = self._key(k)
             if self._call(self.backend.exists, key):
-                toucher = None if nocopy else getattr(self.backend, "touch", None)
-                if toucher is not None:
-                    self._call(toucher, key)
+                if self._caps.touch and not nocopy:
+                    self._call(self.backend.touch, key)
             else:
                 self._put_one({"path": key, "content": b""})
             return k
@@ -894,6 +920,8 @@ class CloudFiles:
         return self._backend_listing(prefix, flat, sizes)
 
     def _backend_listing(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+        if not self._caps.listable:
+            raise UnsupportedOperationError(f"{self.protocol}:// cannot list {self.cloudpath}")
         # A failed page restarts the listing, skipping entries already yielded.
         if sizes:
             fn = lambda: self.backend.list_sizes(prefix, flat)  # noqa: E731
@@ -982,8 +1010,9 @@ class CloudFiles:
                                parallel=self.parallel if parallel is None else parallel)
 
     def move(self, src: str, dest: str) -> None:
-        """Move one file; ``src`` is a key here, ``dest`` a key here or a full cloudpath of the new file."""
-        if isinstance(dest, str) and paths.is_cloudpath_like(dest):
+        """Move one file; ``src`` is a key here, ``dest`` the full path of the new file (a
+        cloudpath, or a local path: absolute, ``./``, ``../`` or ``~``) or else a key here."""
+        if isinstance(dest, str) and (paths.is_cloudpath_like(dest) or _is_local_path(dest)):
             full = paths.normalize(dest)
             parent, _, name = full.rstrip("/").rpartition("/")
             if not name or parent.endswith(":/"):
@@ -1251,6 +1280,13 @@ def _record(tm, fn, size_of):
         raise
     tm.end_io(flight, size_of(result))
     return result
+
+
+def _is_local_path(value: str) -> bool:
+    """A bare local path rather than a key: absolute, or starting with ``./``, ``../`` or ``~``."""
+    seps = ("/", os.sep)
+    return (os.path.isabs(value) or value.startswith(tuple(p + s for p in (".", "..") for s in seps))
+            or value == "~" or value.startswith(tuple("~" + s for s in seps)))
 
 
 def _stored_size(content) -> int:

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 def use(executor: Any, *cfs: "CloudFiles") -> bool:
     """Whether to ship work to ``executor``: it runs other processes, and no
     side is process-local (mem:// lives in this process only)."""
-    return ships_specs(executor) and all(not cf.backend.capabilities.python_objects
-                                         and cf.protocol != "mem" for cf in cfs)
+    return ships_specs(executor) and all(not cf.backend.features.python_objects
+                                         and not cf.backend.features.process_local for cf in cfs)
 
 
 class _Bar:
@@ -163,8 +163,7 @@ def transfer(src: "CloudFiles", dest: "CloudFiles", paths: Optional[Iterable], e
         if isinstance(paths, (str, dict)):
             paths = [paths]
         raw = inputs.to_iter(paths)
-        items = [(k, d, None) for k, d in tr._pairs(raw)] if isinstance(raw, list) or skip else \
-            ((k, d, None) for k, d in tr._pairs(raw))
+        items = list(tr._sized_pairs(raw)) if isinstance(raw, list) or skip else tr._sized_pairs(raw)
         if isinstance(items, list):
             total = len(items)
     index = None
