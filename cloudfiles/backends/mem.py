@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from ..exceptions import NotFoundError, PreconditionFailedError
-from .base import Backend, Features, GetResult, head_dict
+from .base import Backend, BackendOptions, Features, GetResult, head_dict
 
 
 @dataclass
@@ -91,9 +91,15 @@ def clear(bucket: Optional[str] = None) -> None:
             _STORE.pop(bucket, None)
 
 
+@dataclass
+class MemOptions(BackendOptions):
+    """mem:// takes only the common options (none of them changes what it does)."""
+
+
 class MemBackend(Backend):
     features = Features(server_side_copy=True, local=True, process_local=True, batch_delete=1000,
                         batch_exists=1000, acl=True, python_objects=True, touch=True, conditional_writes=True)
+    options_type = MemOptions
 
     def __init__(self, cloudpath, options):
         super().__init__(cloudpath, options)
