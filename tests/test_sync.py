@@ -394,6 +394,11 @@ def test_large_files_stream_and_compare(places):
 def test_bad_arguments(places):
     with pytest.raises(InvalidInputError):
         cloudfiles.sync("mem://x/a", "mem://x/a")
+    for src, dest in (("mem://x/a", "mem://x/a/backup"), ("mem://x/a/sub", "mem://x/a")):
+        with pytest.raises(InvalidInputError, match="overlap"):
+            cloudfiles.sync(src, dest, delete=True)
+    cloudfiles.CloudFiles("mem://x/ab").put("f", b"1")
+    assert cloudfiles.sync("mem://x/ab", "mem://x/a").copied == 1  # a sibling with a common prefix is fine
     with pytest.raises(InvalidInputError):
         cloudfiles.sync("mem://x/a", "mem://x/b", delete="yes")
     with pytest.raises(InvalidInputError):
