@@ -1018,8 +1018,9 @@ class CloudFiles:
                                parallel=self.parallel if parallel is None else parallel)
 
     def move(self, src: str, dest: str) -> None:
-        """Move one file; ``src`` is a key here, ``dest`` a key here or a full cloudpath of the new file."""
-        if isinstance(dest, str) and paths.is_cloudpath_like(dest):
+        """Move one file; ``src`` is a key here, ``dest`` the full path of the new file (a
+        cloudpath, or a local path: absolute, ``./``, ``../`` or ``~``) or else a key here."""
+        if isinstance(dest, str) and (paths.is_cloudpath_like(dest) or _is_local_path(dest)):
             full = paths.normalize(dest)
             parent, _, name = full.rstrip("/").rpartition("/")
             if not name or parent.endswith(":/"):
@@ -1287,6 +1288,13 @@ def _record(tm, fn, size_of):
         raise
     tm.end_io(flight, size_of(result))
     return result
+
+
+def _is_local_path(value: str) -> bool:
+    """A bare local path rather than a key: absolute, or starting with ``./``, ``../`` or ``~``."""
+    seps = ("/", os.sep)
+    return (os.path.isabs(value) or value.startswith(tuple(p + s for p in (".", "..") for s in seps))
+            or value == "~" or value.startswith(tuple("~" + s for s in seps)))
 
 
 def _stored_size(content) -> int:
