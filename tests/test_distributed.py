@@ -216,3 +216,22 @@ def test_spec_round_trips_and_rejects_junk():
     assert pickle.loads(pickle.dumps(spec)).items == ["a"]
     with pytest.raises(InvalidInputError):
         run_batch(BatchSpec("format", "file:///tmp", {}, []))
+
+
+def test_ledger_on_dask_takes_over_a_dead_clients_lease(dask_client, tmp_path):
+    from cloudfiles.resumable_tools import ResumableFileSet, ResumableTransfer
+
+    src = CloudFiles("file://" + str(tmp_path / "src"))
+    files = {f"k{i:03d}": os.urandom(50 + i) for i in range(60)}
+    src.puts(list(files.items()))
+    db = str(tmp_path / "job.db")
+    ResumableTransfer(db).init(src.cloudpath, "file://" + str(tmp_path / "dest"))
+    dead = ResumableFileSet(db, lease_msec=1500).lease(10)  # a client that leased a batch and died
+    assert len(dead) == 10
+    rt = ResumableTransfer(db)
+    with _Keys(dask_client) as rec:
+        rt.execute(block_size=7, executor=dask_client)
+    _check_shipped(rec, "transfer", 8 + 2)  # 50 files in 8 batches, then the dead client's 10 in 2
+    assert rt.rfs.remaining() == 0 and rt.rfs.finished() == 60
+    dest = CloudFiles("file://" + str(tmp_path / "dest"))
+    assert dest.get(list(files), return_dict=True) == files
