@@ -235,3 +235,21 @@ def test_ledger_on_dask_takes_over_a_dead_clients_lease(dask_client, tmp_path):
     assert rt.rfs.remaining() == 0 and rt.rfs.finished() == 60
     dest = CloudFiles("file://" + str(tmp_path / "dest"))
     assert dest.get(list(files), return_dict=True) == files
+
+
+def test_sync_copies_on_dask(dask_client, s3_server, tmp_path):
+    from cloudfiles.sync import sync
+
+    src = CloudFiles("file://" + str(tmp_path / "src"))
+    files = _files(90)
+    src.puts(list(files.items()))
+    dest = CloudFiles(s3_server.cloudpath(s3_server.make_bucket(), "s"), secrets=s3_server.secrets)
+    dest.put("stale.bin", b"old")
+    with _Keys(dask_client) as rec:
+        res = sync(src, dest, delete=True, executor=dask_client)
+    assert [k for k in rec.keys if str(k).startswith("cloudfiles-transfer-")]
+    assert (res.copied, res.skipped, res.deleted, res.failed) == (90, 0, 1, {})
+    assert dest.get(list(files), return_dict=True) == files and not dest.exists("stale.bin")
+    src.put("d0/f0.bin", b"changed!")
+    res = sync(src, dest, executor=dask_client)
+    assert (res.copied, res.skipped) == (1, 89) and dest.get("d0/f0.bin") == b"changed!"

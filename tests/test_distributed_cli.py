@@ -201,7 +201,7 @@ def test_cluster_errors_are_one_line(env, tmp_path):
         assert b"Traceback" not in p.stderr
 
 
-def test_xfer_execute_on_a_local_cluster(env, tmp_path, s3_server):
+def test_xfer_execute_and_sync_on_a_local_cluster(env, tmp_path, s3_server):
     src = tmp_path / "src"
     src.mkdir()
     files = {f"f{i:03d}": os.urandom(100 + i) for i in range(40)}
@@ -218,3 +218,10 @@ def test_xfer_execute_on_a_local_cluster(env, tmp_path, s3_server):
     client = s3_server.boto3_client()
     for k, v in files.items():
         assert client.get_object(Bucket=bucket, Key="x/" + k)["Body"].read() == v
+    # sync --cluster: only the changed file goes
+    (src / "f001").write_bytes(b"new content")
+    p = subprocess.run(CLI + ["sync", "--cluster", "local:1", str(src), s3_server.cloudpath(bucket, "x")],
+                       env=env, capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"copied 1, skipped 39, deleted 0, failed 0" in p.stdout
+    assert client.get_object(Bucket=bucket, Key="x/f001")["Body"].read() == b"new content"
