@@ -22,7 +22,8 @@ from ..compression import SUFFIX_TO_ENCODING
 from .. import keys
 from ..exceptions import CloudPathError, NotFoundError, PreconditionFailedError
 from . import localwrite
-from .base import Backend, BackendOptions, Features, GetResult, check_range, head_dict
+from ..meta import ObjectMeta
+from .base import Backend, BackendOptions, Features, GetResult, check_range
 
 # The read order (see localwrite): plain first, then the reference's suffix order.
 _VARIANTS = list(zip(localwrite.SUFFIXES, localwrite.ENCODINGS))
@@ -187,15 +188,12 @@ class FileBackend(Backend):
             os.close(fd)
         localwrite.fsync_dir(os.path.dirname(found))
 
-    def head(self, key: str) -> Optional[dict]:
+    def stat_meta(self, key: str) -> Optional[ObjectMeta]:
         found, enc, st = self._find(self._path(key))
         if found is None:
             return None
-        return head_dict(
-            size=st.st_size,
-            encoding=enc,
-            last_modified=_dt.datetime.fromtimestamp(st.st_mtime, tz=_dt.timezone.utc),
-        )
+        return ObjectMeta(key=key, size=st.st_size, encoding=enc,
+                          last_modified=_dt.datetime.fromtimestamp(st.st_mtime, tz=_dt.timezone.utc))
 
     def exists(self, key: str) -> bool:
         return self._find(self._path(key))[0] is not None
