@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 from ..exceptions import PreconditionFailedError
 
 if TYPE_CHECKING:
-    from ..cloudfiles import CloudFiles
+    from ..objects import ObjectCore
 
 _MEM_LOCKS: dict[str, threading.Lock] = {}
 _MEM_LOCKS_GUARD = threading.Lock()
@@ -37,8 +37,9 @@ def _token(content: Optional[bytes]) -> Optional[str]:
     return None if content is None else hashlib.sha256(content).hexdigest()
 
 
-def supported(cf: "CloudFiles") -> bool:
+def supported(cf: "ObjectCore") -> bool:
     """True when ``cf``'s backend can do conditional writes (natively or here)."""
+    cf = getattr(cf, "core", cf)  # a CloudFiles stands for its core
     b = cf.backend
     if hasattr(b, "put_if") and hasattr(b, "read_versioned"):
         return True
@@ -46,7 +47,7 @@ def supported(cf: "CloudFiles") -> bool:
 
 
 @contextlib.contextmanager
-def _locked(cf: "CloudFiles", key: str) -> Iterator[None]:
+def _locked(cf: "ObjectCore", key: str) -> Iterator[None]:
     if cf.protocol == "mem":
         bucket = cf.backend.cloudpath.bucket
         with _MEM_LOCKS_GUARD:
@@ -67,22 +68,24 @@ def _locked(cf: "CloudFiles", key: str) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def read_versioned(cf: "CloudFiles", key: str) -> tuple[Optional[bytes], Optional[str]]:
+def read_versioned(cf: "ObjectCore", key: str) -> tuple[Optional[bytes], Optional[str]]:
     """Stored bytes of ``key`` and the token a later :func:`put_if` must present."""
+    cf = getattr(cf, "core", cf)  # a CloudFiles stands for its core
     b = cf.backend
     if hasattr(b, "read_versioned"):
-        return cf._call(b.read_versioned, key)
-    content = cf._call(b.get, key).content
+        return cf.call(b.read_versioned, key)
+    content = cf.call(b.get, key).content
     return content, _token(content)
 
 
-def put_if(cf: "CloudFiles", key: str, content: bytes, expected: Optional[str]) -> str:
+def put_if(cf: "ObjectCore", key: str, content: bytes, expected: Optional[str]) -> str:
     """Write ``content`` at ``key`` only if it still has token ``expected``
     (``None``: only if absent); return the new token.
 
     Raises :class:`PreconditionFailedError` when someone else changed ``key``
     meanwhile, or when the backend cannot make the write conditional.
     """
+    cf = getattr(cf, "core", cf)
     b = cf.backend
     if hasattr(b, "put_if") and hasattr(b, "read_versioned"):
         return b.put_if(key, content, expected)
@@ -92,10 +95,10 @@ def put_if(cf: "CloudFiles", key: str, content: bytes, expected: Optional[str]) 
             "without risking someone else's concurrent change being lost; refusing"
         )
     with _locked(cf, key):
-        current = cf._call(b.get, key).content
+        current = cf.call(b.get, key).content
         if _token(current) != expected:
             raise PreconditionFailedError(
                 f"{cf.abspath(key)} changed since it was read (someone else moved it meanwhile)"
             )
-        cf._call(b.put, key, content, content_type="application/json")
+        cf.call(b.put, key, content, content_type="application/json")
     return _token(content)  # type: ignore[return-value]
