@@ -124,6 +124,17 @@ def _pairs(paths: Iterable) -> Iterator[tuple[str, str]]:
                 f"got {type(item).__name__}: {item!r}")
 
 
+def _sized_pairs(paths: Iterable) -> Iterator[tuple[str, str, Optional[int]]]:
+    """``(src, dest, stored size or None)``: a dict item may carry ``size`` from a listing,
+    which routes the file (streamed or not) without a metadata request."""
+    for item in paths:
+        size = item.get("size") if isinstance(item, dict) else None
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise InvalidInputError(f"a transfer dict's 'size' must be an int >= 0, got {size!r}")
+        for k, d in _pairs((item,)):
+            yield k, d, size
+
+
 def target_encoding(reencode: Union[str, bool, None]) -> object:
     """``_KEEP`` for None/'same'; otherwise the canonical encoding name (None = identity)."""
     if reencode is None or (isinstance(reencode, str) and reencode.strip().lower() == "same"):
@@ -420,15 +431,19 @@ def transfer(
     progress=False,
     skip_existing: Union[bool, str] = False,
     parallel: int = 1,
+    executor: Any = None,
+    batch_size: Optional[int] = None,
     runner: Optional["Runner"] = None,
 ) -> TransferResult:
     """Copy ``paths`` (default: everything listed in ``src``) from ``src`` to ``dest``.
 
     ``paths`` items are names, ``(src, dest)`` tuples or ``{'path', 'dest_path'}``
-    dicts. ``block_size`` bounds the files in flight. ``parallel`` > 1 splits
-    the work over processes; ``runner`` (default: 20 threads) runs the copies
-    in this process. See the module docstring for ``reencode`` and
-    ``skip_existing``. Raises :class:`TransferError` (with ``.errors`` and
+    dicts (which may add ``'size'``, the stored size from a listing, to save a
+    metadata request per file). ``block_size`` bounds the files in flight. ``parallel`` > 1 splits
+    the work over processes; an ``executor`` of other processes (a process pool,
+    a Dask client) gets batches of ``batch_size`` files (:mod:`cloudfiles.dispatch`);
+    ``runner`` (default: 20 threads) runs the copies in this process.
+    See the module docstring for ``reencode`` and ``skip_existing``. Raises :class:`TransferError` (with ``.errors`` and
     ``.result``) after every file was attempted if any failed.
     """
     src, dest = core_of(src), core_of(dest)
@@ -440,6 +455,13 @@ def transfer(
     skip = _skip_mode(skip_existing)
     if content_type is not None and not isinstance(content_type, str):
         raise InvalidInputError(f"content_type must be a str, got {content_type!r}")
+    if executor is not None:
+        from . import dispatch
+
+        if dispatch.use(executor, src, dest):
+            return dispatch.transfer(src, dest, paths, executor, block_size=block_size, reencode=reencode,
+                                     content_type=content_type, allow_missing=allow_missing,
+                                     progress=progress, skip=skip, batch_size=batch_size)
 
     items: Iterable
     total: Optional[int] = None
@@ -454,10 +476,10 @@ def transfer(
             paths = [paths]
         raw = inputs.to_iter(paths)
         if isinstance(raw, list):
-            items = [(k, d, None) for k, d in _pairs(raw)]
+            items = list(_sized_pairs(raw))
             total = len(items)
         else:
-            items = ((k, d, None) for k, d in _pairs(raw))
+            items = _sized_pairs(raw)
             if parallel > 1:
                 items = list(items)
                 total = len(items)
@@ -478,6 +500,12 @@ def transfer(
     else:
         result = _run_threads(job, items, block_size, progress, total, runner)
 
+    return finish(result, src, allow_missing)
+
+
+def finish(result: TransferResult, src: "ObjectCore", allow_missing: bool) -> TransferResult:
+    """Turn missing sources into failures unless ``allow_missing``; raise
+    :class:`TransferError` (``.errors``, ``.result``) if any file failed."""
     missing_sources = set()
     for key in list(result.missing):
         if not allow_missing:

@@ -72,10 +72,10 @@ def _register() -> None:
     from .listing import du, ls
     from .verify import verify
     from .xfer import xfer
-    from .misc import license, mkdir
+    from .misc import acl, license, mkdir
     from .cleanup import cleanup
 
-    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias, xfer, mkdir, license, cleanup):
+    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias, xfer, mkdir, license, acl, cleanup):
         cli.add_command(command)
     try:
         from .dataset import add_group_options, dataset

@@ -270,7 +270,8 @@ class GCSBackend(Backend):
     """gs:// over the GCS JSON API."""
 
     capabilities = Capabilities(
-        server_side_copy=True, batch_delete=100, batch_exists=100, wants_md5=True, wants_crc32c=True
+        server_side_copy=True, batch_delete=100, batch_exists=100, wants_md5=True, wants_crc32c=True,
+        acl=True,
     )
     _batch_broken: set = set()  # endpoints whose batch route is missing: go per item at once
     #: GCS's ``maxBytesRewrittenPerCall`` for copies (None: let the service decide).
@@ -454,6 +455,27 @@ class GCSBackend(Backend):
         if resp.status != 200:
             raise self._fail(resp, what)
         return json.loads(resp.data)
+
+    def get_acl(self, key: str) -> Optional[list]:
+        """The object's ACL entries (``objectAccessControls.list``) as ``[{'entity', 'role'}]``,
+        the shape cloud-files' ``list(blob.acl)`` gives; ``None`` if the object is missing."""
+        name = self._name(key)
+        what = f"GET gs://{self.bucket}/{name} ACL"
+        resp = self._request("GET", self._obj_url(name) + "/acl" + self._query(), what)
+        if resp.status == 404:
+            self._missing_or_raise(resp, what)
+            return None
+        if resp.status != 200:
+            raise self._fail(resp, what)
+        try:
+            doc = json.loads(resp.data)
+        except ValueError as err:
+            raise ServerError(f"{what}: unreadable answer: {err}") from err
+        items = doc.get("items") if isinstance(doc, dict) else None
+        if not isinstance(items, list):
+            items = []
+        return [{"entity": str(i["entity"]), "role": str(i["role"])}
+                for i in items if isinstance(i, dict) and i.get("entity") and i.get("role")]
 
     def head(self, key: str) -> Optional[dict]:
         meta = self._meta(self._name(key))

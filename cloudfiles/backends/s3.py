@@ -102,6 +102,63 @@ def _parse_error(body: bytes) -> tuple[str, str, Optional[ET.Element]]:
     return "", "", None
 
 
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+_GRANTEE_FIELDS = ("DisplayName", "EmailAddress", "ID", "URI")
+
+
+def parse_acl(body: bytes, what: str) -> dict:
+    """An ``AccessControlPolicy`` document as boto3's ``get_object_acl`` returns it.
+
+    The body comes from the network: a document type declaration (the way to
+    entity-expansion and external-entity tricks) is refused, and only the
+    known elements are read, as text.
+    """
+    head = body[:4096].lstrip()
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise CloudFilesError(f"{what}: the ACL document declares a DOCTYPE/ENTITY; refused")
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as err:
+        raise ServerError(f"{what}: unreadable ACL document: {err}") from err
+    if not root.tag.endswith("AccessControlPolicy"):
+        raise CloudFilesError(f"{what}: expected an AccessControlPolicy document, got <{root.tag}> "
+                          f"({head[:80]!r})")
+
+    def fields(elem: Optional[ET.Element], names) -> dict:
+        out = {}
+        for name in names:
+            value = _text(elem, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    owner_elem = root.find(_NS + "Owner")
+    if owner_elem is None:
+        owner_elem = root.find("Owner")
+    grants = []
+    acl = root.find(_NS + "AccessControlList")
+    if acl is None:
+        acl = root.find("AccessControlList")
+    for grant in list(acl) if acl is not None else []:
+        if not grant.tag.endswith("Grant"):
+            continue
+        grantee_elem = grant.find(_NS + "Grantee")
+        if grantee_elem is None:
+            grantee_elem = grant.find("Grantee")
+        grantee = fields(grantee_elem, _GRANTEE_FIELDS)
+        if grantee_elem is not None and grantee_elem.get(_XSI_TYPE):
+            grantee["Type"] = grantee_elem.get(_XSI_TYPE)
+        entry: dict = {"Grantee": grantee}
+        permission = _text(grant, "Permission")
+        if permission is not None:
+            entry["Permission"] = permission
+        grants.append(entry)
+    result: dict = {"Grants": grants}
+    if owner_elem is not None:
+        result["Owner"] = fields(owner_elem, ("DisplayName", "ID"))
+    return result
+
+
 def _is_aws_dns_bucket(bucket: str) -> bool:
     return 3 <= len(bucket) <= 63 and "." not in bucket and bucket == bucket.lower() and "_" not in bucket
 
@@ -130,7 +187,8 @@ def _env_endpoint() -> str:
 class S3Backend(Backend):
     """S3 over SigV4-signed urllib3 requests; see the module docstring."""
 
-    capabilities = Capabilities(server_side_copy=True, batch_delete=1000, wants_md5=True, min_part_size=5 * MiB)
+    capabilities = Capabilities(server_side_copy=True, batch_delete=1000, wants_md5=True, min_part_size=5 * MiB,
+                                acl=True)
     #: keys per ListObjectsV2 page (None: the service's default, 1000 on AWS)
     list_page_size: Optional[int] = None
     #: the largest object one CopyObject may copy (5 GiB on AWS); larger ones are
@@ -829,6 +887,19 @@ class S3Backend(Backend):
                        "upload-id-marker": _text(doc, "NextUploadIdMarker") or ""}
             guard.token("\0".join(markers.values()))
             params = dict(params, **markers)
+
+    def get_acl(self, key: str) -> Optional[dict]:
+        """``GetObjectAcl`` (GET ?acl) as boto3 shapes it: ``{'Owner': {...}, 'Grants': [{'Grantee':
+        {...}, 'Permission': ...}]}``; ``None`` if the object is missing."""
+        full = self._full_key(key)
+        what = f"GetObjectAcl {self._where(full)}"
+        resp = self._request("GET", full, what, query={"acl": ""})
+        if resp.status == 404 and _parse_error(resp.data)[0] in ("NoSuchKey", ""):
+            self._check_bucket_after_404(what)
+            return None
+        if resp.status != 200:
+            raise self._error(resp, what)
+        return parse_acl(resp.data, what)
 
     def stat(self, key: str) -> Optional[ObjectStat]:
         """Size, encoding, ETag and the part size recorded by our multipart uploads.
