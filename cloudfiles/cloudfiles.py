@@ -169,6 +169,18 @@ class CloudFiles:
     def retry_policy(self) -> retry.RetryPolicy:
         return self._core.retry_policy
 
+    @retry_policy.setter
+    def retry_policy(self, policy: retry.RetryPolicy) -> None:
+        self._core.retry_policy = policy
+
+    @stream_settings.setter
+    def stream_settings(self, settings) -> None:
+        self._core.stream_settings = settings
+
+    @max_decompressed_size.setter
+    def max_decompressed_size(self, value) -> None:
+        self._core.max_decompressed_size = None if value is None else compression.parse_size(value)
+
     def __repr__(self) -> str:
         from .redact import redact
 
