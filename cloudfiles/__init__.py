@@ -5,6 +5,7 @@
     cf.puts([("a", b"..."), ("b", b"...")], compress="gzip")
     cf.get(["a", "b"])
 """
+from .backends import register_backend
 from .cloudfiles import CloudFile, CloudFiles, dl
 from .exceptions import *  # noqa: F401,F403 - the exception hierarchy is public
 from .exceptions import __all__ as _exc_all
@@ -60,5 +61,5 @@ def dataset(name: str, auto_install: bool = True, **kwargs):
 
 __all__ = [
     "CloudFiles", "CloudFile", "CloudPath", "ResumableTransfer", "dl", "dataset", "clear_memory",
-    "reset_connection_pools", "sync", "SyncResult", "__version__",
+    "reset_connection_pools", "register_backend", "sync", "SyncResult", "__version__",
 ] + list(_exc_all)

@@ -73,6 +73,9 @@ class CloudFiles:
     ``deadline`` (seconds; ``CLOUDFILES_DEADLINE``, default 600) bounds one HTTP
     request as a whole, separately from the idle ``timeout``; ``max_body``
     (bytes; ``CLOUDFILES_MAX_BODY``, default 4 GiB) bounds a response held in memory.
+    ``features`` switches backend abilities off for this client, e.g.
+    ``{"server_side_copy": False, "batch_delete": 1}``, so the fallback path runs
+    (see ``cf.features`` and docs/backends.md, "Features").
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class CloudFiles:
         list_page_size: Optional[int] = None,
         deadline: Optional[float] = None,
         max_body: Optional[int] = None,
+        features: Optional[dict] = None,
     ):
         if num_threads is not None and (
             not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 0
@@ -116,7 +120,7 @@ class CloudFiles:
             part_threads=part_threads, large_threshold=large_threshold, fsync=fsync,
             max_decompressed_size=max_decompressed_size, locking=locking, lock_dir=lock_dir,
             listing=listing, list_page_size=list_page_size, deadline=deadline, max_body=max_body,
-            num_threads=num_threads,
+            num_threads=num_threads, features=features,
         )
         self._core = ObjectCore(cloudpath, **core_options)
         self._init_kwargs = dict(progress=progress, green=green, parallel=parallel, **self._core.options)
@@ -194,6 +198,15 @@ class CloudFiles:
         self._core.reconnect()
 
     @property
+    def features(self):
+        """What this client's backend can do (:class:`cloudfiles.backends.Features`),
+        after any ``features=`` switched off at construction."""
+        return self._core.features
+
+    def _require_writable(self, what: str, key: str = "") -> None:
+        self._core.require_writable(what, key)
+
+    @property
     def lock_dir(self) -> str:
         """Where file:// advisory locks live (``lock_dir=``, else see :mod:`cloudfiles.locking`)."""
         return self._core.lock_dir
@@ -252,7 +265,7 @@ class CloudFiles:
 
     def _use_processes(self, parallel: Optional[int]) -> int:
         n = self.parallel if parallel is None else _parse_parallel(parallel)
-        if n > 1 and self.protocol == "mem":
+        if n > 1 and self._core.features.process_local:
             return 1  # a child process cannot see this process's memory
         return n
 
@@ -402,6 +415,7 @@ class CloudFiles:
                "storage_class": storage_class, "raw": raw}
         _validate_put_options(req)
         if _is_stream(content) and not (self._core.features.python_objects and _is_python_object(content)):
+            self._require_writable("write", path)
             inputs.check_binary_stream(content, path)
             if raw:
                 raise InvalidInputError("raw=True is not supported for streamed content; use bytes")
@@ -586,6 +600,7 @@ class CloudFiles:
                executor=None, batch_size: Optional[int] = None) -> None:
         """Delete one or many files; deleting a missing file is not an error.
         ``executor``/``batch_size``: as for :meth:`get`."""
+        self._require_writable("delete", paths if isinstance(paths, str) else "")
         if isinstance(paths, str):
             self._core.locked_call(self.backend.delete, self._core.key(paths), exclusive=True)
             return
@@ -708,9 +723,9 @@ class CloudFiles:
         :class:`UnsupportedOperationError`. ``return_recording=True`` returns
         ``(result, TransmissionMonitor)`` (one interval per file).
         """
-        getter = getattr(self.backend, "get_acl", None) if self._core.features.acl else None
-        if getter is None:
+        if not self._core.features.acl:
             raise UnsupportedOperationError(f"{self.protocol}:// has no access control lists to read")
+        getter = self.backend.get_acl
         keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
         if not return_recording:
             return self._batched_map(keys, 1, None, getter, total, progress, "Fetching ACLs")
@@ -730,14 +745,14 @@ class CloudFiles:
               nocopy: bool = False) -> None:
         """Create missing files empty; refresh the modification time of existing ones
         (not with ``nocopy=True``, which only creates the missing ones)."""
+        self._require_writable("touch", paths if isinstance(paths, str) else "")
         keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
 
         def one(k):
             key = self._core.key(k)
             if self._core.call(self.backend.exists, key):
-                toucher = None if nocopy else getattr(self.backend, "touch", None)
-                if toucher is not None:
-                    self._core.call(toucher, key)
+                if self._core.features.touch and not nocopy:
+                    self._core.call(self.backend.touch, key)
             else:
                 self._core.write({"path": key, "content": b""})
             return k
@@ -870,8 +885,9 @@ class CloudFiles:
                                parallel=self.parallel if parallel is None else parallel)
 
     def move(self, src: str, dest: str) -> None:
-        """Move one file; ``src`` is a key here, ``dest`` a key here or a full cloudpath of the new file."""
-        if isinstance(dest, str) and paths.is_cloudpath_like(dest):
+        """Move one file; ``src`` is a key here, ``dest`` the full path of the new file (a
+        cloudpath, or a local path: absolute, ``./``, ``../`` or ``~``) or else a key here."""
+        if isinstance(dest, str) and (paths.is_cloudpath_like(dest) or _is_local_path(dest)):
             full = paths.normalize(dest)
             parent, _, name = full.rstrip("/").rpartition("/")
             if not name or parent.endswith(":/"):
@@ -1140,6 +1156,13 @@ def _record(tm, fn, size_of):
         raise
     tm.end_io(flight, size_of(result))
     return result
+
+
+def _is_local_path(value: str) -> bool:
+    """A bare local path rather than a key: absolute, or starting with ``./``, ``../`` or ``~``."""
+    seps = ("/", os.sep)
+    return (os.path.isabs(value) or value.startswith(tuple(p + s for p in (".", "..") for s in seps))
+            or value == "~" or value.startswith(tuple("~" + s for s in seps)))
 
 
 def _stored_size(content) -> int:

@@ -26,8 +26,8 @@ def _core(end: Any):
 def use(executor: Any, *cfs: "CloudFiles") -> bool:
     """Whether to ship work to ``executor``: it runs other processes, and no
     side is process-local (mem:// lives in this process only)."""
-    return ships_specs(executor) and all(not cf.backend.capabilities.python_objects
-                                         and cf.protocol != "mem" for cf in cfs)
+    return ships_specs(executor) and all(not cf.backend.features.python_objects
+                                         and not cf.backend.features.process_local for cf in cfs)
 
 
 class _Bar:

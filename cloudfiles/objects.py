@@ -65,6 +65,7 @@ class ObjectCore:
         deadline: Optional[float] = None,
         max_body: Optional[int] = None,
         num_threads: Optional[int] = None,
+        features: Optional[dict] = None,
     ):
         self._spec = (cloudpath, {k: v for k, v in dict(
             secrets=secrets, use_https=use_https, endpoint=endpoint, request_payer=request_payer,
@@ -73,7 +74,7 @@ class ObjectCore:
             part_threads=part_threads, large_threshold=large_threshold, fsync=fsync,
             max_decompressed_size=max_decompressed_size, locking=locking, lock_dir=lock_dir,
             listing=listing, list_page_size=list_page_size, deadline=deadline, max_body=max_body,
-            num_threads=num_threads).items() if v is not None})
+            num_threads=num_threads, features=features).items() if v is not None})
         # Read by the backends: http listing style/page size; limits.py: deadline, max_body.
         extra = {k: v for k, v in (("listing", listing), ("list_page_size", list_page_size),
                                    ("deadline", deadline), ("max_body", max_body)) if v is not None}
@@ -87,8 +88,11 @@ class ObjectCore:
         self.cloudpath = paths.ascloudpath(path)
         self._root = self.cloudpath.rstrip("/") + "/"
         cls = backend_class(path.protocol)
+        # Abilities switched off for this client (features=) stand in for the backend's own.
+        self._features = cls.features if features is None else cls.features.restricted(
+            features, f"{path.protocol}://")
         if num_threads is None:
-            num_threads = 1 if cls.capabilities.local else 20
+            num_threads = 1 if self._features.local else 20
         self.secrets = secrets
         self.request_payer = request_payer
         self.retry_policy = retry_policy or retry.DEFAULT_POLICY
@@ -98,11 +102,11 @@ class ObjectCore:
             composite_upload_threshold=composite_upload_threshold, extra=extra,
             fsync=_fsync_setting(fsync),
         )
-        self.backend = cls(path, self._backend_options)
+        self.backend = self._build_backend(cls)
         # Where part-level work (parallel parts of one large object) runs; the
         # facade sets its own (threads, green threads or its executor).
         self.runner: Runner = DEFAULT_RUNNER
-        self.features = self.backend.capabilities
+        self.features = self.backend.features
         self.locking = locking
         self._lock_dir = lock_dir
         self._locks = FileLocks(self.lock_dir) if locking and path.protocol == "file" else None
@@ -138,10 +142,24 @@ class ObjectCore:
     def lock_dir(self) -> str:
         return self._lock_dir if self._lock_dir is not None else default_lock_dir()
 
+    def _build_backend(self, cls):
+        backend = cls(self.path, self._backend_options)
+        if self._features is not cls.features:
+            backend.features = self._features  # some abilities switched off for this client
+        return backend
+
     def reconnect(self) -> None:
         """Rebuild the backend on fresh connection pools."""
         self.backend.close()
-        self.backend = type(self.backend)(self.path, self._backend_options)
+        self.backend = self._build_backend(type(self.backend))
+
+    def require_writable(self, what: str, key: str = "") -> None:
+        """Refuse (``UnsupportedOperationError``) to change a read-only service."""
+        if not self.features.writable:
+            from .exceptions import UnsupportedOperationError
+
+            raise UnsupportedOperationError(
+                f"{self.protocol}:// is read-only: cannot {what} {self.abspath(key) if key else self.cloudpath}")
 
     def abspath(self, key: str) -> str:
         """The full cloudpath of ``key``."""
@@ -248,8 +266,9 @@ class ObjectCore:
         else:
             stored = compression.compress(content, enc, req.get("compression_level"))
         feats = self.features
+        self.require_writable("write", key)
         content_type = req.get("content_type") or "application/octet-stream"
-        if not feats.local and feats.writable and len(stored) > self.composite_upload_threshold \
+        if not feats.local and feats.multipart and len(stored) > self.composite_upload_threshold \
                 and len(stored) > self.stream_settings.part_size:
             from .streaming import put_in_parts
 
@@ -294,6 +313,10 @@ class ObjectCore:
     def listing(self, prefix: str = "", flat: bool = False, sizes: bool = False
                 ) -> Iterator[tuple[str, Optional[int]]]:
         """``(key, size or None)`` under ``prefix``, sorted; a failed page resumes the listing."""
+        if not self.features.listable:
+            from .exceptions import UnsupportedOperationError
+
+            raise UnsupportedOperationError(f"{self.protocol}:// cannot list {self.cloudpath}")
         if sizes:
             fn = lambda: self.backend.list_sizes(prefix, flat)  # noqa: E731
         else:

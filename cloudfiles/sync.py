@@ -129,7 +129,7 @@ def list_objects(cf: "CloudFiles", prefix: str = "") -> Iterator[ObjectMeta]:
         def make() -> Iterable[ObjectMeta]:
             return (ObjectMeta(key=k, size=s) for k, s in backend.list_sizes(prefix, False))
     entries: Iterable[ObjectMeta]
-    if backend.capabilities.local:
+    if backend.features.local:
         entries = make()
     else:
         entries = retry.resumable(make, lambda m: m.key, cf.retry_policy)
@@ -547,7 +547,7 @@ def sync(src: Union[str, "CloudFiles"], dest: Union[str, "CloudFiles"], *, delet
     if s.cloudpath.rstrip("/") == d.cloudpath.rstrip("/"):
         raise InvalidInputError(f"sync source and destination are the same place: {s.cloudpath}")
     _check_source_root(s)
-    if not d.backend.capabilities.writable and not dry_run:
+    if not d.backend.features.writable and not dry_run:
         raise InvalidInputError(f"{d.cloudpath}: the destination cannot be written")
     actions = plan(s, d, delete=delete, checksum=checksum, select=select)
     return execute(s, d, actions, dry_run=dry_run, batch_size=batch_size, block_size=block_size,

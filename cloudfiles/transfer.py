@@ -55,6 +55,7 @@ from .exceptions import (
     MissingSourceError,
     NotFoundError,
     TransferError,
+    UnsupportedOperationError,
 )
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ def fingerprint(cf: "ObjectCore", key: str, read_local: bool = True) -> Optional
     cheaper than any metadata they could keep; network backends answer with
     one metadata request.
     """
-    if read_local and cf.features.local:
+    if read_local and cf.backend.features.local:
         threshold = cf.stream_settings.threshold
         size = cf.call(cf.backend.size, key) if threshold is not None else None
         if size is not None and size > threshold:
@@ -290,7 +291,8 @@ def copy_one(src: "ObjectCore", dest: "ObjectCore", key: str, dkey: str, target=
     """
     skey, dkey = src.key(key), dest.key(dkey)
     keep = target is _KEEP
-    if keep and content_type is None and data is None and src.backend.same_service(dest.backend):
+    if keep and content_type is None and data is None and src.backend.features.server_side_copy \
+            and dest.backend.features.server_side_copy and src.backend.same_service(dest.backend):
         try:
             if src.call(src.backend.copy_within, skey, dest.backend, dkey):
                 return (size or 0), True
@@ -301,7 +303,7 @@ def copy_one(src: "ObjectCore", dest: "ObjectCore", key: str, dkey: str, target=
         stat = None
         if size is None and threshold is not None:
             # The size decides the route: a large object must never be read whole.
-            if src.features.local:
+            if src.backend.features.local:
                 size = src.call(src.backend.size, skey)
             else:
                 stat = src.call(src.backend.stat, skey)
@@ -411,7 +413,7 @@ def _dest_index(dest: "ObjectCore", dkeys: Optional[list[str]]) -> Optional[dict
     """Stored sizes of the destination from one listing, or None when heads are cheaper."""
     if dkeys is not None and len(dkeys) < _LIST_DEST_MIN:
         return None
-    if not dest.features.listable:
+    if not dest.backend.features.listable:
         return None
     prefix = "" if dkeys is None else _common_dir(dkeys)
     try:
@@ -449,6 +451,8 @@ def transfer(
     src, dest = core_of(src), core_of(dest)
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise InvalidInputError(f"block_size must be a positive int, got {block_size!r}")
+    if not dest.backend.features.writable:
+        raise UnsupportedOperationError(f"{dest.protocol}:// is read-only: cannot transfer into {dest.cloudpath}")
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
         raise InvalidInputError(f"parallel must be a positive int, got {parallel!r}")
     target = target_encoding(reencode)
@@ -493,7 +497,8 @@ def transfer(
             dest_index = _dest_index(dest, dkeys)
 
     job = _Job(src, dest, target, content_type, skip, dest_index)
-    nproc = parallel if src.protocol != "mem" and dest.protocol != "mem" else 1
+    # a child process cannot see storage that lives in this one (mem://)
+    nproc = 1 if src.backend.features.process_local or dest.backend.features.process_local else parallel
     if nproc > 1 and total and total > 1:
         result = _run_processes(job, items, nproc, block_size, progress, total,  # type: ignore[arg-type]
                                 runner.concurrency if runner else 20)

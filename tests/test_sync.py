@@ -400,3 +400,87 @@ def test_bad_arguments(places):
         cloudfiles.sync("mem://x/a", "mem://x/b", batch_size=0)
     with pytest.raises(InvalidInputError):
         cloudfiles.sync(3, "mem://x/b")
+
+
+# ------------------------------------------------------------------- CLI
+def _cli(*args, env=None, ok=True):
+    from tests.test_cli import run
+
+    return run(*args, env=env, ok=ok)
+
+
+def _s3_env(server) -> dict:
+    return {"AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
+            "AWS_DEFAULT_REGION": server.region}
+
+
+def test_cli_sync_dry_run_prints_every_action_then_sync_does_them(places, tmp_path):
+    server = places.s3()
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "a.txt").write_bytes(b"alpha")
+    (src / "d" / "b.bin").write_bytes(b"bb")
+    (src / "skip.tmp").write_bytes(b"t")
+    dest = places.make("s3")
+    dest.puts([("a.txt", b"alpha"), ("old", b"123"), ("keep.tmp", b"k")])
+    env = _s3_env(server)
+    before = snapshot(dest)
+    out = _cli("sync", "--dry-run", "--delete", "--exclude", "*.tmp", str(src), dest.cloudpath, env=env)
+    assert out.stdout.decode().splitlines() == [
+        "copy d/b.bin (new, 2 bytes)", "delete old (absent, 3 bytes)",
+        "dry run: copied 1, skipped 1, deleted 1, failed 0, bytes 2"]
+    assert snapshot(dest) == before
+    out = _cli("sync", "--delete", "--exclude", "*.tmp", str(src), dest.cloudpath, env=env)
+    assert out.stdout.decode().splitlines() == ["copied 1, skipped 1, deleted 1, failed 0, bytes 2"]
+    assert contents(dest) == {"a.txt": b"alpha", "d/b.bin": b"bb", "keep.tmp": b"k"}
+    (src / "a.txt").write_bytes(b"ALPHA")
+    out = _cli("sync", "--checksum", "--include", "*.txt", str(src), dest.cloudpath, env=env)
+    assert out.stdout.decode().splitlines() == ["copied 1, skipped 0, deleted 0, failed 0, bytes 5"]
+    assert dest.get("a.txt") == b"ALPHA"
+
+
+def test_cli_sync_exits_1_naming_each_failed_file(places, tmp_path):
+    server = places.s3()
+    px = places.proxy()
+    dest = places.make("s3", px)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(4):
+        (src / f"f{i}").write_bytes(b"x" * i)
+    px.status(403, method="PUT", path=r"/root/f2$", times=None)
+    out = _cli("sync", str(src), dest.cloudpath, env=_s3_env(server), ok=False)
+    assert out.returncode == 1
+    assert out.stdout.decode().splitlines() == ["copied 3, skipped 0, deleted 0, failed 1, bytes 4"]
+    err = out.stderr.decode().splitlines()
+    assert len(err) == 1 and err[0].startswith("cloudfiles: sync: ") and "f2" in err[0]
+
+
+def test_cli_sync_refuses_bad_input_in_one_line(tmp_path):
+    (tmp_path / "f").write_bytes(b"1")
+    for args in (["sync", str(tmp_path / "nope"), str(tmp_path / "d"), "--delete"],
+                 ["sync", str(tmp_path / "f"), str(tmp_path / "d")],
+                 ["sync", str(tmp_path), str(tmp_path / "d"), "--include", "a[/]"]):
+        out = _cli(*args, ok=False)
+        assert out.returncode == 1 and len(out.stderr.decode().splitlines()) == 1, out.stderr
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_cli_cp_recursive_with_include_and_exclude(places, tmp_path, direction):
+    server = places.s3()
+    env = _s3_env(server)
+    local = tmp_path / "tree"
+    (local / "img" / "tmp").mkdir(parents=True)
+    for name in ("a.png", "a.txt", "img/b.png", "img/tmp/c.png"):
+        (local / name).write_bytes(name.encode())
+    remote = places.make("s3")
+    if direction == "up":
+        _cli("cp", "-r", "--include", "*.png", "--exclude", "tmp/", str(local), remote.cloudpath + "/", env=env)
+        assert sorted(remote.list()) == ["tree/a.png", "tree/img/b.png"]
+    else:
+        remote.puts([(n, n.encode()) for n in ("a.png", "a.txt", "img/b.png", "img/tmp/c.png")])
+        out = tmp_path / "out"
+        _cli("cp", "-r", "--exclude", "*.txt", "--exclude", "img/tmp/", remote.cloudpath, str(out), env=env)
+        got = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+        assert got == ["a.png", "img/b.png"]
+        assert (out / "img" / "b.png").read_bytes() == b"img/b.png"

@@ -1,6 +1,6 @@
 """Google Cloud Storage backend (``gs://``), speaking the JSON API directly.
 
-Requests go over the shared urllib3 pools (no google-cloud-storage in the
+Requests go over the shared connection pools (no google-cloud-storage in the
 hot path: its per-call overhead dominates small-file work). google-auth is
 imported only when credentials are needed and only turns them into bearer
 tokens, cached and refreshed under a lock.
@@ -52,7 +52,7 @@ from ..exceptions import (
 )
 from ..integrity import Checksums
 from ..listings import PageGuard
-from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, head_dict, iso_time, iter_batches
+from .base import Backend, BackendOptions, Features, GetResult, PartInfo, head_dict, iso_time, iter_batches
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/devstorage.full_control",)
@@ -269,9 +269,9 @@ def _object_metadata(content_type: Optional[str], encoding: Optional[str], cache
 class GCSBackend(Backend):
     """gs:// over the GCS JSON API."""
 
-    capabilities = Capabilities(
-        server_side_copy=True, batch_delete=100, batch_exists=100, wants_md5=True, wants_crc32c=True,
-        acl=True,
+    features = Features(
+        server_side_copy=True, batch_delete=100, batch_exists=100, multipart=True, conditional_writes=True,
+        leftovers=True, acl=True, wants_md5=True, wants_crc32c=True,
     )
     _batch_broken: set = set()  # endpoints whose batch route is missing: go per item at once
     #: GCS's ``maxBytesRewrittenPerCall`` for copies (None: let the service decide).
@@ -286,9 +286,7 @@ class GCSBackend(Backend):
         self._root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
         self.endpoint, self._auth, identity = _resolve(cloudpath, options)
         self._limits = _limits.for_options(options)
-        self._pm = connections.pool_manager(
-            ("gs", self.endpoint, identity), maxsize=options.num_threads, timeout=self._limits.timeout
-        )
+        self._pm = connections.pool_manager(("gs", self.endpoint, identity), maxsize=options.num_threads)
         self._api = f"{self.endpoint}/storage/v1/b/{_q(self.bucket)}"
         self._user_project = options.request_payer
 
@@ -756,7 +754,7 @@ class GCSBackend(Backend):
         """Remove an upload's temporary objects (best effort: they are garbage either way)."""
         try:
             names = [o["name"] for page in self._pages(upload.tmp, False, "name") for o in page.get("items") or ()]
-            for batch in iter_batches(names, self.capabilities.batch_delete):
+            for batch in iter_batches(names, self.features.batch_delete):
                 self._delete_names(batch)
         except CloudFilesError:
             pass

@@ -2,7 +2,7 @@
 
 Requests are built, signed (AWS Signature Version 4, computed here with
 ``hmac``; signing keys cached per secret/day/region) and sent over the shared
-urllib3 pools of :mod:`cloudfiles.connections`. boto3's per-call machinery
+connection pools of :mod:`cloudfiles.connections`. boto3's per-call machinery
 costs more client CPU than a small object's whole round trip, so it is not
 used; botocore is imported only when its default credential chain is needed.
 
@@ -56,7 +56,7 @@ from ..exceptions import (
 )
 from ..integrity import Checksums
 from ..listings import PageGuard
-from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict, iso_time
+from .base import Backend, BackendOptions, Features, GetResult, ObjectStat, PartInfo, head_dict, iso_time
 from ..http1 import _Response, _check_header_value, _exchange
 from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
 
@@ -185,10 +185,11 @@ def _env_endpoint() -> str:
     return url
 
 class S3Backend(Backend):
-    """S3 over SigV4-signed urllib3 requests; see the module docstring."""
+    """S3 over SigV4-signed HTTP/1.1 requests; see the module docstring."""
 
-    capabilities = Capabilities(server_side_copy=True, batch_delete=1000, wants_md5=True, min_part_size=5 * MiB,
-                                acl=True)
+    features = Features(server_side_copy=True, batch_delete=1000, multipart=True, range_streaming=True,
+                        conditional_writes=True, touch=True, leftovers=True, acl=True, wants_md5=True,
+                        min_part_size=5 * MiB)
     #: keys per ListObjectsV2 page (None: the service's default, 1000 on AWS)
     list_page_size: Optional[int] = None
     #: the largest object one CopyObject may copy (5 GiB on AWS); larger ones are
@@ -279,11 +280,9 @@ class S3Backend(Backend):
         pool = self._pools.get(host)
         if pool is None:
             ident = None if self._unsigned else self._credentials().access_key
-            pm = connections.pool_manager(("s3", self.endpoint, ident), maxsize=self.options.num_threads,
-                                          timeout=self.options.timeout)
-            pool = pm.connection_from_host(host.rsplit(":", 1)[0] if host.count(":") == 1 else host,
-                                           port=int(host.rsplit(":", 1)[1]) if host.count(":") == 1 else None,
-                                           scheme=self._scheme)
+            pm = connections.pool_manager(("s3", self.endpoint, ident), maxsize=self.options.num_threads)
+            pool = pm.for_host(self._scheme, host.rsplit(":", 1)[0] if host.count(":") == 1 else host,
+                               int(host.rsplit(":", 1)[1]) if host.count(":") == 1 else None)
             self._pools[host] = pool
         return pool
 
@@ -928,7 +927,7 @@ class S3Backend(Backend):
         requests (each reading a byte range of the source, pinned to its ETag);
         the upload is aborted if any part fails."""
         size = meta["Content-Length"]
-        part = min(max(self.copy_part_size, self.capabilities.min_part_size, -(-size // MAX_PARTS)),
+        part = min(max(self.copy_part_size, self.features.min_part_size, -(-size // MAX_PARTS)),
                    self.max_single_copy)
         part = max(part, -(-size // MAX_PARTS))
         headers = {"content-type": meta["Content-Type"] or "application/octet-stream"}
