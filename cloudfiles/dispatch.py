@@ -168,8 +168,7 @@ def transfer(src: "CloudFiles", dest: "CloudFiles", paths: Optional[Iterable], e
         if isinstance(paths, (str, dict)):
             paths = [paths]
         raw = inputs.to_iter(paths)
-        items = [(k, d, None) for k, d in tr._pairs(raw)] if isinstance(raw, list) or skip else \
-            ((k, d, None) for k, d in tr._pairs(raw))
+        items = list(tr._sized_pairs(raw)) if isinstance(raw, list) or skip else tr._sized_pairs(raw)
         if isinstance(items, list):
             total = len(items)
     index = None

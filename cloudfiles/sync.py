@@ -435,63 +435,82 @@ def execute(src: "CloudFiles", dest: "CloudFiles", actions: Iterable[Action], *,
             on_action: Optional[Callable[[Action], None]] = None, progress=False) -> SyncResult:
     """Take ``actions`` (from :func:`plan`) in batches of ``batch_size``; return the totals.
 
-    The next batch is gathered (listing goes on) while the previous one runs,
-    so at most two batches are held. ``on_action`` is called, in this thread,
-    with every copy and delete as its batch finishes (resolved from ``check``).
-    An error of the planner (a listing failure) is raised after the batch
-    running at that moment finished, with ``.result`` carrying what was done.
+    ``actions`` is consumed in a helper thread (so listing goes on while a batch
+    runs) that hands over at most two batches ahead; batches run here, in the
+    calling thread, in order (so Ctrl-C stops as a transfer does). ``on_action``
+    is called with every copy and delete as its batch finishes (a ``check``
+    resolved to one of them). An error of ``actions`` (a listing failure) is
+    raised once the batches before it ran, with ``.result`` carrying what was done.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    import queue
+    import threading
 
     result = SyncResult(dry_run=dry_run)
     bar = _bar(progress)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudfiles-sync")
-    pending = None
+    handoff: "queue.Queue[tuple]" = queue.Queue(maxsize=2)
+    stop = threading.Event()
 
-    def collect(fut) -> None:
-        part, done = fut.result()
-        result.merge(part)
-        if on_action is not None:
-            for a in done:
-                on_action(a)
-        if bar is not None:
-            bar.update(len(done) + part.skipped)
-            bar.set_postfix_str(result.summary(), refresh=False)
-
-    try:
-        batch: list[Action] = []
-        for action in actions:
-            if action.kind not in KINDS:
-                raise InvalidInputError(f"unknown sync action kind {action.kind!r}")
-            if action.kind == SKIP:
-                result.skipped += 1
-                if bar is not None:
-                    bar.update(1)
-                continue
-            batch.append(action)
-            if len(batch) >= batch_size:
-                if pending is not None:
-                    collect(pending)
-                pending = pool.submit(_run_batch, src, dest, batch, dry_run, block_size)
-                batch = []
-        if pending is not None:
-            collect(pending)
-            pending = None
-        if batch:
-            collect(pool.submit(_run_batch, src, dest, batch, dry_run, block_size))
-    except BaseException as err:
-        if pending is not None:
+    def hand(item: tuple) -> bool:
+        while not stop.is_set():
             try:
-                collect(pending)
-            except Exception:  # noqa: BLE001 - the first error is the one to raise
-                pass
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            batch: list[Action] = []
+            skipped = 0
+            for action in actions:
+                if stop.is_set():
+                    return
+                if not isinstance(action, Action) or action.kind not in KINDS:
+                    raise InvalidInputError(f"not a sync action: {action!r}")
+                if action.kind == SKIP:
+                    skipped += 1
+                else:
+                    batch.append(action)
+                if len(batch) >= batch_size or skipped >= batch_size:
+                    if not hand(("batch", (batch, skipped))):
+                        return
+                    batch, skipped = [], 0
+            if (batch or skipped) and not hand(("batch", (batch, skipped))):
+                return
+            hand(("end", None))
+        except BaseException as err:  # handed to the consumer, raised there
+            hand(("error", err))
+
+    producer = threading.Thread(target=produce, name="cloudfiles-sync-plan", daemon=True)
+    producer.start()
+    try:
+        while True:
+            kind, payload = handoff.get()
+            if kind == "end":
+                break
+            if kind == "error":
+                raise payload
+            batch, skipped = payload
+            result.skipped += skipped
+            done: list[Action] = []
+            if batch:
+                part, done = _run_batch(src, dest, batch, dry_run, block_size)
+                result.merge(part)
+                if on_action is not None:
+                    for a in done:
+                        on_action(a)
+            if bar is not None:
+                bar.update(skipped + len(batch))
+                bar.set_postfix_str(result.summary(), refresh=False)
+    except BaseException as err:
         try:
             err.result = result  # type: ignore[attr-defined]
         except (AttributeError, TypeError):
             pass
         raise
     finally:
-        pool.shutdown(wait=True)
+        stop.set()
         if bar is not None:
             bar.close()
     return result

@@ -484,3 +484,24 @@ def test_cli_cp_recursive_with_include_and_exclude(places, tmp_path, direction):
         got = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
         assert got == ["a.png", "img/b.png"]
         assert (out / "img" / "b.png").read_bytes() == b"img/b.png"
+
+
+def test_plan_and_execute_are_separable(places, capsys):
+    """A plan is plain data: it can be listed, filtered, shipped, then executed in batches."""
+    import pickle
+
+    from cloudfiles.sync import execute
+
+    src, dest = places.make("mem"), places.make("file")
+    src.puts([(f"f{i:02d}", b"x" * i) for i in range(12)])
+    dest.puts([("f00", b""), ("f01", b"y"), ("stale", b"s")])
+    actions = pickle.loads(pickle.dumps(list(plan(src, dest, delete=True))))
+    assert [(a.kind, a.reason) for a in actions[:3]] == [("skip", "same size"), ("skip", "same size"),
+                                                         ("copy", "new")]
+    assert actions[-1] == Action("delete", "stale", 1, "absent")
+    res = execute(src, dest, actions, batch_size=5, progress=True)
+    assert (res.copied, res.skipped, res.deleted, res.bytes) == (10, 2, 1, sum(range(2, 12)))
+    assert "Syncing" in capsys.readouterr().err  # the progress bar counted on stderr
+    assert sorted(dest.list()) == [f"f{i:02d}" for i in range(12)]
+    with pytest.raises(InvalidInputError):
+        execute(src, dest, [("copy", "f00")])
