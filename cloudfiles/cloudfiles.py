@@ -76,6 +76,11 @@ class CloudFiles:
     ``features`` switches backend abilities off for this client, e.g.
     ``{"server_side_copy": False, "batch_delete": 1}``, so the fallback path runs
     (see ``cf.features`` and docs/backends.md, "Features").
+    ``options`` passes options that only one backend takes, e.g.
+    ``{"copy_part_size": 64 * 2**20}`` for s3://; each backend's options type
+    (``S3Options``, ``GCSOptions``, ``HTTPOptions``, ``FileOptions``, ``MemOptions``)
+    refuses names it does not know, as it does ``listing=``, ``list_page_size=`` and
+    ``fsync=`` given to a backend without them (docs/backends.md, "Options").
     """
 
     def __init__(
@@ -107,6 +112,7 @@ class CloudFiles:
         deadline: Optional[float] = None,
         max_body: Optional[int] = None,
         features: Optional[dict] = None,
+        options: Optional[dict] = None,
     ):
         if num_threads is not None and (
             not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 0
@@ -120,7 +126,7 @@ class CloudFiles:
             part_threads=part_threads, large_threshold=large_threshold, fsync=fsync,
             max_decompressed_size=max_decompressed_size, locking=locking, lock_dir=lock_dir,
             listing=listing, list_page_size=list_page_size, deadline=deadline, max_body=max_body,
-            num_threads=num_threads, features=features,
+            num_threads=num_threads, features=features, options=options,
         )
         self._core = ObjectCore(cloudpath, **core_options)
         self._init_kwargs = dict(progress=progress, green=green, parallel=parallel, **self._core.options)
@@ -600,10 +606,12 @@ class CloudFiles:
                executor=None, batch_size: Optional[int] = None) -> None:
         """Delete one or many files; deleting a missing file is not an error.
         ``executor``/``batch_size``: as for :meth:`get`."""
-        self._require_writable("delete", paths if isinstance(paths, str) else "")
         if isinstance(paths, str):
-            self._core.locked_call(self.backend.delete, self._core.key(paths), exclusive=True)
+            key = self._core.key(paths)  # a bad key is refused as such, read-only or not
+            self._require_writable("delete", paths)
+            self._core.locked_call(self.backend.delete, key, exclusive=True)
             return
+        self._require_writable("delete")
         keys = inputs.to_iter(paths)
         shipping = self._shipping(executor)
         if shipping is not None:

@@ -19,7 +19,7 @@ import os
 from typing import Any, Iterator, Optional, Union
 
 from . import compression, integrity, paths, retry
-from .backends import BackendOptions, backend_class
+from .backends import backend_class
 from .backends.base import check_range, iter_batches
 from .compression import normalize_content_encoding, normalize_encoding
 from .exceptions import DecompressionError, InvalidInputError
@@ -66,6 +66,7 @@ class ObjectCore:
         max_body: Optional[int] = None,
         num_threads: Optional[int] = None,
         features: Optional[dict] = None,
+        options: Optional[dict] = None,
     ):
         self._spec = (cloudpath, {k: v for k, v in dict(
             secrets=secrets, use_https=use_https, endpoint=endpoint, request_payer=request_payer,
@@ -74,8 +75,10 @@ class ObjectCore:
             part_threads=part_threads, large_threshold=large_threshold, fsync=fsync,
             max_decompressed_size=max_decompressed_size, locking=locking, lock_dir=lock_dir,
             listing=listing, list_page_size=list_page_size, deadline=deadline, max_body=max_body,
-            num_threads=num_threads, features=features).items() if v is not None})
-        # Read by the backends: http listing style/page size; limits.py: deadline, max_body.
+            num_threads=num_threads, features=features, options=options).items() if v is not None})
+        if options is not None and not isinstance(options, dict):
+            raise InvalidInputError(f"options must be a dict of backend options, got {type(options).__name__}")
+        # Backend options given as keywords (checked against the backend's options type).
         extra = {k: v for k, v in (("listing", listing), ("list_page_size", list_page_size),
                                    ("deadline", deadline), ("max_body", max_body)) if v is not None}
         # None: $CLOUDFILES_MAX_DECOMPRESSED_SIZE or the ratio rule (compression.output_limit).
@@ -96,12 +99,10 @@ class ObjectCore:
         self.secrets = secrets
         self.request_payer = request_payer
         self.retry_policy = retry_policy or retry.DEFAULT_POLICY
-        self._backend_options = BackendOptions(
+        self._backend_options = _backend_options(
+            cls, path.protocol, extra, options or {}, fsync,
             secrets=secrets, num_threads=max(num_threads, 1), request_payer=request_payer,
-            no_sign_request=no_sign_request, timeout=timeout,
-            composite_upload_threshold=composite_upload_threshold, extra=extra,
-            fsync=_fsync_setting(fsync),
-        )
+            no_sign_request=no_sign_request, timeout=timeout)
         self.backend = self._build_backend(cls)
         # Where part-level work (parallel parts of one large object) runs; the
         # facade sets its own (threads, green threads or its executor).
@@ -352,6 +353,25 @@ def _composite_threshold(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInputError(f"composite_upload_threshold must be a non-negative int (bytes), got {value!r}")
     return value
+
+
+def _backend_options(cls, protocol: str, keywords: dict, given: dict, fsync: Optional[bool], **common: Any):
+    """The backend's options (its ``options_type``) from the constructor's keywords
+    and ``options=``; a name the backend does not take raises InvalidInputError."""
+    import dataclasses
+
+    from .backends.base import _COMMON_OPTIONS
+
+    clash = sorted(k for k in given if k in _COMMON_OPTIONS or k in keywords)
+    if clash:
+        raise InvalidInputError(f"pass {', '.join(clash)} as CloudFiles keyword(s), not in options=")
+    otype = cls.options_type
+    values = dict(common, **keywords, **given)
+    if "fsync" in {f.name for f in dataclasses.fields(otype)}:
+        values["fsync"] = _fsync_setting(fsync)
+    elif fsync is not None:
+        values["fsync"] = fsync  # refused below: only file:// writes local files
+    return otype.build(values, f"{protocol}://")
 
 
 def _fsync_setting(fsync: Optional[bool]) -> bool:

@@ -563,8 +563,13 @@ def sync(src: Union[str, "CloudFiles"], dest: Union[str, "CloudFiles"], *, delet
     if num_threads is not None:
         options["num_threads"] = num_threads
     s, d = _client(src, options), _client(dest, options)
-    if s.cloudpath.rstrip("/") == d.cloudpath.rstrip("/"):
+    a, b = s.cloudpath.rstrip("/") + "/", d.cloudpath.rstrip("/") + "/"
+    if a == b:
         raise InvalidInputError(f"sync source and destination are the same place: {s.cloudpath}")
+    if a.startswith(b) or b.startswith(a):  # copying into itself, or deleting the source as 'extra'
+        inner, outer = (s, d) if a.startswith(b) else (d, s)
+        raise InvalidInputError(f"sync source and destination overlap: {inner.cloudpath} is inside "
+                                f"{outer.cloudpath}")
     _check_source_root(s)
     if not d.backend.features.writable and not dry_run:
         raise InvalidInputError(f"{d.cloudpath}: the destination cannot be written")
