@@ -285,8 +285,7 @@ def test_keys_with_unusual_characters(places):
 
 def _seed_for_delete(places, px):
     server = places.s3()
-    src = places.make("s3", px)
-    src.backend.list_page_size = 2  # S3: a page size for tests (the http backend has an option)
+    src = places.make("s3", px, list_page_size=2)
     dest = places.make("mem")
     src.puts([(f"k{i:02d}", b"v") for i in range(10)])
     dest.puts([(f"k{i:02d}", b"v") for i in range(10)] + [("zz-extra", b"e"), ("a-extra", b"e")])
@@ -317,8 +316,7 @@ def test_a_destination_listing_failing_midway_deletes_nothing(places):
     px = places.proxy()
     server = places.s3()
     src = places.make("mem")
-    dest = places.make("s3", px)
-    dest.backend.list_page_size = 2
+    dest = places.make("s3", px, list_page_size=2)
     src.puts([(f"k{i:02d}", b"v") for i in range(6)])
     dest.puts([(f"k{i:02d}", b"v") for i in range(0, 6, 2)] + [("a-extra", b"e"), ("k99", b"e")])
     before = snapshot(dest)
