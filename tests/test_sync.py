@@ -43,6 +43,10 @@ class Places:
             return CloudFiles("file://" + str(self.tmp / name), **kw)
         if kind == "mem":
             return CloudFiles(f"mem://m-{name}/root", **kw)
+        if kind == "gcs":
+            server = self.request.getfixturevalue("gcs_server")
+            self.request.getfixturevalue("monkeypatch").setenv("STORAGE_EMULATOR_HOST", server.endpoint)
+            return CloudFiles(f"gs://{server.create_bucket()}/root", **kw)
         server = self.s3()
         bucket = bucket or server.make_bucket()
         endpoint = px.url if px is not None else server.endpoint
@@ -73,7 +77,8 @@ def contents(cf: CloudFiles) -> dict:
     return {k: cf.get(k) for k in cf.list() if not k.endswith("/")}
 
 
-PAIRS = [("file", "s3"), ("s3", "file"), ("s3", "s3"), ("mem", "mem"), ("mem", "file"), ("file", "mem")]
+PAIRS = [("file", "s3"), ("s3", "file"), ("s3", "s3"), ("mem", "mem"), ("mem", "file"), ("file", "mem"),
+         ("file", "gcs"), ("gcs", "s3")]
 
 
 @pytest.mark.parametrize("src_kind,dest_kind", PAIRS)
