@@ -578,12 +578,14 @@ class CloudFiles:
 
         return streaming.stream(self, self._key(path), raw=raw)
 
-    def download_file(self, path: str, local_path: str, raw: bool = False) -> int:
+    def download_file(self, path: str, local_path: str, raw: bool = False, resume: bool = True) -> int:
         """Save one file to ``local_path`` (decoded unless ``raw``), atomically and
-        verified, in parallel parts; returns the bytes written."""
+        verified, in parallel parts; returns the bytes written. With ``resume``, a
+        large download keeps a partial file beside ``local_path`` that a rerun
+        continues (docs/api.md)."""
         from . import streaming
 
-        return streaming.download_to_file(self, self._key(path), local_path, raw=raw)
+        return streaming.download_to_file(self, self._key(path), local_path, raw=raw, resume=resume)
 
     def upload_file(self, local_path: str, path: str, compress=None, compression_level: Optional[int] = None,
                     content_type: Optional[str] = None, cache_control: Optional[str] = None,

@@ -446,20 +446,28 @@ def fill_fd(cf: "CloudFiles", key: str, st: ObjectStat, settings: StreamSettings
 
 def download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool = False,
                      part_size: Optional[int] = None, parallel: Optional[int] = None,
-                     attempts: int = 3) -> int:
+                     attempts: int = 3, resume: bool = True) -> int:
     """Download ``key`` into ``local_path`` atomically; returns the bytes written.
 
     Parts land in a temporary file beside the destination, which is renamed
-    into place only after the whole-object check passed.
+    into place only after the whole-object check passed. With ``resume``, an
+    object of more than one part whose stored bytes are the output goes
+    through a resumable partial file (:mod:`cloudfiles.resume`).
     """
     settings = settings_for(cf, part_size, parallel)
     directory = os.path.dirname(os.path.abspath(local_path))
     os.makedirs(directory, exist_ok=True)
     last_err: Optional[BaseException] = None
+    first: Optional[ObjectStat] = stat_or_raise(cf, key)
+    if resume and first.size > settings.part_size and (
+            raw or compression.normalize_content_encoding(first.encoding) is None):
+        from . import resume as _resume
+
+        return _resume.download(cf, key, local_path, settings, _resume.install_at(local_path), attempts, first)
     for _ in range(attempts):
         tmp = f"{local_path}.cftmp-{uuid.uuid4().hex[:12]}"
         try:
-            st = stat_or_raise(cf, key)
+            st, first = first or stat_or_raise(cf, key), None
             enc = compression.normalize_content_encoding(st.encoding)
             if raw or enc is None:
                 # Stored bytes are the output: parts are written in place, in parallel.
@@ -712,6 +720,11 @@ def _copy_into_file_backend(src: "CloudFiles", key: str, dest: "CloudFiles", des
     """Stored bytes of ``key`` written in place into a file:// destination's
     temporary file (its multipart upload), which is renamed into place only
     after the whole-object check passed."""
+    if stat.size > settings.part_size and hasattr(dest.backend, "resumable_target"):
+        from . import resume
+
+        final, installer = dest.backend.resumable_target(dest_key, encoding)
+        return resume.download(src, key, final, settings, installer, attempts, stat)
     last_err: Optional[BaseException] = None
     for _ in range(attempts):
         upload = dest._call(dest.backend.multipart_begin, dest_key,

@@ -35,6 +35,8 @@ class Capabilities:
     min_part_size: int = 0  # smallest part a multipart upload accepts (all but the last)
     acl: bool = False  # get_acl(key) reads the object's access control (None if missing)
     python_objects: bool = False  # put/get keep non-bytes content as the Python object itself
+    pinned_reads: bool = False  # ranged reads take ``pin=`` (an ObjectStat) and fail with
+    #                             ObjectChangedError when the object is no longer that version
 
 
 @dataclass
@@ -184,11 +186,14 @@ class Backend:
             import base64
 
             md5 = base64.b64decode(md5).hex()
+        gen = meta.get("Generation")
         return ObjectStat(
             size=meta["Content-Length"],
             encoding=meta.get("Content-Encoding"),
             checksums=Checksums(md5=md5, etag=meta.get("ETag"), crc32c=meta.get("Crc32c"),
                                 size=meta["Content-Length"]),
+            etag=meta.get("ETag"), version=None if gen is None else str(gen),
+            last_modified=meta.get("Last-Modified"),
         )
 
     def multipart_begin(self, key: str, encoding: Optional[str] = None, content_type: Optional[str] = None,
@@ -234,6 +239,11 @@ class ObjectStat:
     size: int
     encoding: Optional[str] = None
     checksums: Optional[Checksums] = None
+    # The object's identity, as cloudfiles.meta.ObjectMeta names it: which version of the
+    # object these bytes are (a resumed download continues only the same one).
+    etag: Optional[str] = None  # the service's ETag, md5 or not
+    version: Optional[str] = None  # GCS generation / S3 VersionId
+    last_modified: Optional["_dt.datetime"] = None
 
 
 @dataclass

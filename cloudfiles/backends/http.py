@@ -58,6 +58,7 @@ from ..exceptions import (
     InvalidInputError,
     ListingError,
     NetworkError,
+    ObjectChangedError,
     UnsupportedOperationError,
 )
 from ..integrity import Checksums
@@ -87,7 +88,7 @@ _KEY_SAFE = "/~!$&'()*+,;=:@"
 class HTTPBackend(Backend):
     """GET/HEAD over plain HTTP(S); ``put``/``delete`` raise UnsupportedOperationError."""
 
-    capabilities = Capabilities(writable=False, listable=True)
+    capabilities = Capabilities(writable=False, listable=True, pinned_reads=True)
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -192,7 +193,7 @@ class HTTPBackend(Backend):
             return GetResult(b"", enc)
         raise self._fail(res, "GET", final)
 
-    def read_range_into(self, key: str, start: int, buf: memoryview) -> Optional[int]:
+    def read_range_into(self, key: str, start: int, buf: memoryview, pin: Optional[ObjectStat] = None) -> Optional[int]:
         """Read bytes ``[start, start + len(buf))`` of ``key`` straight into ``buf``.
 
         The large-download path uses this: the body is copied into ``buf`` as it
@@ -200,11 +201,19 @@ class HTTPBackend(Backend):
         is anything but a plain 206 for exactly that range (a redirect, a server
         ignoring Range, an error): the caller then uses :meth:`get`, which
         handles every case.
+
+        ``pin`` (a stat of the object) sends ``If-Match`` with its strong ETag and
+        compares the ETag and Last-Modified the answer carries with it: a replaced
+        object raises ObjectChangedError.
         """
         url = self.url(key)
         want = len(buf)
         hdrs = dict(self._headers)
         hdrs["Range"] = f"bytes={start}-{start + want - 1}"
+        strong = pin.etag if pin is not None and pin.etag and not pin.etag.startswith("W/") else None
+        if strong and "\r" not in strong and "\n" not in strong:
+            hdrs["If-Match"] = strong if strong.startswith('"') else f'"{strong}"'
+
         got = 0
 
         def sink(chunk: bytes) -> None:
@@ -215,6 +224,8 @@ class HTTPBackend(Backend):
             got += len(chunk)
 
         res = request(self._pm, "GET", url, headers=hdrs, limits=self._limits, sink=sink)
+        if pin is not None:
+            _check_pin(res, pin, url)
         m = _CONTENT_RANGE.match(res.headers.get("Content-Range", ""))
         if res.status != 206 or not m or int(m.group(1)) != start or res.headers.get("Content-Encoding"):
             return None
@@ -288,7 +299,8 @@ class HTTPBackend(Backend):
         h, size = found
         sums = _checksums(h, trust_size=False)
         sums.size = size
-        return ObjectStat(size=size, encoding=h.get("Content-Encoding"), checksums=sums)
+        return ObjectStat(size=size, encoding=h.get("Content-Encoding"), checksums=sums,
+                          etag=h.get("ETag") or None, last_modified=_http_date(h.get("Last-Modified")))
 
     # -- listing ----------------------------------------------------------------
     def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
@@ -739,3 +751,18 @@ def _child_text(el, name: str) -> str:
         if _local(child.tag) == name:
             return child.text or ""
     return ""
+
+
+def _check_pin(res, pin: ObjectStat, url: str) -> None:
+    """Raise ObjectChangedError when a ranged answer is not from the version ``pin`` describes."""
+    if res.status == 412:
+        raise ObjectChangedError(f"GET {url}: the object changed during the download (If-Match failed)")
+    if res.status != 206:
+        return
+    etag = res.headers.get("ETag")
+    if pin.etag and etag and etag.strip('"') != pin.etag.strip('"'):
+        raise ObjectChangedError(f"GET {url}: the object changed during the download "
+                                 f"(ETag {etag} where {pin.etag} was)")
+    modified = _http_date(res.headers.get("Last-Modified"))
+    if pin.last_modified is not None and modified is not None and modified != pin.last_modified:
+        raise ObjectChangedError(f"GET {url}: the object changed during the download (Last-Modified {modified})")
