@@ -162,35 +162,89 @@ def _fetch_into(cf: "CloudFiles", key: str, start: int, view: memoryview, pin: "
 
 
 # ------------------------------------------------------------------- filling
+class _PartDigest:
+    """An incremental md5 or crc32c of one part."""
+
+    __slots__ = ("kind", "md5", "crc")
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.md5 = hashlib.md5() if kind == "md5" else None
+        self.crc = 0
+
+    def update(self, data) -> None:
+        if self.md5 is not None:
+            self.md5.update(data)
+        else:
+            self.crc = integrity.crc32c_value(data, self.crc)
+
+    def hexdigest(self) -> str:
+        return self.md5.hexdigest() if self.md5 is not None else f"{self.crc:08x}"
+
+
+def _slices(missing: list[int], parallel: int) -> list[tuple[int, int]]:
+    """Cut the missing part indexes into at most about ``parallel`` contiguous
+    ``[first, last)`` runs of similar length."""
+    if not missing:
+        return []
+    per = -(-len(missing) // max(1, parallel))
+    out: list[tuple[int, int]] = []
+    first = prev = missing[0]
+    for i in missing[1:] + [None]:  # type: ignore[list-item]
+        if i is not None and i == prev + 1 and i - first < per:
+            prev = i
+            continue
+        out.append((first, prev + 1))
+        if i is not None:
+            first = prev = i
+    return out
+
+
 def _fill_parts(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, digest: str, parallel: int,
                 partial: Partial) -> Callable[[], None]:
-    """Every part fetched (or re-hashed from disk) by its own thread; returns the
-    final check (the multipart ETag, when there is one)."""
+    """Recorded parts re-hashed from disk, then the missing ones fetched, each
+    written and hashed on its own; returns the final check (the multipart ETag,
+    when there is one). Backends that stream a range (S3, GCS) read each run of
+    missing parts as one request, recording each part as it completes (fewer,
+    longer requests: servers that re-read the object per request, as moto does,
+    pay far less); others read part by part into one buffer per thread."""
     size = st.size
     count = -(-size // part_size)
     local = threading.local()
     fd = partial.fd
+    digests: list[str] = [""] * count
 
-    def one(i: int) -> str:
-        a = i * part_size
-        n = min(part_size, size - a)
+    def buffer(n: int) -> memoryview:
         buf = getattr(local, "buf", None)
         if buf is None:
             buf = local.buf = bytearray(part_size)
-        view = memoryview(buf)[:n]
-        recorded = partial.done.get(i)
-        if recorded is not None:
-            _pread_into(fd, view, a)
-            if _digest(digest, view) != recorded:
-                raise _Doubt(f"part {i} of the partial file does not match its record")
-            return recorded
+        return memoryview(buf)[:n]
+
+    def check(i: int) -> None:
+        a = i * part_size
+        view = buffer(min(part_size, size - a))
+        _pread_into(fd, view, a)
+        if _digest(digest, view) != partial.done[i]:
+            raise _Doubt(f"part {i} of the partial file does not match its record")
+        digests[i] = partial.done[i]
+
+    def one(i: int) -> None:
+        a = i * part_size
+        view = buffer(min(part_size, size - a))
         _fetch_into(cf, key, a, view, st)
         _pwrite_all(fd, view, a)
-        d = _digest(digest, view)
-        partial.record(i, d)
-        return d
+        digests[i] = _digest(digest, view)
+        partial.record(i, digests[i])
 
-    digests = _run_pool(one, count, parallel)
+    def run(first: int, last: int) -> None:
+        _stream_run(cf, key, st, part_size, digest, first, last, partial, digests)
+
+    _run_pool([(check, (i,)) for i in sorted(partial.done)], parallel)
+    missing = [i for i in range(count) if i not in partial.done]
+    if hasattr(cf.backend, "read_range_to"):
+        _run_pool([(run, r) for r in _slices(missing, parallel)], parallel)
+    else:
+        _run_pool([(one, (i,)) for i in missing], parallel)
 
     def verify() -> None:
         etag = ((st.checksums.etag if st.checksums else None) or "").strip('"')
@@ -202,19 +256,73 @@ def _fill_parts(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, di
     return verify
 
 
-def _run_pool(fn: Callable[[int], str], count: int, parallel: int) -> list[str]:
-    workers = max(1, min(parallel, count))
-    out: list[str] = [""] * count
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="cf-resume")
-    futures: dict[Future, int] = {}
+def _stream_run(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, digest: str, first: int,
+                last: int, partial: Partial, digests: list[str]) -> None:
+    """Parts ``[first, last)`` as one streamed ranged read, written in place chunk by
+    chunk; each part is recorded the moment its last byte is written, and a retry
+    continues from the first part not yet recorded."""
+    size = st.size
+    backend = cf.backend
+    pinned = backend.capabilities.pinned_reads
+    fd = partial.fd
+    state = {"next": first}
+
+    def attempt() -> None:
+        i = state["next"]
+        if i >= last:
+            return
+        pos = i * part_size
+        end = min(last * part_size, size)
+        part_end = min(pos + part_size, size)
+        h = _PartDigest(digest)
+
+        def sink(chunk) -> None:
+            nonlocal i, pos, part_end, h
+            view = memoryview(chunk)
+            while view:
+                take = min(len(view), part_end - pos)
+                if take <= 0:
+                    raise IntegrityError(f"parts {first}-{last} of {cf.abspath(key)!r}: more bytes than asked for")
+                piece = view[:take]
+                _pwrite_all(fd, piece, pos)
+                h.update(piece)
+                pos += take
+                view = view[take:]
+                if pos == part_end:
+                    digests[i] = h.hexdigest()
+                    partial.record(i, digests[i])
+                    i += 1
+                    state["next"] = i
+                    part_end = min(pos + part_size, size)
+                    h = _PartDigest(digest)
+
+        start = pos
+        n = backend.read_range_to(key, start, end, sink, pin=st) if pinned else \
+            backend.read_range_to(key, start, end, sink)
+        if n is None:
+            raise NotFoundError(f"{cf.abspath(key)} disappeared during a ranged read")
+        if state["next"] != last:
+            raise IntegrityError(f"parts {first}-{last} of {cf.abspath(key)!r}: the answer ended at byte {pos}")
+
+    cf._call(attempt)
+
+
+def _run_pool(jobs: list, parallel: int) -> None:
+    """Run ``(fn, args)`` jobs on up to ``parallel`` threads; the first failure is
+    raised once the jobs already running have finished (queued ones are dropped)."""
+    if not jobs:
+        return
+    if len(jobs) == 1:
+        fn, args = jobs[0]
+        fn(*args)
+        return
+    pool = ThreadPoolExecutor(max(1, min(parallel, len(jobs))), thread_name_prefix="cf-resume")
     try:
-        for i in range(count):
-            futures[pool.submit(fn, i)] = i
-        for fut, i in futures.items():
-            out[i] = fut.result()
+        futures = [pool.submit(fn, *args) for fn, args in jobs]
+        for fut in futures:
+            fut.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return out
 
 
 def _fill_ordered(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, digest: str, parallel: int,
