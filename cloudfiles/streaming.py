@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Optional, Union
 
 from . import compression, integrity
@@ -454,7 +454,15 @@ def download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool = Fa
     object of more than one part whose stored bytes are the output goes
     through a resumable partial file (:mod:`cloudfiles.resume`).
     """
+    from . import budget
+
     settings = settings_for(cf, part_size, parallel)
+    with budget.for_stream(settings.part_size, settings.parallel) as granted:  # shared with other transfers
+        return _download_to_file(cf, key, local_path, raw, replace(settings, parallel=granted), attempts, resume)
+
+
+def _download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool, settings: StreamSettings,
+                      attempts: int, resume: bool) -> int:
     directory = os.path.dirname(os.path.abspath(local_path))
     os.makedirs(directory, exist_ok=True)
     last_err: Optional[BaseException] = None
@@ -660,9 +668,13 @@ def upload_stream(cf: "CloudFiles", key: str, source: Union[BinaryIO, Iterable[b
 
 
 def upload_file(cf: "CloudFiles", local_path: str, key: str, **kwargs) -> int:
-    """Upload a local file in parallel parts without reading it whole."""
-    with open(local_path, "rb") as f:
-        return upload_stream(cf, key, f, **kwargs)
+    """Upload a local file in parallel parts without reading it whole (its parts
+    in flight come out of the process's byte budget, cloudfiles/budget.py)."""
+    from . import budget
+
+    settings = settings_for(cf, kwargs.get("part_size"), kwargs.get("parallel"))
+    with budget.for_stream(settings.part_size, settings.parallel) as granted, open(local_path, "rb") as f:
+        return upload_stream(cf, key, f, **dict(kwargs, parallel=granted))
 
 
 def copy_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, stat: ObjectStat,
@@ -747,11 +759,16 @@ def _copy_into_file_backend(src: "CloudFiles", key: str, dest: "CloudFiles", des
 
 
 def reencode_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, stat: ObjectStat,
-                   target: Optional[str], content_type: Optional[str] = None) -> int:
+                   target: Optional[str], content_type: Optional[str] = None,
+                   parallel: Optional[int] = None) -> int:
     """Copy one large object stored as ``target`` (None: decompressed): decoded
     in parallel parts, re-encoded on the fly into a parallel multipart write;
-    returns the stored bytes written."""
-    return upload_stream(dest, dest_key, stream(src, key, stat=stat), compress=target, content_type=content_type)
+    returns the stored bytes written. ``parallel`` parts in flight in all."""
+    readers = writers = None
+    if parallel is not None:
+        readers, writers = max(1, parallel // 2), max(1, parallel - parallel // 2)
+    return upload_stream(dest, dest_key, stream(src, key, stat=stat, parallel=readers), compress=target,
+                         content_type=content_type, parallel=writers)
 
 
 def put_in_parts(cf: "CloudFiles", key: str, stored, encoding: Optional[str], content_type: Optional[str],
