@@ -5,6 +5,7 @@
     cf.puts([("a", b"..."), ("b", b"...")], compress="gzip")
     cf.get(["a", "b"])
 """
+from .backends import register_backend
 from .cloudfiles import CloudFile, CloudFiles, dl
 from .exceptions import *  # noqa: F401,F403 - the exception hierarchy is public
 from .exceptions import __all__ as _exc_all
@@ -15,8 +16,10 @@ __version__ = "0.1.0"
 
 # Public modules and names imported on first use (``cloudfiles.lib``, ``cloudfiles.ResumableTransfer``
 # ... work after a bare ``import cloudfiles``, as with cloud-files 6.4.3) so that ``import
-# cloudfiles`` stays light (tests/test_startup.py).
-_LAZY_MODULES = ("compression", "exceptions", "interfaces", "lib", "paths", "resumable_tools", "secrets", "typing")
+# cloudfiles`` stays light (tests/test_startup.py). ``cloudfiles.sync`` is a module that can be called:
+# ``cloudfiles.sync(src, dest, ...)`` runs :func:`cloudfiles.sync.sync`.
+_LAZY_MODULES = ("compression", "exceptions", "filters", "interfaces", "lib", "paths", "resumable_tools", "secrets",
+                 "sync", "typing")
 
 
 def __getattr__(name: str):
@@ -28,6 +31,10 @@ def __getattr__(name: str):
         from .resumable_tools import ResumableTransfer
 
         return ResumableTransfer
+    if name == "SyncResult":
+        from .sync import SyncResult
+
+        return SyncResult
     raise AttributeError(f"module 'cloudfiles' has no attribute {name!r}")
 
 
@@ -54,5 +61,5 @@ def dataset(name: str, auto_install: bool = True, **kwargs):
 
 __all__ = [
     "CloudFiles", "CloudFile", "CloudPath", "ResumableTransfer", "dl", "dataset", "clear_memory",
-    "reset_connection_pools", "__version__",
+    "reset_connection_pools", "register_backend", "sync", "SyncResult", "__version__",
 ] + list(_exc_all)

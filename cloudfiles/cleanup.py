@@ -57,9 +57,9 @@ def parse_age(value: Union[str, int, float]) -> float:
 
 def find(cf: "CloudFiles", older_than: Union[str, float] = DEFAULT_OLDER_THAN) -> Iterator[Leftover]:
     """Leftovers under ``cf``'s cloudpath older than ``older_than`` (seconds or ``"2d"``)."""
-    finder = getattr(cf.backend, "leftovers", None)
-    if finder is None:
+    if not cf.backend.features.leftovers:
         raise UnsupportedOperationError(f"{cf.protocol}:// keeps no temporaries to clean up")
+    finder = cf.backend.leftovers
     cutoff = time.time() - parse_age(older_than)
     return finder(cutoff)
 

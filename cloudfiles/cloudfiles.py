@@ -76,6 +76,9 @@ class CloudFiles:
     ``deadline`` (seconds; ``CLOUDFILES_DEADLINE``, default 600) bounds one HTTP
     request as a whole, separately from the idle ``timeout``; ``max_body``
     (bytes; ``CLOUDFILES_MAX_BODY``, default 4 GiB) bounds a response held in memory.
+    ``features`` switches backend abilities off for this client, e.g.
+    ``{"server_side_copy": False, "batch_delete": 1}``, so the fallback path runs
+    (see ``cf.features`` and docs/backends.md, "Features").
     """
 
     def __init__(
@@ -94,7 +97,7 @@ class CloudFiles:
         timeout: float = 60.0,
         retry_policy: Optional[retry.RetryPolicy] = None,
         executor=None,
-        composite_upload_threshold: Optional[int] = None,
+        composite_upload_threshold: int = DEFAULT_COMPOSITE_UPLOAD_THRESHOLD,
         part_size: Optional[int] = None,
         part_threads: Optional[int] = None,
         large_threshold: Optional[int] = None,
@@ -106,6 +109,7 @@ class CloudFiles:
         list_page_size: Optional[int] = None,
         deadline: Optional[float] = None,
         max_body: Optional[int] = None,
+        features: Optional[dict] = None,
     ):
         if num_threads is not None and (
             not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 0
@@ -123,7 +127,7 @@ class CloudFiles:
             retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
             part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
             fsync=fsync, max_decompressed_size=max_decompressed_size,
-            locking=locking, lock_dir=lock_dir, **backend_extra,
+            locking=locking, lock_dir=lock_dir, features=features, **backend_extra,
         )
         # None: $CLOUDFILES_MAX_DECOMPRESSED_SIZE or the ratio rule (compression.output_limit).
         self.max_decompressed_size = (
@@ -134,9 +138,11 @@ class CloudFiles:
         self._path = path
         self.cloudpath = paths.ascloudpath(path)
         cls = backend_class(path.protocol)
+        self._features = cls.features if features is None else cls.features.restricted(
+            features, f"{path.protocol}://")
         if num_threads is None:
             # Local backends are CPU-bound under the GIL: one thread beats many.
-            num_threads = 1 if cls.capabilities.local else 20
+            num_threads = 1 if self._features.local else 20
         self.progress = progress
         self.green = bool(green)
         self.num_threads = num_threads
@@ -152,8 +158,8 @@ class CloudFiles:
             fsync=_fsync_setting(fsync),
         )
         self._backend_options = options
-        self.backend = cls(path, options)
-        self._caps = self.backend.capabilities
+        self.backend = self._build_backend(cls)
+        self._caps = self.backend.features
         self.locking = locking
         self._lock_dir = lock_dir
         self._locks = FileLocks(self.lock_dir) if locking and path.protocol == "file" else None
@@ -195,7 +201,24 @@ class CloudFiles:
 
         reset_connection_pools()
         self.backend.close()
-        self.backend = type(self.backend)(self._path, self._backend_options)
+        self.backend = self._build_backend(type(self.backend))
+
+    def _build_backend(self, cls):
+        backend = cls(self._path, self._backend_options)
+        if self._features is not cls.features:
+            backend.features = self._features  # some abilities switched off for this client
+        return backend
+
+    @property
+    def features(self):
+        """What this client's backend can do (:class:`cloudfiles.backends.Features`),
+        after any ``features=`` switched off at construction."""
+        return self._caps
+
+    def _require_writable(self, what: str, key: str = "") -> None:
+        if not self._caps.writable:
+            raise UnsupportedOperationError(
+                f"{self.protocol}:// is read-only: cannot {what} {self.abspath(key) if key else self.cloudpath}")
 
     @property
     def lock_dir(self) -> str:
@@ -227,9 +250,9 @@ class CloudFiles:
         """The last component of ``path`` (``os.path`` rules for file://, '/' elsewhere)."""
         return os.path.basename(path) if self.protocol == "file" else posixpath.basename(path)
 
-    def abspath(self, key: str) -> str:
-        """The full cloudpath of ``key``."""
-        return paths.join(self.cloudpath, key)
+    def abspath(self, path: str) -> str:
+        """The full cloudpath of ``path`` (a key here)."""
+        return paths.join(self.cloudpath, path)
 
     # -------------------------------------------------------------- plumbing
     def _key(self, path: str) -> str:
@@ -251,15 +274,26 @@ class CloudFiles:
     def _schedule(self, fn, items, total=None, progress=None, desc=None):
         if total is None and hasattr(items, "__len__"):
             total = len(items)
+        # closures run in this process: an executor of other processes gets specs instead (_shipping)
+        executor = None if self._shipping(None) is not None else self.executor
         return schedule(
             fn, items, concurrency=self._threads(total), green=self.green,
             progress=self.progress if progress is None else progress,
-            total=total, desc=desc, executor=self.executor,
+            total=total, desc=desc, executor=executor,
         )
+
+    def _shipping(self, executor, *others):
+        """The executor to ship batch specs to (a process pool or a Dask client), or None."""
+        ex = self.executor if executor is None else executor
+        if ex is None:
+            return None
+        from .dispatch import use
+
+        return ex if use(ex, self, *others) else None
 
     def _use_processes(self, parallel: Optional[int]) -> int:
         n = self.parallel if parallel is None else _parse_parallel(parallel)
-        if n > 1 and self.protocol == "mem":
+        if n > 1 and self._caps.process_local:
             return 1  # a child process cannot see this process's memory
         return n
 
@@ -329,7 +363,11 @@ class CloudFiles:
         return_dict: bool = False,
         raise_errors: bool = False,
         part_size: Optional[int] = None,
+        return_recording: bool = False,
         max_decompressed_size: Union[int, str, None] = None,
+        executor=None,
+        batch_size: Optional[int] = None,
+        _recording: Any = None,
     ):
         """Download one file (returns its bytes, or ``None`` if missing) or many.
 
@@ -343,7 +381,21 @@ class CloudFiles:
         ``return_dict=True`` returns ``{path: content}`` and raises the first failure.
         ``part_size`` is the part size of S3 multipart objects, to check their ETag.
         ``max_decompressed_size`` overrides the decompression bound for this call.
+        ``return_recording=True`` returns ``(result, TransmissionMonitor)``
+        (:mod:`cloudfiles.monitoring`: each object's start, end and stored size).
+        ``executor`` (default: this CloudFiles' ``executor``): a process pool or a Dask
+        ``distributed.Client`` runs batches of ``batch_size`` requests in its processes
+        (docs/scale.md); a thread pool runs them here.
         """
+        if return_recording:
+            from .monitoring import IOEnum, TransmissionMonitor
+
+            tm = TransmissionMonitor(IOEnum.RX)
+            result = self.get(paths, total=total, raw=raw, progress=progress, parallel=parallel,
+                              return_dict=return_dict, raise_errors=raise_errors, part_size=part_size,
+                              max_decompressed_size=max_decompressed_size, executor=executor,
+                              batch_size=batch_size, _recording=tm)
+            return result, tm
         if max_decompressed_size is not None:
             max_decompressed_size = compression.parse_size(max_decompressed_size)
         if part_size is not None and (isinstance(part_size, bool) or not isinstance(part_size, int)
@@ -351,13 +403,22 @@ class CloudFiles:
             raise InvalidInputError(f"part_size must be a positive int, got {part_size!r}")
         if inputs.is_scalar_get(paths):
             key, start, end = inputs.get_request(paths)
-            content, _ = self._get_one(self._key(key), start, end, raw, max_decompressed_size, part_size)
+            content, _ = _record(_recording, lambda: self._get_one(
+                self._key(key), start, end, raw, max_decompressed_size, part_size), _content_size)
             return {key: content} if return_dict else content
 
         raise_errors = bool(raise_errors or return_dict)
         items = inputs.to_iter(paths)
         nproc = self._use_processes(parallel)
-        if nproc > 1:
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            results = dispatch.get(self, items, shipping, raw=raw, part_size=part_size,
+                                   max_decompressed_size=max_decompressed_size, raise_errors=raise_errors,
+                                   progress=self.progress if progress is None else progress, total=total,
+                                   batch_size=batch_size)
+        elif nproc > 1:
             items = list(items)
             results = self._in_processes("get", items, nproc, raw=raw, progress=False,
                                          max_decompressed_size=max_decompressed_size, part_size=part_size)
@@ -369,7 +430,8 @@ class CloudFiles:
                 except InvalidInputError as err:
                     return _get_result(item, None, None, None, err, raw, tags=tags)
                 try:
-                    content, enc = self._get_one(self._key(key), start, end, raw, max_decompressed_size, part_size)
+                    content, enc = _record(_recording, lambda: self._get_one(
+                        self._key(key), start, end, raw, max_decompressed_size, part_size), _content_size)
                     return _get_result(key, start, end, content, None, raw, enc, tags)
                 except Exception as err:  # reported per file
                     return _get_result(key, start, end, None, err, raw, tags=tags)
@@ -433,7 +495,8 @@ class CloudFiles:
         else:
             stored = compression.compress(content, enc, req.get("compression_level"))
         caps = self._caps
-        if not caps.local and caps.writable and len(stored) > self.composite_upload_threshold \
+        self._require_writable("write", key)
+        if not caps.local and caps.multipart and len(stored) > self.composite_upload_threshold \
                 and len(stored) > self.stream_settings.part_size:
             from .streaming import put_in_parts
 
@@ -458,8 +521,8 @@ class CloudFiles:
         compress: Union[str, bool, None] = None,
         compression_level: Optional[int] = None,
         cache_control: Optional[str] = None,
-        storage_class: Optional[str] = None,
         raw: bool = False,
+        storage_class: Optional[str] = None,
     ) -> int:
         """Upload one file. ``compress``: gzip (or True), br, zstd, xz, bzip2.
 
@@ -470,6 +533,7 @@ class CloudFiles:
                "storage_class": storage_class, "raw": raw}
         _validate_put_options(req)
         if _is_stream(content) and not (self._caps.python_objects and _is_python_object(content)):
+            self._require_writable("write", path)
             inputs.check_binary_stream(content, path)
             if raw:
                 raise InvalidInputError("raw=True is not supported for streamed content; use bytes")
@@ -493,7 +557,10 @@ class CloudFiles:
         progress: Optional[bool] = None,
         parallel: Optional[int] = None,
         storage_class: Optional[str] = None,
-    ) -> int:
+        return_recording: bool = False,
+        executor=None,
+        batch_size: Optional[int] = None,
+    ):
         """Upload many files: ``(path, content)`` tuples and/or dicts, mixed freely.
 
         ``content`` may also be a binary file object or an iterable of bytes,
@@ -503,8 +570,16 @@ class CloudFiles:
         before anything is written (types, options, duplicate paths); iterators
         and generators are validated as they are consumed. Every file is
         attempted; failures are raised afterwards (one error as itself, several
-        as :class:`TransferError` with ``.errors``). Returns the number written.
+        as :class:`TransferError` with ``.errors``). Returns the number written
+        (with ``return_recording=True``: ``(number, TransmissionMonitor)``,
+        see :mod:`cloudfiles.monitoring`).
+        ``executor``/``batch_size``: as for :meth:`get` (contents must then be bytes or str).
         """
+        tm = None
+        if return_recording:
+            from .monitoring import IOEnum, TransmissionMonitor
+
+            tm = TransmissionMonitor(IOEnum.TX)
         defaults = {"content_type": content_type, "compress": compress,
                     "compression_level": compression_level, "cache_control": cache_control,
                     "storage_class": storage_class, "raw": raw}
@@ -520,10 +595,18 @@ class CloudFiles:
         else:
             reqs = _validated(inputs.iter_put_requests(items, defaults))
 
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            count = dispatch.puts(self, reqs, shipping, progress=self.progress if progress is None else progress,
+                                  total=total, batch_size=batch_size)
+            return (count, tm) if tm is not None else count  # recorded on the workers: not here
         nproc = self._use_processes(parallel)
         if nproc > 1:
             reqs = list(reqs)
-            return sum(self._in_processes("puts", reqs, nproc, progress=False))
+            count = sum(self._in_processes("puts", reqs, nproc, progress=False))
+            return (count, tm) if tm is not None else count
 
         errors: dict = {}
         count = 0
@@ -531,7 +614,7 @@ class CloudFiles:
 
         def one(req):
             try:
-                self._put_one(req)
+                _record(tm, lambda: self._put_one(req), lambda _: _stored_size(req.get("content")))
             except InvalidInputError:
                 raise
             except Exception as err:
@@ -549,7 +632,7 @@ class CloudFiles:
             _note_written(err, written)
             raise
         _raise_collected(errors, "upload")
-        return count
+        return (count, tm) if tm is not None else count
 
     # ---------------------------------------------------------- large files
     def open(self, path: str, mode: str = "rb", raw: bool = False, compress=None,
@@ -605,8 +688,13 @@ class CloudFiles:
                         cache_control=cache_control, storage_class=storage_class)
 
     def put_jsons(self, files, compress=None, compression_level=None, cache_control=None,
-                  total=None, progress=None, parallel=None, storage_class=None) -> int:
-        """:meth:`puts` for JSON content: each content is serialised before upload."""
+                  total=None, raw: bool = False, progress=None, parallel=1, storage_class=None,
+                  return_recording: bool = False):
+        """:meth:`puts` for JSON content: each content is serialised before upload.
+
+        ``raw=True`` stores the JSON text uncompressed, labelled with ``compress``
+        (as :meth:`puts` and cloud-files). ``parallel`` defaults to one process, as in cloud-files.
+        """
         def convert(item):
             if isinstance(item, tuple) and len(item) == 2:
                 return (item[0], inputs.json_bytes(item[1], str(item[0])))
@@ -623,16 +711,27 @@ class CloudFiles:
         converted = [convert(f) for f in items] if isinstance(items, list) else (convert(f) for f in items)
         return self.puts(converted, content_type="application/json", compress=compress,
                          compression_level=compression_level, cache_control=cache_control,
-                         total=total, progress=progress, parallel=parallel, storage_class=storage_class)
+                         total=total, raw=raw, progress=progress, parallel=parallel,
+                         storage_class=storage_class, return_recording=return_recording)
 
     # ---------------------------------------------------------- delete/exists
     def delete(self, paths: GetPathType, total: Optional[int] = None,
-               progress: Optional[bool] = None, parallel: Optional[int] = None) -> None:
-        """Delete one or many files; deleting a missing file is not an error."""
+               progress: Optional[bool] = None, parallel: Optional[int] = None,
+               executor=None, batch_size: Optional[int] = None) -> None:
+        """Delete one or many files; deleting a missing file is not an error.
+        ``executor``/``batch_size``: as for :meth:`get`."""
+        self._require_writable("delete", paths if isinstance(paths, str) else "")
         if isinstance(paths, str):
             self._locked_call(self.backend.delete, self._key(paths), exclusive=True)
             return
         keys = inputs.to_iter(paths)
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            dispatch.delete(self, keys, shipping, progress=self.progress if progress is None else progress,
+                            total=total, batch_size=batch_size)
+            return
         nproc = self._use_processes(parallel)
         if nproc > 1:
             self._in_processes("delete", list(keys), nproc, progress=False)
@@ -667,11 +766,19 @@ class CloudFiles:
         _raise_collected(errors, "delete")
 
     def exists(self, paths: GetPathType, total: Optional[int] = None,
-               progress: Optional[bool] = None, parallel: Optional[int] = None):
-        """``True``/``False`` for one path; ``{path: bool}`` for many."""
+               progress: Optional[bool] = None, parallel: Optional[int] = None,
+               executor=None, batch_size: Optional[int] = None):
+        """``True``/``False`` for one path; ``{path: bool}`` for many.
+        ``executor``/``batch_size``: as for :meth:`get`."""
         if isinstance(paths, str):
             return self._locked_call(self.backend.exists, self._key(paths))
         keys = inputs.to_iter(paths)
+        shipping = self._shipping(executor)
+        if shipping is not None:
+            from . import dispatch
+
+            return dispatch.exists(self, keys, shipping, progress=self.progress if progress is None else progress,
+                                   total=total, batch_size=batch_size)
         nproc = self._use_processes(parallel)
         if nproc > 1:
             out: dict = {}
@@ -727,19 +834,26 @@ class CloudFiles:
         return {"N": n, "num_bytes": total_bytes}
 
     def get_acl(self, paths: GetPathType, total: Optional[int] = None,
-                progress: Optional[bool] = None) -> dict:
+                progress: Optional[bool] = None, return_recording: bool = False):
         """``{path: access control}`` for one or many files (``None`` where a file is missing).
 
         file:// gives the stored file's ``st_mode``, mem:// ``None`` (no access
         control), s3:// the ``GetObjectAcl`` shape (``{'Owner', 'Grants'}``),
         gs:// the object's ACL entries. Other services raise
-        :class:`UnsupportedOperationError`.
+        :class:`UnsupportedOperationError`. ``return_recording=True`` returns
+        ``(result, TransmissionMonitor)`` (one interval per file).
         """
-        getter = getattr(self.backend, "get_acl", None) if self._caps.acl else None
-        if getter is None:
+        if not self._caps.acl:
             raise UnsupportedOperationError(f"{self.protocol}:// has no access control lists to read")
+        getter = self.backend.get_acl
         keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
-        return self._batched_map(keys, 1, None, getter, total, progress, "Fetching ACLs")
+        if not return_recording:
+            return self._batched_map(keys, 1, None, getter, total, progress, "Fetching ACLs")
+        from .monitoring import IOEnum, TransmissionMonitor
+
+        tm = TransmissionMonitor(IOEnum.RX)
+        recorded = lambda key: _record(tm, lambda: getter(key), lambda _: 1)  # noqa: E731
+        return self._batched_map(keys, 1, None, recorded, total, progress, "Fetching ACLs"), tm
 
     def head(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None):
         """Metadata dict (``None`` if missing) of one path, or ``{path: dict}``."""
@@ -747,16 +861,18 @@ class CloudFiles:
             return self._locked_call(self.backend.head, self._key(paths))
         return self._batched_map(inputs.to_iter(paths), 1, None, self.backend.head, total, progress, "Head")
 
-    def touch(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None) -> None:
-        """Create missing files empty; refresh the modification time of existing ones."""
+    def touch(self, paths: GetPathType, progress: Optional[bool] = None, total: Optional[int] = None,
+              nocopy: bool = False) -> None:
+        """Create missing files empty; refresh the modification time of existing ones
+        (not with ``nocopy=True``, which only creates the missing ones)."""
+        self._require_writable("touch", paths if isinstance(paths, str) else "")
         keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
 
         def one(k):
             key = self._key(k)
             if self._call(self.backend.exists, key):
-                toucher = getattr(self.backend, "touch", None)
-                if toucher is not None:
-                    self._call(toucher, key)
+                if self._caps.touch and not nocopy:
+                    self._call(self.backend.touch, key)
             else:
                 self._put_one({"path": key, "content": b""})
             return k
@@ -765,17 +881,34 @@ class CloudFiles:
             pass
 
     # ------------------------------------------------------------------ list
-    def list(self, prefix: str = "", flat: bool = False, size: bool = False) -> Iterator:
+    def list(self, prefix: str = "", flat: bool = False, size: bool = False,
+             return_resume_token: bool = False, resume_token: Optional[str] = None) -> Iterator:
         """Keys under ``prefix`` (lazily, sorted). ``flat`` lists one level; directories end in '/'.
 
         A flat listing of a prefix that names exactly one directory and no file
         (``'build'`` for ``build/...``) lists inside that directory, as cloud-files
         does. ``size=True`` yields ``(key, stored size)`` pairs instead
         (``None`` for directories), read from the listing itself.
+
+        ``return_resume_token=True`` adds a token to each item (``(key, token)``
+        or ``(key, size, token)``); ``list(..., resume_token=token)`` later goes
+        on after that item. Our token is the item's key (the reference's is the
+        service's page token, which repeats the rest of that page).
         """
+        if resume_token is not None and not isinstance(resume_token, str):
+            raise InvalidInputError(f"resume_token must be a str, got {type(resume_token).__name__}")
+        if not (return_resume_token or resume_token):
+            if size:
+                return self.list_sizes(prefix, flat)
+            return (k for k, _ in self._listing(prefix, flat, sizes=False))
+        items = self._listing(prefix, flat, sizes=size)
+        if resume_token:
+            items = (kv for kv in items if kv[0] > resume_token)
+        if not return_resume_token:
+            return items if size else (k for k, _ in items)
         if size:
-            return self.list_sizes(prefix, flat)
-        return (k for k, _ in self._listing(prefix, flat, sizes=False))
+            return ((k, n, k) for k, n in items)
+        return ((k, k) for k, _ in items)
 
     def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
         """``(key, stored size)`` pairs from the listing itself (no request per file)."""
@@ -789,6 +922,8 @@ class CloudFiles:
         return self._backend_listing(prefix, flat, sizes)
 
     def _backend_listing(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+        if not self._caps.listable:
+            raise UnsupportedOperationError(f"{self.protocol}:// cannot list {self.cloudpath}")
         # A failed page restarts the listing, skipping entries already yielded.
         if sizes:
             fn = lambda: self.backend.list_sizes(prefix, flat)  # noqa: E731
@@ -830,8 +965,11 @@ class CloudFiles:
         content_type: Optional[str] = None,
         allow_missing: bool = False,
         progress: Optional[bool] = None,
+        resumable: bool = False,
         skip_existing: Union[bool, str] = False,
         parallel: Optional[int] = None,
+        executor=None,
+        batch_size: Optional[int] = None,
     ):
         """Copy files from here to ``cf_dest``, keeping their stored encoding.
 
@@ -841,6 +979,12 @@ class CloudFiles:
         re-runs a transfer without re-sending files that already arrived
         (``'exists'``, ``'size'``, or ``True``/``'checksum'``). ``parallel`` splits
         the work over processes (default: this CloudFiles' ``parallel``).
+        ``resumable`` is accepted for cloud-files' signature: every write here is
+        already atomic (a download lands under a temporary name and is renamed
+        when complete), so an interrupted transfer never leaves partial files;
+        ``cloudfiles cp --resumable`` also continues interrupted downloads.
+        ``executor`` (a process pool or a Dask ``distributed.Client``) runs batches
+        of ``batch_size`` files in its processes, the listing streamed (docs/scale.md).
         Returns a :class:`cloudfiles.transfer.TransferResult`.
         """
         from .transfer import transfer
@@ -851,23 +995,26 @@ class CloudFiles:
         return transfer(self, dest, paths, block_size=block_size, reencode=reencode,
                         content_type=content_type, allow_missing=allow_missing,
                         progress=self.progress if progress is None else progress,
-                        skip_existing=skip_existing, parallel=self._use_processes(parallel))
+                        skip_existing=skip_existing, parallel=self._use_processes(parallel),
+                        executor=self.executor if executor is None else executor, batch_size=batch_size)
 
     def transfer_from(self, cf_src: Union["CloudFiles", str], paths: Optional[Iterable] = None,
                       block_size: int = 64, reencode=None, content_type=None,
                       allow_missing: bool = False, progress: Optional[bool] = None,
-                      skip_existing: Union[bool, str] = False, parallel: Optional[int] = None):
+                      resumable: bool = False, skip_existing: Union[bool, str] = False,
+                      parallel: Optional[int] = None):
         """Copy files from ``cf_src`` to here; see :meth:`transfer_to`."""
         src = cf_src if isinstance(cf_src, CloudFiles) else CloudFiles(cf_src)
         return src.transfer_to(self, paths, block_size=block_size, reencode=reencode,
                                content_type=content_type, allow_missing=allow_missing,
                                progress=self.progress if progress is None else progress,
-                               skip_existing=skip_existing,
+                               resumable=resumable, skip_existing=skip_existing,
                                parallel=self.parallel if parallel is None else parallel)
 
     def move(self, src: str, dest: str) -> None:
-        """Move one file; ``src`` is a key here, ``dest`` a key here or a full cloudpath of the new file."""
-        if isinstance(dest, str) and paths.is_cloudpath_like(dest):
+        """Move one file; ``src`` is a key here, ``dest`` the full path of the new file (a
+        cloudpath, or a local path: absolute, ``./``, ``../`` or ``~``) or else a key here."""
+        if isinstance(dest, str) and (paths.is_cloudpath_like(dest) or _is_local_path(dest)):
             full = paths.normalize(dest)
             parent, _, name = full.rstrip("/").rpartition("/")
             if not name or parent.endswith(":/"):
@@ -877,8 +1024,12 @@ class CloudFiles:
         self.moves(self, [{"path": src, "dest_path": dest}])
 
     def moves(self, cf_dest: Union["CloudFiles", str], paths: Iterable, block_size: int = 64,
-              progress: Optional[bool] = None) -> None:
-        """Move files to ``cf_dest``: copy, verify arrival, then delete the sources."""
+              total: Optional[int] = None, progress: Optional[bool] = None) -> None:
+        """Move files to ``cf_dest``: copy, verify arrival, then delete the sources.
+
+        ``total`` is accepted for cloud-files' signature; the bar is sized from
+        ``paths`` itself (which is read whole before the first copy).
+        """
         from .transfer import move_files
 
         dest = cf_dest if isinstance(cf_dest, CloudFiles) else CloudFiles(cf_dest)
@@ -942,7 +1093,25 @@ class CloudFile:
     forgets them).
     """
 
-    def __init__(self, path: str, *, cache_meta: bool = False, **cf_options: Any):
+    def __init__(
+        self,
+        path: str,
+        *,
+        cache_meta: bool = False,
+        secrets: Any = None,
+        composite_upload_threshold: int = DEFAULT_COMPOSITE_UPLOAD_THRESHOLD,
+        locking: Optional[bool] = None,
+        lock_dir: Optional[str] = None,
+        endpoint: Optional[str] = None,
+        no_sign_request: bool = False,
+        request_payer: Optional[str] = None,
+        use_https: bool = False,
+        **cf_options: Any,
+    ):
+        cf_options.update(
+            secrets=secrets, composite_upload_threshold=composite_upload_threshold, locking=locking,
+            lock_dir=lock_dir, endpoint=endpoint, no_sign_request=no_sign_request,
+            request_payer=request_payer, use_https=use_https)
         norm = paths.normalize(path)
         self.cloudpath = norm
         parent, _, name = norm.rpartition("/")
@@ -973,11 +1142,11 @@ class CloudFile:
     def join(self, *parts: str) -> str:
         return self.cf.join(*parts)
 
-    def dirname(self, path: str) -> str:
-        return self.cf.dirname(path)
+    def dirname(self, *args: str) -> str:
+        return self.cf.dirname(*args)
 
-    def basename(self, path: str) -> str:
-        return self.cf.basename(path)
+    def basename(self, *args: str) -> str:
+        return self.cf.basename(*args)
 
     def get(self, ranges=None, raw: bool = False, *, start: Optional[int] = None, end: Optional[int] = None):
         """The file's bytes (``None`` if missing), or part of them with ``start``/``end``.
@@ -1042,14 +1211,14 @@ class CloudFile:
     def touch(self) -> None:
         self.cf.touch(self.key)
 
-    def transfer_to(self, dest: str, reencode=None) -> None:
-        """Copy this file to the cloudpath ``dest`` (a file path)."""
-        target = CloudFile(dest)
+    def transfer_to(self, cloudpath: str, reencode=None) -> None:
+        """Copy this file to ``cloudpath`` (the full path of the copy)."""
+        target = CloudFile(cloudpath)
         self.cf.transfer_to(target.cf, [{"path": self.key, "dest_path": target.key}], reencode=reencode)
 
-    def transfer_from(self, src: str, reencode=None) -> None:
-        """Copy the file at cloudpath ``src`` to this file."""
-        source = CloudFile(src)
+    def transfer_from(self, cloudpath: str, reencode=None) -> None:
+        """Copy the file at ``cloudpath`` to this file."""
+        source = CloudFile(cloudpath)
         self._size = self._head = None
         self.cf.transfer_from(source.cf, [{"path": source.key, "dest_path": self.key}], reencode=reencode)
 
@@ -1099,6 +1268,37 @@ def dl(cloudpaths: Union[str, Iterable[str]], raw: bool = False, **kwargs: Any):
 def _get_result(path, start, end, content, error, raw, enc=None, tags=None) -> dict:
     return {"path": path, "content": content, "byte_range": (start, end), "error": error,
             "compress": enc, "raw": raw, "tags": tags}
+
+
+def _record(tm, fn, size_of):
+    """``fn()``, its interval added to the recording ``tm`` (a TransmissionMonitor; None: just call)."""
+    if tm is None:
+        return fn()
+    flight = tm.start_io(0)
+    try:
+        result = fn()
+    except BaseException:
+        tm.end_error(flight)
+        raise
+    tm.end_io(flight, size_of(result))
+    return result
+
+
+def _is_local_path(value: str) -> bool:
+    """A bare local path rather than a key: absolute, or starting with ``./``, ``../`` or ``~``."""
+    seps = ("/", os.sep)
+    return (os.path.isabs(value) or value.startswith(tuple(p + s for p in (".", "..") for s in seps))
+            or value == "~" or value.startswith(tuple("~" + s for s in seps)))
+
+
+def _stored_size(content) -> int:
+    return len(content) if isinstance(content, (bytes, bytearray, memoryview)) else 0
+
+
+def _content_size(result) -> int:
+    """Bytes of a ``(content, encoding)`` result, for recordings (0 for missing or Python objects)."""
+    content = result[0]
+    return len(content) if isinstance(content, (bytes, bytearray, memoryview)) else 0
 
 
 def _parse_json(content: bytes, path) -> Any:

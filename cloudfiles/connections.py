@@ -2,10 +2,10 @@
 (through the bounded reader of :mod:`cloudfiles.http1`), and the mapping from
 HTTP outcomes to cloudfiles exceptions (``Retry-After`` included).
 
-Pools are keyed by (service, endpoint, credentials identity) so a client is
-never reused across endpoints, sized to the caller's thread count, safe to
-share across threads and green threads, and discarded in a forked child
-(sockets must not be shared across a fork).
+Pools (:class:`cloudfiles.connpool.Pools`, stdlib sockets) are keyed by (service,
+endpoint, credentials identity) so a client is never reused across endpoints,
+sized to the caller's thread count, safe to share across threads and green
+threads, and discarded in a forked child (sockets must not be shared across a fork).
 """
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ import threading
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
-import urllib3
-
 from . import http1
+from .connpool import Pools
 from .exceptions import (
     AuthorizationError,
     BadRangeError,
@@ -33,15 +32,13 @@ from .exceptions import (
 from .limits import WireLimits
 
 _lock = threading.Lock()
-_pools: dict[Any, urllib3.PoolManager] = {}
-_sizes: dict[Any, int] = {}
+_pools: dict[Any, Pools] = {}
 
 
 def _after_fork() -> None:
     global _lock
     _lock = threading.Lock()
     _pools.clear()
-    _sizes.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -52,37 +49,26 @@ def reset_connection_pools() -> None:
     """Forget every shared connection pool: clients built afterwards open fresh connections
     (useful after credentials or network settings change). Clients already built keep theirs."""
     with _lock:
-        for pm in _pools.values():
-            try:
-                pm.clear()
-            except Exception:  # a pool in use elsewhere; dropping our reference is enough
-                pass
+        pools = list(_pools.values())
         _pools.clear()
-        _sizes.clear()
+    for pm in pools:
+        pm.clear()  # idle connections only; one in use is closed or reused by its request
 
 
-def pool_manager(key: Any, maxsize: int = 20, timeout: float = 60.0, **kwargs: Any) -> urllib3.PoolManager:
-    """The shared PoolManager for ``key``, grown if a caller needs more connections."""
+def pool_manager(key: Any, maxsize: int = 20) -> Pools:
+    """The shared pools for ``key``, grown if a caller needs more connections."""
     pm = _pools.get(key)
-    if pm is not None and _sizes[key] >= maxsize:
-        return pm
-    with _lock:
-        pm = _pools.get(key)
-        if pm is None or _sizes[key] < maxsize:
-            pm = urllib3.PoolManager(
-                num_pools=64,
-                maxsize=max(maxsize, 1),
-                block=False,
-                retries=False,
-                timeout=urllib3.Timeout(connect=min(timeout, 20.0), read=timeout),
-                **kwargs,
-            )
-            _pools[key] = pm
-            _sizes[key] = maxsize
-        return pm
+    if pm is None:
+        with _lock:
+            pm = _pools.get(key)
+            if pm is None:
+                pm = _pools[key] = Pools(maxsize)
+    if pm.maxsize < maxsize:
+        pm.grow(maxsize)
+    return pm
 
 
-def request(pm: urllib3.PoolManager, method: str, url: str, what: str = "", headers: Optional[dict] = None,
+def request(pm: Pools, method: str, url: str, what: str = "", headers: Optional[dict] = None,
             body: Any = None, limits: Optional[WireLimits] = None,
             sink: Optional[Callable[[bytes], None]] = None) -> http1._Response:
     """One request for ``url`` on ``pm``'s pool, read by :func:`cloudfiles.http1._exchange`.
@@ -97,7 +83,7 @@ def request(pm: urllib3.PoolManager, method: str, url: str, what: str = "", head
         raise CloudPathError(f"{what or method}: bad port in {url!r}") from err
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CloudPathError(f"{what or method}: not an http(s) URL: {url!r}")
-    pool = pm.connection_from_host(parts.hostname, port=port, scheme=parts.scheme)
+    pool = pm.for_host(parts.scheme, parts.hostname, port)
     target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
     hdrs = {"Host": parts.netloc.rpartition("@")[2]}
     if headers:

@@ -90,6 +90,12 @@ class CloudFilesFileSystem(AbstractFileSystem):
             return "/" + path.strip("/") if path.strip("/") else "/"
         return path.strip("/")
 
+    @classmethod
+    def _dirname(cls, path: str) -> str:
+        """The directory holding ``path``: the key of its listing in the cache."""
+        path = cls._strip_protocol(path)
+        return path.rsplit("/", 1)[0] if "/" in path else ""
+
     def unstrip_protocol(self, name: str) -> str:
         path = self._strip_protocol(name)
         return f"file://{path}" if self.cf_protocol == "file" else f"{self.cf_protocol}://{path}"
@@ -233,7 +239,7 @@ class CloudFilesFileSystem(AbstractFileSystem):
             raise FileExistsError(self._strip_protocol(path))
         cf.put(key, bytes(value), compress=kwargs.get("compress"),
                content_type=kwargs.get("content_type"))
-        self.invalidate_cache(self._parent(path))
+        self.invalidate_cache(self._dirname(path))
 
     def rm_file(self, path) -> None:
         cf, key = self._split(path)
@@ -353,7 +359,7 @@ class CloudFilesFile(AbstractBufferedFile):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-            self.fs.invalidate_cache(self.fs._parent(self.path))
+            self.fs.invalidate_cache(self.fs._dirname(self.path))
 
     def discard(self) -> None:
         if self._writer is not None:

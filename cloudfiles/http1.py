@@ -1,10 +1,11 @@
-"""HTTP/1.1 over urllib3's pooled connections: the one place responses are read.
+"""HTTP/1.1 on pooled stdlib sockets: the one place requests are framed and responses read.
 
-urllib3 owns the connections (pool size, TLS and certificate checks, socket
-options, discarding pools after fork); requests are written and responses parsed
-here, for two reasons: http.client's per-message header machinery costs more
-client CPU than a small S3 request's whole signing, and every byte a server sends
-is untrusted, so this reader enforces the bounds of :mod:`cloudfiles.limits`:
+:mod:`cloudfiles.connpool` owns the connections (pool size, TLS and certificate
+checks, socket options, dropped-connection detection, discarding sockets after
+fork) on the stdlib ``socket`` and ``ssl`` modules alone; requests are written and
+responses parsed here, for two reasons: http.client's per-message header machinery
+costs more client CPU than a small S3 request's whole signing, and every byte a
+server sends is untrusted, so this reader enforces the bounds of :mod:`cloudfiles.limits`:
 
 * nothing is allocated ahead of its arrival beyond ``PREALLOCATE`` bytes: a body
   is collected in pieces that grow as bytes come, so a server declaring 2 GiB and
@@ -24,11 +25,11 @@ is untrusted, so this reader enforces the bounds of :mod:`cloudfiles.limits`:
 from __future__ import annotations
 
 import re
+import socket
 import ssl
 from typing import Any, Callable, Optional
 
-from urllib3.exceptions import HTTPError as _Urllib3Error
-
+from .connpool import CONNECT_TIMEOUT_MAX, HostPool
 from .exceptions import (
     BadResponseError,
     CloudFilesError,
@@ -94,9 +95,9 @@ def transport_error(err: BaseException, what: str, host: str) -> CloudFilesError
     return NetworkError(f"{what}: {type(err).__name__}: {err}")
 
 
-def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional[bytes],
+def _exchange(pool: HostPool, method: str, target: str, headers: dict, body: Optional[bytes],
               limits: WireLimits, what: str, sink: Optional[Callable[[bytes], None]] = None) -> _Response:
-    """One HTTP/1.1 request/response on a connection from urllib3's ``pool``.
+    """One HTTP/1.1 request/response on a connection from ``pool``.
 
     The whole exchange (connect, send, response) runs under one
     :class:`~cloudfiles.limits.Deadline`. A reused keep-alive connection that the
@@ -120,24 +121,19 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
     except UnicodeEncodeError as err:
         raise InvalidInputError(f"{what}: header values must be latin-1: {err}") from None
     payload = head + body if body and len(body) <= 262144 else head
-    host = getattr(pool, "host", "?")
     for attempt in (0, 1):
-        conn = pool._get_conn()
-        reused = conn.sock is not None
-        ok = False
+        sock = pool.take()
+        reused = sock is not None
+        keep = False
         try:
-            if not reused:
-                t = conn.timeout if isinstance(conn.timeout, (int, float)) else limits.timeout
-                conn.timeout = min(t, deadline.socket_timeout())
-                conn.connect()
-            sock = conn.sock
+            if sock is None:
+                sock = pool.connect(min(limits.timeout, CONNECT_TIMEOUT_MAX, deadline.socket_timeout()))
             _set_timeout(sock, deadline.socket_timeout())
             sock.sendall(payload)
             if payload is head and body:
                 _set_timeout(sock, deadline.socket_timeout())
                 sock.sendall(body)
             resp, keep = _read_response(_Reader(sock, deadline), method, limits.max_body, sink, asked)
-            ok = keep
             return resp
         except CloudFilesError:
             raise
@@ -145,18 +141,20 @@ def _exchange(pool: Any, method: str, target: str, headers: dict, body: Optional
             if reused and attempt == 0:
                 continue  # a stale keep-alive connection: try once on a fresh one
             raise NetworkError(f"{what}: connection dropped: {type(err).__name__}: {err}") from err
-        except TimeoutError as err:
+        except socket.timeout as err:  # TimeoutError (Python >= 3.10 makes them one)
             if deadline.expired():
                 raise deadline.error("while connecting or sending") from err
             raise NetworkError(f"{what}: timed out connecting or sending ({limits.timeout:g} s)") from err
-        except (_Urllib3Error, OSError) as err:
+        except OSError as err:  # refused, unreachable, name resolution, TLS (ssl.SSLError)
             if deadline.expired():
                 raise deadline.error(f"{type(err).__name__}: {err}") from err
-            raise transport_error(err, what, host) from err
+            raise transport_error(err, what, pool.host) from err
         finally:
-            if not ok:
-                conn.close()
-            pool._put_conn(conn)
+            if sock is not None:
+                if keep:
+                    pool.put(sock)
+                else:
+                    sock.close()
     raise NetworkError(f"{what}: connection dropped twice")  # pragma: no cover - loop always returns
 
 
@@ -184,7 +182,7 @@ class _Reader:
         _set_timeout(self.sock, self.deadline.socket_timeout())
         try:
             return call(arg)
-        except TimeoutError as err:
+        except socket.timeout as err:
             if self.deadline.expired():
                 raise self.deadline.error("while reading the response") from err
             raise NetworkError(f"{self.what}: no data from the server for "

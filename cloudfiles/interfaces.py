@@ -25,6 +25,13 @@ EXT_TEST_SEQUENCE = list(FILE_VARIANTS)
 NFS_ETAG_REGEXP = re.compile(r"\d+\-$")
 
 
+def reset_connection_pools() -> None:
+    """Forget the shared HTTP connection pools (``cloudfiles.reset_connection_pools``)."""
+    from .connections import reset_connection_pools as reset
+
+    reset()
+
+
 def __getattr__(name: str):
     # Clients (and the reference's tests) reach the lock library as
     # ``cloudfiles.interfaces.fasteners``; import it only when asked.
@@ -35,4 +42,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["COMPRESSION_EXTENSIONS", "COMPRESSION_TYPES", "EXT_TEST_SEQUENCE", "GZIP_TYPES", "NFS_ETAG_REGEXP"]
+__all__ = ["COMPRESSION_EXTENSIONS", "COMPRESSION_TYPES", "EXT_TEST_SEQUENCE", "GZIP_TYPES", "NFS_ETAG_REGEXP",
+           "reset_connection_pools"]

@@ -1,6 +1,6 @@
 """The bounds of one HTTP exchange: idle timeout, total deadline, largest in-memory body.
 
-Every network backend reads its responses through :mod:`cloudfiles.backends.http1`,
+Every network backend reads its responses through :mod:`cloudfiles.http1`,
 which enforces these. The values come from the ``CloudFiles`` constructor, else the
 environment, else the defaults here:
 

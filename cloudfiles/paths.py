@@ -8,6 +8,7 @@ Accepted forms::
     mem://bucket/prefix
     http(s)://host[:port]/prefix    middleauth+https://host/prefix (CAVE token)
     ALIAS://bucket/prefix           (named endpoints, see ``add_alias``)
+    NAME://bucket/prefix            (a protocol added with ``cloudfiles.register_backend``)
     FORMAT://any of the above       (precomputed://, zarr3:// ...: format kept)
     any of the above|FORMAT:        (suffix form, e.g. gs://b/x|zarr2:)
 
@@ -59,6 +60,8 @@ BASE_ALLOWED_PROTOCOLS = [
     "middleauth+https", "ngauth+https",
 ]
 BASE_PROTOCOLS = ("gs", "s3", "file", "mem", "http", "https", "middleauth+https")
+#: Protocols served by backends added with ``cloudfiles.register_backend``: ``NAME://BUCKET/prefix``.
+REGISTERED_PROTOCOLS: set[str] = set()
 #: Every protocol word accepted now: the base ones and the known aliases (kept up to date in place).
 ALLOWED_PROTOCOLS = list(BASE_ALLOWED_PROTOCOLS)
 #: Data formats that may prefix a cloudpath (``precomputed://gs://...``); the format is kept, the storage path used.
@@ -152,13 +155,29 @@ CLOUDPATH_REGEXP = re.compile(mkregexp())
 
 def _refresh_protocols() -> None:
     global CLOUDPATH_REGEXP
-    ALLOWED_PROTOCOLS[:] = BASE_ALLOWED_PROTOCOLS + [a for a in ALIASES if a not in BASE_ALLOWED_PROTOCOLS]
+    ALLOWED_PROTOCOLS[:] = BASE_ALLOWED_PROTOCOLS + [a for a in ALIASES if a not in BASE_ALLOWED_PROTOCOLS] \
+        + sorted(REGISTERED_PROTOCOLS)
     CLOUDPATH_REGEXP = re.compile(mkregexp())
 
 
+def register_protocol(name: str) -> None:
+    """Accept ``name://BUCKET/prefix`` cloudpaths (called by ``cloudfiles.register_backend``)."""
+    with _alias_lock:
+        if name in ALIASES:
+            raise CloudPathError(f"protocol {name!r} is already an alias")
+        REGISTERED_PROTOCOLS.add(name)
+        _refresh_protocols()
+
+
+def unregister_protocol(name: str) -> None:
+    with _alias_lock:
+        REGISTERED_PROTOCOLS.discard(name)
+        _refresh_protocols()
+
+
 def _check_alias(name: str, target: str) -> None:
-    if name in BASE_ALLOWED_PROTOCOLS:
-        raise CloudPathError(f"alias {name!r} would shadow a built-in protocol")
+    if name in BASE_ALLOWED_PROTOCOLS or name in REGISTERED_PROTOCOLS:
+        raise CloudPathError(f"alias {name!r} would shadow a built-in or registered protocol")
     if name in ALLOWED_FORMATS:
         raise CloudPathError(f"alias {name!r} collides with the data format of the same name")
     if not re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*$", name):
@@ -362,7 +381,7 @@ def _parse_storage(cloudpath: str, endpoint: Optional[str], original: str) -> Cl
         return CloudPath("file", "", _local_abspath(cloudpath))
 
     protocol, rest = m.group(1).lower(), m.group(2)
-    if protocol not in BASE_PROTOCOLS:
+    if protocol not in BASE_PROTOCOLS and protocol not in REGISTERED_PROTOCOLS:
         if protocol not in ALIASES:
             update_aliases_from_file()
         if protocol not in ALIASES:

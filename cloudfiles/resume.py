@@ -122,18 +122,19 @@ def _fetch_into(cf: "CloudFiles", key: str, start: int, view: memoryview, pin: "
     backend = cf.backend
     want = len(view)
     end = start + want
-    pinned = backend.capabilities.pinned_reads
+    features = backend.features
+    pinned = features.pinned_reads
     where = f"part {start}-{end} of {cf.abspath(key)!r}"
 
     def attempt() -> None:
-        if hasattr(backend, "read_range_into"):
+        if features.range_into:
             n = backend.read_range_into(key, start, view, pin=pin) if pinned else \
                 backend.read_range_into(key, start, view)
             if n is not None:
                 if n != want:
                     raise IntegrityError(f"{where}: expected {want} bytes, got {n}")
                 return
-        elif hasattr(backend, "read_range_to"):
+        elif features.range_streaming:
             pos = 0
 
             def sink(chunk) -> None:
@@ -241,7 +242,7 @@ def _fill_parts(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, di
 
     _run_pool([(check, (i,)) for i in sorted(partial.done)], parallel)
     missing = [i for i in range(count) if i not in partial.done]
-    if hasattr(cf.backend, "read_range_to"):
+    if cf.backend.features.range_streaming:
         _run_pool([(run, r) for r in _slices(missing, parallel)], parallel)
     else:
         _run_pool([(one, (i,)) for i in missing], parallel)
@@ -263,7 +264,7 @@ def _stream_run(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, di
     continues from the first part not yet recorded."""
     size = st.size
     backend = cf.backend
-    pinned = backend.capabilities.pinned_reads
+    pinned = backend.features.pinned_reads
     fd = partial.fd
     state = {"next": first}
 

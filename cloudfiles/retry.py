@@ -112,7 +112,7 @@ def is_retryable(err: BaseException) -> bool:
         return False
     if isinstance(err, RETRYABLE):
         return True
-    # urllib3/requests/botocore connection errors are translated by backends, but
+    # socket, requests and botocore connection errors are translated by backends, but
     # be forgiving for anything that subclasses OSError with a connection errno.
     return isinstance(err, OSError) and err.errno in (104, 110, 111, 32)  # reset, timeout, refused, pipe
 

@@ -27,8 +27,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Optional, Union
 
 from . import compression, integrity
-from .backends.base import ObjectStat, PartInfo
-from .exceptions import CRC32CIntegrityError, IntegrityError, InvalidInputError, MD5IntegrityError, NotFoundError
+from .backends.base import ObjectStat, PartInfo, multipart_uploader
+from .exceptions import (CRC32CIntegrityError, IntegrityError, InvalidInputError, MD5IntegrityError, NotFoundError,
+                         UnsupportedOperationError)
 
 if TYPE_CHECKING:
     from .cloudfiles import CloudFiles
@@ -57,7 +58,7 @@ DEFAULT = StreamSettings()
 
 def settings_for(cf: "CloudFiles", part_size: Optional[int] = None, parallel: Optional[int] = None) -> StreamSettings:
     base = getattr(cf, "stream_settings", DEFAULT)
-    minimum = getattr(cf.backend.capabilities, "min_part_size", 0) or 0
+    minimum = cf.backend.features.min_part_size
     ps = max(part_size or base.part_size, minimum)
     return StreamSettings(part_size=ps, parallel=parallel or base.parallel, threshold=max(base.threshold, ps))
 
@@ -175,7 +176,7 @@ def _read_part_streamed(cf: "CloudFiles", key: str, start: int, end: int) -> byt
 
 
 def _fetch_part(cf: "CloudFiles", key: str, start: int, end: int, sink=None) -> bytes:
-    streamed = hasattr(cf.backend, "read_range_to")
+    streamed = cf.backend.features.range_streaming
 
     def attempt() -> bytes:
         if streamed:
@@ -371,7 +372,7 @@ def _slice_plan(cf: "CloudFiles", st: ObjectStat, settings: StreamSettings) -> O
     whose part size is recorded (the slices then split on part boundaries and
     each hashes its own parts).
     """
-    if not hasattr(cf.backend, "read_range_to") or st.size <= settings.part_size:
+    if not cf.backend.features.range_streaming or st.size <= settings.part_size:
         return None
     sums = st.checksums
     align = settings.part_size
@@ -434,7 +435,7 @@ def fill_fd(cf: "CloudFiles", key: str, st: ObjectStat, settings: StreamSettings
     slices = _slice_plan(cf, st, settings)
     if slices is not None:
         _download_slices(cf, key, st, slices, fd)
-    elif _needs_ordered_hash(st) or not hasattr(cf.backend, "read_range_into"):
+    elif _needs_ordered_hash(st) or not cf.backend.features.range_into:
         def sink(offset: int, data: bytes) -> None:
             _pwrite_all(fd, data, offset)
 
@@ -516,8 +517,11 @@ class Writer(io.RawIOBase):
                  storage_class: Optional[str] = None, part_size: Optional[int] = None,
                  parallel: Optional[int] = None, stored_as: Optional[str] = None):
         super().__init__()
+        if not cf.backend.features.writable:
+            raise UnsupportedOperationError(f"{cf.protocol}:// is read-only: cannot write {cf.abspath(key)}")
         self._cf = cf
         self._key = cf._key(key)
+        self._mp = multipart_uploader(cf.backend)  # native parts, or the buffered fallback
         self._settings = settings_for(cf, part_size, parallel)
         if stored_as is not None:  # the bytes written are already encoded: label them, do not encode
             self._encoding = compression.normalize_content_encoding(stored_as)
@@ -572,7 +576,7 @@ class Writer(io.RawIOBase):
             raise self._failed
         cf = self._cf
         if self._upload is None:
-            self._upload = cf._call(cf.backend.multipart_begin, self._key, part_size=self._settings.part_size,
+            self._upload = cf._call(self._mp.multipart_begin, self._key, part_size=self._settings.part_size,
                                     **self._meta)
             self._pool = ThreadPoolExecutor(self._settings.parallel, thread_name_prefix="cf-write")
         number, offset = self._next_part, self._offset
@@ -580,13 +584,13 @@ class Writer(io.RawIOBase):
         self._offset += len(part)
         self.bytes_written += len(part)
         self._slots.acquire()  # bounds memory: at most `parallel` parts in flight
-        caps = cf.backend.capabilities
+        caps = cf.backend.features
 
         def upload() -> PartInfo:
             try:
                 md5 = integrity.md5_base64(part) if caps.wants_md5 else None
                 crc = integrity.crc32c_base64(part) if caps.wants_crc32c else None
-                return cf._call(cf.backend.multipart_put_part, self._upload, number, part, offset,
+                return cf._call(self._mp.multipart_put_part, self._upload, number, part, offset,
                                 md5=md5, crc32c=crc)
             except BaseException as err:
                 self._failed = err
@@ -613,7 +617,7 @@ class Writer(io.RawIOBase):
                 if tail:
                     self._send(tail)
                 parts = [f.result() for f in self._futures]
-                self._cf._call(self._cf.backend.multipart_complete, self._upload, parts)
+                self._cf._call(self._mp.multipart_complete, self._upload, parts)
                 self._upload = None
         except BaseException:
             self.abort()
@@ -631,7 +635,7 @@ class Writer(io.RawIOBase):
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
             try:
-                self._cf.backend.multipart_abort(self._upload)
+                self._mp.multipart_abort(self._upload)
             finally:
                 self._upload = None
         if not self.closed:
@@ -696,10 +700,10 @@ def copy_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, s
 
     settings = settings_for(dest, part_size, parallel)
     encoding = compression.normalize_content_encoding(stat.encoding)
-    if isinstance(dest.backend, FileBackend) and not src.backend.capabilities.local:
+    if isinstance(dest.backend, FileBackend) and dest.backend.features.multipart and not src.backend.features.local:
         return _copy_into_file_backend(src, key, dest, dest_key, stat, settings, encoding, attempts)
     # Reads and writes share the parts budget: about ``parallel + 2`` parts alive.
-    if src.backend.capabilities.local:
+    if src.backend.features.local:
         readers, writers = 1, settings.parallel
     else:
         readers = max(1, settings.parallel // 2)
@@ -732,7 +736,7 @@ def _copy_into_file_backend(src: "CloudFiles", key: str, dest: "CloudFiles", des
     """Stored bytes of ``key`` written in place into a file:// destination's
     temporary file (its multipart upload), which is renamed into place only
     after the whole-object check passed."""
-    if stat.size > settings.part_size and hasattr(dest.backend, "resumable_target"):
+    if stat.size > settings.part_size:  # resumable (dest is file://)
         from . import resume
 
         final, installer = dest.backend.resumable_target(dest_key, encoding)

@@ -55,6 +55,7 @@ from .exceptions import (
     MissingSourceError,
     NotFoundError,
     TransferError,
+    UnsupportedOperationError,
 )
 
 if TYPE_CHECKING:
@@ -116,6 +117,17 @@ def _pairs(paths: Iterable) -> Iterator[tuple[str, str]]:
                 f"got {type(item).__name__}: {item!r}")
 
 
+def _sized_pairs(paths: Iterable) -> Iterator[tuple[str, str, Optional[int]]]:
+    """``(src, dest, stored size or None)``: a dict item may carry ``size`` from a listing,
+    which routes the file (streamed or not) without a metadata request."""
+    for item in paths:
+        size = item.get("size") if isinstance(item, dict) else None
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise InvalidInputError(f"a transfer dict's 'size' must be an int >= 0, got {size!r}")
+        for k, d in _pairs((item,)):
+            yield k, d, size
+
+
 def target_encoding(reencode: Union[str, bool, None]) -> object:
     """``_KEEP`` for None/'same'; otherwise the canonical encoding name (None = identity)."""
     if reencode is None or (isinstance(reencode, str) and reencode.strip().lower() == "same"):
@@ -164,7 +176,7 @@ def fingerprint(cf: "CloudFiles", key: str, read_local: bool = True) -> Optional
     cheaper than any metadata they could keep; network backends answer with
     one metadata request.
     """
-    if read_local and cf.backend.capabilities.local:
+    if read_local and cf.backend.features.local:
         threshold = getattr(getattr(cf, "stream_settings", None), "threshold", None)
         size = cf._call(cf.backend.size, key) if threshold is not None else None
         if size is not None and size > threshold:
@@ -266,7 +278,8 @@ def copy_one(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str, target=
     """
     skey, dkey = src._key(key), dest._key(dkey)
     keep = target is _KEEP
-    if keep and content_type is None and data is None and src.backend.same_service(dest.backend):
+    if keep and content_type is None and data is None and src.backend.features.server_side_copy \
+            and dest.backend.features.server_side_copy and src.backend.same_service(dest.backend):
         try:
             if src._call(src.backend.copy_within, skey, dest.backend, dkey):
                 return (size or 0), True
@@ -277,7 +290,7 @@ def copy_one(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str, target=
         stat = None
         if size is None and threshold is not None:
             # The size decides the route: a large object must never be read whole.
-            if src.backend.capabilities.local:
+            if src.backend.features.local:
                 size = src._call(src.backend.size, skey)
             else:
                 stat = src._call(src.backend.stat, skey)
@@ -394,7 +407,7 @@ def _dest_index(dest: "CloudFiles", dkeys: Optional[list[str]]) -> Optional[dict
     """Stored sizes of the destination from one listing, or None when heads are cheaper."""
     if dkeys is not None and len(dkeys) < _LIST_DEST_MIN:
         return None
-    if not dest.backend.capabilities.listable:
+    if not dest.backend.features.listable:
         return None
     prefix = "" if dkeys is None else _common_dir(dkeys)
     try:
@@ -414,23 +427,36 @@ def transfer(
     progress=False,
     skip_existing: Union[bool, str] = False,
     parallel: int = 1,
+    executor: Any = None,
+    batch_size: Optional[int] = None,
 ) -> TransferResult:
     """Copy ``paths`` (default: everything listed in ``src``) from ``src`` to ``dest``.
 
     ``paths`` items are names, ``(src, dest)`` tuples or ``{'path', 'dest_path'}``
-    dicts. ``block_size`` bounds the files in flight. ``parallel`` > 1 splits
-    the work over processes. See the module docstring for ``reencode`` and
-    ``skip_existing``. Raises :class:`TransferError` (with ``.errors`` and
+    dicts (which may add ``'size'``, the stored size from a listing, to save a
+    metadata request per file). ``block_size`` bounds the files in flight. ``parallel`` > 1 splits
+    the work over processes; an ``executor`` of other processes (a process pool,
+    a Dask client) gets batches of ``batch_size`` files (:mod:`cloudfiles.dispatch`).
+    See the module docstring for ``reencode`` and ``skip_existing``. Raises :class:`TransferError` (with ``.errors`` and
     ``.result``) after every file was attempted if any failed.
     """
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise InvalidInputError(f"block_size must be a positive int, got {block_size!r}")
+    if not dest.backend.features.writable:
+        raise UnsupportedOperationError(f"{dest.protocol}:// is read-only: cannot transfer into {dest.cloudpath}")
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
         raise InvalidInputError(f"parallel must be a positive int, got {parallel!r}")
     target = target_encoding(reencode)
     skip = _skip_mode(skip_existing)
     if content_type is not None and not isinstance(content_type, str):
         raise InvalidInputError(f"content_type must be a str, got {content_type!r}")
+    if executor is not None:
+        from . import dispatch
+
+        if dispatch.use(executor, src, dest):
+            return dispatch.transfer(src, dest, paths, executor, block_size=block_size, reencode=reencode,
+                                     content_type=content_type, allow_missing=allow_missing,
+                                     progress=progress, skip=skip, batch_size=batch_size)
 
     items: Iterable
     total: Optional[int] = None
@@ -445,10 +471,10 @@ def transfer(
             paths = [paths]
         raw = inputs.to_iter(paths)
         if isinstance(raw, list):
-            items = [(k, d, None) for k, d in _pairs(raw)]
+            items = list(_sized_pairs(raw))
             total = len(items)
         else:
-            items = ((k, d, None) for k, d in _pairs(raw))
+            items = _sized_pairs(raw)
             if parallel > 1:
                 items = list(items)
                 total = len(items)
@@ -462,12 +488,19 @@ def transfer(
             dest_index = _dest_index(dest, dkeys)
 
     job = _Job(src, dest, target, content_type, skip, dest_index)
-    nproc = parallel if src.protocol != "mem" and dest.protocol != "mem" else 1
+    # a child process cannot see storage that lives in this one (mem://)
+    nproc = 1 if src.backend.features.process_local or dest.backend.features.process_local else parallel
     if nproc > 1 and total and total > 1:
         result = _run_processes(job, items, nproc, block_size, progress, total)  # type: ignore[arg-type]
     else:
         result = _run_threads(job, items, block_size, progress, total)
 
+    return finish(result, src, allow_missing)
+
+
+def finish(result: TransferResult, src: "CloudFiles", allow_missing: bool) -> TransferResult:
+    """Turn missing sources into failures unless ``allow_missing``; raise
+    :class:`TransferError` (``.errors``, ``.result``) if any file failed."""
     missing_sources = set()
     for key in list(result.missing):
         if not allow_missing:

@@ -57,6 +57,7 @@ def cli(ctx: click.Context, parallel: int, progress: bool) -> None:
     cloudfiles -p 4 cp -r s3://a/x/ s3://b/x/
     cloudfiles du -sh s3://bucket/dir
     cloudfiles verify ./data gs://bucket/data
+    cloudfiles sync --dry-run --delete ./data s3://bucket/data
 
     Run `cloudfiles COMMAND --help` for each command's options and examples.
     """
@@ -72,10 +73,12 @@ def _register() -> None:
     from .listing import du, ls
     from .verify import verify
     from .xfer import xfer
-    from .misc import license, mkdir
+    from .misc import acl, license, mkdir
     from .cleanup import cleanup
+    from .sync import sync
 
-    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, alias, xfer, mkdir, license, cleanup):
+    for command in (ls, cp, mv, rm, du, cat, head, touch, verify, sync, alias, xfer, mkdir, license, acl,
+                    cleanup):
         cli.add_command(command)
     try:
         from .dataset import add_group_options, dataset

@@ -30,7 +30,7 @@ PART_SUFFIX = ".part"
 
 def applies(src: CloudFiles, dest: CloudFiles, reencode) -> bool:
     """True when ``--resumable`` changes anything: remote source, local destination, stored bytes kept."""
-    return dest.protocol == "file" and not src.backend.capabilities.local and reencode is None
+    return dest.protocol == "file" and not src.backend.features.local and reencode is None
 
 
 def download(src: CloudFiles, key: str, dest: CloudFiles, dkey: str, chunk: int = CHUNK) -> Optional[int]:
@@ -112,7 +112,7 @@ def run_resumable(command: str, jobs: list, block_size: int, src_options: dict, 
         errors: dict = {}
 
         def one(pair):
-            key, dkey = pair
+            key, dkey = (pair["path"], pair["dest_path"]) if isinstance(pair, dict) else pair  # sized (filters)
             try:
                 if download(src, key, dest, dkey) is None:
                     return key, FileNotFoundError(f"{src.abspath(key)}: no such file")

@@ -193,7 +193,7 @@ def test_puts_mixed_tuples_and_dicts(store):
 def test_bad_puts_write_nothing(store, bad, match):
     need_write(store)
     cf = store.cf()
-    if cf.backend.capabilities.python_objects and "must be bytes" in match:
+    if cf.backend.features.python_objects and "must be bytes" in match:
         pytest.skip("mem:// stores non-bytes content as the Python object (see test_compat_facade)")
     with pytest.raises(exceptions.InvalidInputError, match=match):
         cf.puts(bad)
@@ -205,7 +205,7 @@ def test_bad_single_put(store):
     cf = store.cf()
     with pytest.raises(exceptions.UnsupportedCompressionType, match="'snappy'"):
         cf.put("x", b"1", compress="snappy")
-    if cf.backend.capabilities.python_objects:
+    if cf.backend.features.python_objects:
         with pytest.raises(exceptions.InvalidInputError, match="stored uncompressed only"):
             cf.put("x", {"a": 1}, compress="gzip")
     else:

@@ -150,7 +150,7 @@ def test_read_only(served):
         cf.put("x", b"1")
     with pytest.raises(exceptions.UnsupportedOperationError, match="read-only"):
         cf.delete("x")
-    assert cf.backend.capabilities.writable is False
+    assert cf.backend.features.writable is False
 
 
 # -- autoindex listing ------------------------------------------------------------------

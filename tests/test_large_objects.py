@@ -29,7 +29,7 @@ def small_parts(store, **kw):
 def at_least_parts(store, n: int, parts: int = 2) -> int:
     """``n`` bytes, or enough for ``parts`` full parts where the backend has a
     minimum part size (S3: 5 MiB), so multipart really happens everywhere."""
-    return max(n, parts * store.cf().backend.capabilities.min_part_size)
+    return max(n, parts * store.cf().backend.features.min_part_size)
 
 
 def need_write(store):

@@ -419,7 +419,6 @@ def test_stale_keep_alive_connection_is_replaced(s3_server, bucket):
     cf.put("k", b"v")
     # close the pooled sockets under the client's feet, as an idle-timeout would
     for pool in cf.backend._pools.values():
-        for conn in list(pool.pool.queue):
-            if conn is not None and conn.sock is not None:
-                conn.sock.shutdown(socket.SHUT_RDWR)
+        for sock in list(pool.idle):
+            sock.shutdown(socket.SHUT_RDWR)
     assert cf.get("k") == b"v"

@@ -61,35 +61,19 @@ NOT_PUBLIC = {
 #: Differences kept on purpose, each explained in docs/migrating.md under the key's text.
 #: Key: "module:name" or "module:Class.member"; value: why (short).
 DELIBERATE: dict[str, str] = {
-    # none at the signature level: the deliberate differences of meaning (normalize's canonical
-    # form, error classes that also derive from ValueError ...) are in docs/migrating.md and
-    # pinned by tests/test_compat_modules.py.
+    # The deliberate differences of meaning (normalize's canonical form, error classes that also
+    # derive from ValueError ...) are in docs/migrating.md and pinned by tests/test_compat_modules.py.
+    "cloudfiles:CloudFiles": "num_threads=None: 20 for network services, 1 for file:// and mem://",
+    "cloudfiles:CloudFiles.delete": "parallel=None: the CloudFiles' parallel (the reference's effect too)",
+    "cloudfiles:CloudFiles.puts": "parallel=None: the CloudFiles' parallel (the reference's effect too)",
+    "cloudfiles:CloudFiles.get": "raise_errors=False: one failure does not hide the others",
+    "cloudfiles:CloudFile": "locking=None: CloudFile does not lock by default (atomic writes)",
 }
 
-#: Differences that other issue-10 work still has to close (CloudFiles options and methods).
-#: Listed so this test passes while that work is in flight; each must still differ (a fixed
-#: entry fails the test until it is removed here). Documented in docs/migrating.md as not matched yet.
-PENDING: dict[str, str] = {
-    "cloudfiles.interfaces:reset_connection_pools": "connection pool reset",
-    "cloudfiles:CloudFile": "CloudFile options and methods",
-    "cloudfiles:CloudFile.basename": "CloudFile options and methods",
-    "cloudfiles:CloudFile.dirname": "CloudFile options and methods",
-    "cloudfiles:CloudFile.transfer_from": "CloudFile options and methods",
-    "cloudfiles:CloudFile.transfer_to": "CloudFile options and methods",
-    "cloudfiles:CloudFiles": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.abspath": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.delete": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.get": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.get_acl": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.list": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.moves": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.put": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.put_jsons": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.puts": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.touch": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.transfer_from": "CloudFiles options and methods",
-    "cloudfiles:CloudFiles.transfer_to": "CloudFiles options and methods",
-}
+#: Differences that other issue-10 work still has to close. Listed so this test passes while that
+#: work is in flight; each must still differ (a fixed entry fails the test until it is removed
+#: here). Documented in docs/migrating.md as not matched yet.
+PENDING: dict[str, str] = {}
 
 
 def _run_dump(python: str, modules: list[str], extra: dict, env: dict, path: list[str] = ()) -> dict:

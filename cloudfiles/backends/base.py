@@ -9,8 +9,8 @@ cheaper native form (batch delete, server-side copy, sized listings).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Optional
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping, Optional
 
 from ..exceptions import UnsupportedOperationError
 from ..integrity import Checksums
@@ -21,22 +21,76 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Capabilities:
-    """What a backend can do natively; the facade falls back where it cannot."""
+class Features:
+    """What a backend can do, declared once per backend class (``features = Features(...)``).
 
-    writable: bool = True
-    listable: bool = True
-    server_side_copy: bool = False
-    batch_delete: int = 1
-    batch_exists: int = 1
-    wants_md5: bool = False
-    wants_crc32c: bool = False
-    local: bool = False  # CPU-bound, in-process: few threads are best
-    min_part_size: int = 0  # smallest part a multipart upload accepts (all but the last)
+    Callers read these flags instead of probing for methods or protocol names;
+    where a flag is off, the caller takes the fallback path. Abilities can be
+    switched off per client (``CloudFiles(path, features={...})``, see
+    :meth:`restricted`) so the fallbacks are tested too; the requirements at
+    the end describe the service and cannot be switched.
+    """
+
+    # -- abilities: each True/ >1 promises the methods named beside it ------
+    writable: bool = True  # put/delete/multipart_*; False: writes raise UnsupportedOperationError
+    listable: bool = True  # list/list_sizes
+    server_side_copy: bool = False  # copy_within(src_key, dest, dest_key) copies inside the service
+    batch_delete: int = 1  # delete_many takes up to this many keys in one request
+    batch_exists: int = 1  # exists_many takes up to this many keys in one request
+    multipart: bool = False  # native multipart/composite upload (else parts are buffered into one put)
+    range_streaming: bool = False  # read_range_to(key, start, end, sink) streams a range in chunks
+    range_into: bool = False  # read_range_into(key, start, buf) reads a range into a caller's buffer
+    conditional_writes: bool = False  # read_versioned(key) and put_if(key, content, token)
+    touch: bool = False  # touch(key) refreshes an existing object's modification time
+    leftovers: bool = False  # leftovers(cutoff)/remove_leftover(item): temporaries of killed writers
+    sync: bool = False  # sync(key) makes a written object durable (fsync)
     acl: bool = False  # get_acl(key) reads the object's access control (None if missing)
     python_objects: bool = False  # put/get keep non-bytes content as the Python object itself
     pinned_reads: bool = False  # ranged reads take ``pin=`` (an ObjectStat) and fail with
     #                             ObjectChangedError when the object is no longer that version
+    local: bool = False  # CPU-bound, in-process (no network): few threads are best, no resume
+    process_local: bool = False  # storage lives in this process: child processes cannot see it
+    # -- requirements of the service (not switchable) ---------------------
+    wants_md5: bool = False  # put wants the content's md5 to verify
+    wants_crc32c: bool = False  # put wants the content's crc32c to verify
+    min_part_size: int = 0  # smallest part a multipart upload accepts (all but the last)
+
+    def restricted(self, changes: Mapping[str, Any], where: str = "this backend") -> "Features":
+        """A copy with some abilities switched off (``{"server_side_copy": False,
+        "batch_delete": 1}``): booleans may only go from True to False, batch
+        sizes only down to 1. Anything else raises :class:`InvalidInputError`
+        naming the offending keys."""
+        from ..exceptions import InvalidInputError
+
+        if not isinstance(changes, Mapping):
+            raise InvalidInputError(f"features must be a dict of feature: value, got {type(changes).__name__}")
+        names = {f.name for f in fields(self)}
+        unknown = sorted(str(k) for k in changes if k not in names)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown feature(s) {', '.join(unknown)}; known: {', '.join(sorted(names - _REQUIREMENTS))}")
+        fixed = sorted(k for k in changes if k in _REQUIREMENTS)
+        if fixed:
+            raise InvalidInputError(f"{', '.join(fixed)} describe(s) the service and cannot be switched")
+        out = {}
+        for name, value in changes.items():
+            have = getattr(self, name)
+            if isinstance(have, bool):
+                if not isinstance(value, bool):
+                    raise InvalidInputError(f"feature {name} takes True or False, got {value!r}")
+                if value and not have:
+                    raise InvalidInputError(f"{where} cannot do {name}: a feature can only be switched off")
+            else:
+                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= have:
+                    raise InvalidInputError(f"feature {name} takes an int from 1 to {have} on {where}, got {value!r}")
+            out[name] = value
+        return replace(self, **out)
+
+
+_REQUIREMENTS = frozenset({"wants_md5", "wants_crc32c", "min_part_size"})
+
+#: The former name of :class:`Features`.
+Capabilities = Features
 
 
 @dataclass
@@ -94,13 +148,32 @@ def head_dict(
 
 
 class Backend:
-    """Base class: subclasses set ``capabilities`` and implement the required methods."""
+    """Base class: subclasses declare ``features`` and implement the required methods.
 
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    ``features`` is a class attribute; a client that switched features off
+    (``CloudFiles(..., features=...)``) gets an instance whose ``features``
+    attribute shadows it. ``capabilities`` is the former name, kept as an alias.
+    """
+
+    features: Features = Features()
+    #: The dataclass of options this backend takes (see BackendOptions).
+    options_type: type = BackendOptions
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        legacy = cls.__dict__.get("capabilities")
+        if isinstance(legacy, Features):  # a backend written against the old name
+            cls.features = legacy
+            del cls.capabilities
 
     def __init__(self, cloudpath: CloudPath, options: BackendOptions):
         self.cloudpath = cloudpath
         self.options = options
+
+    @property
+    def capabilities(self) -> Features:
+        """The former name of :attr:`features`."""
+        return self.features
 
     # -- required ---------------------------------------------------------
     def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
@@ -121,7 +194,7 @@ class Backend:
         """Store ``content`` (already encoded with ``encoding``) at ``key`` atomically.
 
         ``md5`` (base64) and ``crc32c`` (base64) are sent for the service to verify
-        when the backend's capabilities ask for them.
+        when the backend's features ask for them (``wants_md5``, ``wants_crc32c``).
         """
         raise UnsupportedOperationError(f"{self.cloudpath.protocol}:// does not support writing")
 
@@ -147,7 +220,7 @@ class Backend:
         return self.head(key) is not None
 
     def exists_many(self, keys: list[str]) -> dict[str, bool]:
-        """Existence of a batch (at most ``capabilities.batch_exists`` keys)."""
+        """Existence of a batch (at most ``features.batch_exists`` keys)."""
         return {k: self.exists(k) for k in keys}
 
     def size(self, key: str) -> Optional[int]:
@@ -155,7 +228,7 @@ class Backend:
         return None if meta is None else meta["Content-Length"]
 
     def delete_many(self, keys: list[str]) -> None:
-        """Delete a batch (at most ``capabilities.batch_delete`` keys)."""
+        """Delete a batch (at most ``features.batch_delete`` keys)."""
         for k in keys:
             self.delete(k)
 
@@ -230,6 +303,36 @@ class Backend:
 
     def close(self) -> None:
         """Release resources; pools shared between instances stay open."""
+
+
+class _BufferedMultipart:
+    """The base class's buffered multipart upload, bound to one backend: what a
+    caller uses when ``features.multipart`` is off (parts held in memory, one
+    ``put`` at completion)."""
+
+    __slots__ = ("backend",)
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def multipart_begin(self, key: str, **meta: Any) -> Any:
+        return Backend.multipart_begin(self.backend, key, **meta)
+
+    def multipart_put_part(self, upload: Any, part_number: int, data: bytes, offset: int,
+                           md5: Optional[str] = None, crc32c: Optional[str] = None) -> "PartInfo":
+        return Backend.multipart_put_part(self.backend, upload, part_number, data, offset)
+
+    def multipart_complete(self, upload: Any, parts: list["PartInfo"]) -> None:
+        Backend.multipart_complete(self.backend, upload, parts)
+
+    def multipart_abort(self, upload: Any) -> None:
+        Backend.multipart_abort(self.backend, upload)
+
+
+def multipart_uploader(backend: Backend) -> Any:
+    """What carries ``multipart_begin/put_part/complete/abort`` for ``backend``:
+    the backend itself when it declares native ``multipart``, else the buffered fallback."""
+    return backend if backend.features.multipart else _BufferedMultipart(backend)
 
 
 @dataclass

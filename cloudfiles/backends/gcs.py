@@ -1,6 +1,6 @@
 """Google Cloud Storage backend (``gs://``), speaking the JSON API directly.
 
-Requests go over the shared urllib3 pools (no google-cloud-storage in the
+Requests go over the shared connection pools (no google-cloud-storage in the
 hot path: its per-call overhead dominates small-file work). google-auth is
 imported only when credentials are needed and only turns them into bearer
 tokens, cached and refreshed under a lock.
@@ -53,7 +53,7 @@ from ..exceptions import (
 )
 from ..integrity import Checksums
 from ..listings import PageGuard
-from .base import Backend, BackendOptions, Capabilities, GetResult, PartInfo, head_dict, iso_time, iter_batches
+from .base import Backend, BackendOptions, Features, GetResult, PartInfo, head_dict, iso_time, iter_batches
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/devstorage.full_control",)
@@ -270,9 +270,9 @@ def _object_metadata(content_type: Optional[str], encoding: Optional[str], cache
 class GCSBackend(Backend):
     """gs:// over the GCS JSON API."""
 
-    capabilities = Capabilities(
-        server_side_copy=True, batch_delete=100, batch_exists=100, wants_md5=True, wants_crc32c=True,
-        pinned_reads=True,
+    features = Features(
+        server_side_copy=True, batch_delete=100, batch_exists=100, multipart=True, conditional_writes=True,
+        leftovers=True, acl=True, range_streaming=True, pinned_reads=True, wants_md5=True, wants_crc32c=True,
     )
     _batch_broken: set = set()  # endpoints whose batch route is missing: go per item at once
     #: GCS's ``maxBytesRewrittenPerCall`` for copies (None: let the service decide).
@@ -287,9 +287,7 @@ class GCSBackend(Backend):
         self._root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
         self.endpoint, self._auth, identity = _resolve(cloudpath, options)
         self._limits = _limits.for_options(options)
-        self._pm = connections.pool_manager(
-            ("gs", self.endpoint, identity), maxsize=options.num_threads, timeout=self._limits.timeout
-        )
+        self._pm = connections.pool_manager(("gs", self.endpoint, identity), maxsize=options.num_threads)
         self._api = f"{self.endpoint}/storage/v1/b/{_q(self.bucket)}"
         self._user_project = options.request_payer
 
@@ -487,6 +485,27 @@ class GCSBackend(Backend):
         if resp.status != 200:
             raise self._fail(resp, what)
         return json.loads(resp.data)
+
+    def get_acl(self, key: str) -> Optional[list]:
+        """The object's ACL entries (``objectAccessControls.list``) as ``[{'entity', 'role'}]``,
+        the shape cloud-files' ``list(blob.acl)`` gives; ``None`` if the object is missing."""
+        name = self._name(key)
+        what = f"GET gs://{self.bucket}/{name} ACL"
+        resp = self._request("GET", self._obj_url(name) + "/acl" + self._query(), what)
+        if resp.status == 404:
+            self._missing_or_raise(resp, what)
+            return None
+        if resp.status != 200:
+            raise self._fail(resp, what)
+        try:
+            doc = json.loads(resp.data)
+        except ValueError as err:
+            raise ServerError(f"{what}: unreadable answer: {err}") from err
+        items = doc.get("items") if isinstance(doc, dict) else None
+        if not isinstance(items, list):
+            items = []
+        return [{"entity": str(i["entity"]), "role": str(i["role"])}
+                for i in items if isinstance(i, dict) and i.get("entity") and i.get("role")]
 
     def head(self, key: str) -> Optional[dict]:
         meta = self._meta(self._name(key))
@@ -767,7 +786,7 @@ class GCSBackend(Backend):
         """Remove an upload's temporary objects (best effort: they are garbage either way)."""
         try:
             names = [o["name"] for page in self._pages(upload.tmp, False, "name") for o in page.get("items") or ()]
-            for batch in iter_batches(names, self.capabilities.batch_delete):
+            for batch in iter_batches(names, self.features.batch_delete):
                 self._delete_names(batch)
         except CloudFilesError:
             pass

@@ -1,7 +1,7 @@
 """Read-only ``http://`` and ``https://`` backend.
 
 Objects are plain URLs under the cloudpath (``host/path/KEY``). Reads go
-through the shared urllib3 pools in :mod:`cloudfiles.connections`, keyed by
+through the shared connection pools in :mod:`cloudfiles.connections`, keyed by
 ``("http", scheme+host)``, read by the bounded reader of :mod:`cloudfiles.http1`
 (idle timeout, total deadline and in-memory maximum of :mod:`cloudfiles.limits`)
 with no automatic retries (the facade retries). Bodies are never decoded here:
@@ -63,7 +63,7 @@ from ..exceptions import (
 )
 from ..integrity import Checksums
 from ..listings import PageGuard
-from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, check_range, head_dict
+from .base import Backend, BackendOptions, Features, GetResult, ObjectStat, check_range, head_dict
 
 LISTING_KINDS = ("html", "s3", "gcs")
 # HTML index pages deeper than this below the base URL end the listing with an
@@ -88,7 +88,7 @@ _KEY_SAFE = "/~!$&'()*+,;=:@"
 class HTTPBackend(Backend):
     """GET/HEAD over plain HTTP(S); ``put``/``delete`` raise UnsupportedOperationError."""
 
-    capabilities = Capabilities(writable=False, listable=True, pinned_reads=True)
+    features = Features(writable=False, listable=True, range_into=True, pinned_reads=True)
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -100,7 +100,7 @@ class HTTPBackend(Backend):
             base_path += "/"
         self.base_url = f"{self.origin}/{base_path}"
         self._limits = _limits.for_options(options)
-        self._pm = pool_manager(("http", self.origin), maxsize=options.num_threads, timeout=self._limits.timeout)
+        self._pm = pool_manager(("http", self.origin), maxsize=options.num_threads)
         self._headers = {"Accept-Encoding": _ACCEPT_ENCODING}
         if cloudpath.protocol == "middleauth+https":
             auth = _cave_auth_header(options.secrets, urlsplit(self.origin).netloc)

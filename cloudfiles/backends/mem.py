@@ -7,14 +7,15 @@ service would, rather than in file-name suffixes.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import datetime as _dt
 import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
-from ..exceptions import NotFoundError
-from .base import Backend, Capabilities, GetResult, head_dict
+from ..exceptions import NotFoundError, PreconditionFailedError
+from .base import Backend, Features, GetResult, head_dict
 
 
 @dataclass
@@ -66,6 +67,14 @@ def _stored(content):
     return content
 
 
+def _token(data) -> Optional[str]:
+    if data is None:
+        return None
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return hashlib.sha256(data).hexdigest()
+    return f"object:{id(data)}"  # a Python object: its identity is its version
+
+
 def _size(data) -> int:
     """Stored size: the byte length, or for a Python object its in-memory size."""
     if isinstance(data, bytes):
@@ -83,8 +92,8 @@ def clear(bucket: Optional[str] = None) -> None:
 
 
 class MemBackend(Backend):
-    capabilities = Capabilities(server_side_copy=True, local=True, batch_delete=1000, batch_exists=1000,
-                                acl=True, python_objects=True)
+    features = Features(server_side_copy=True, local=True, process_local=True, batch_delete=1000,
+                        batch_exists=1000, acl=True, python_objects=True, touch=True, conditional_writes=True)
 
     def __init__(self, cloudpath, options):
         super().__init__(cloudpath, options)
@@ -150,6 +159,26 @@ class MemBackend(Backend):
             for k in keys:
                 b.objects.pop(self._key(k), None)
             b.invalidate()
+
+    # -- conditional writes: compare and swap under the bucket's lock ---------
+    def read_versioned(self, key: str) -> tuple[Optional[bytes], Optional[str]]:
+        """Stored bytes of ``key`` and their token (sha256), which :meth:`put_if` presents."""
+        obj = self._b.objects.get(self._key(key))
+        data = None if obj is None else obj.data
+        return data, _token(data)
+
+    def put_if(self, key: str, content: bytes, expected: Optional[str]) -> str:
+        """Store ``content`` only if ``key`` still has token ``expected`` (None: only if absent)."""
+        k, b = self._key(key), self._b
+        with b.lock:
+            obj = b.objects.get(k)
+            if _token(None if obj is None else obj.data) != expected:
+                raise PreconditionFailedError(
+                    f"mem://{self.cloudpath.bucket}/{k} changed since it was read (someone else moved it meanwhile)")
+            if obj is None:
+                b.invalidate()
+            b.objects[k] = _MemObject(_stored(content), None, "application/json", None, None)
+        return _token(content)  # type: ignore[return-value]
 
     def touch(self, key: str) -> None:
         obj = self._b.objects.get(self._key(key))

@@ -2,7 +2,7 @@
 
 Requests are built, signed (AWS Signature Version 4, computed here with
 ``hmac``; signing keys cached per secret/day/region) and sent over the shared
-urllib3 pools of :mod:`cloudfiles.connections`. boto3's per-call machinery
+connection pools of :mod:`cloudfiles.connections`. boto3's per-call machinery
 costs more client CPU than a small object's whole round trip, so it is not
 used; botocore is imported only when its default credential chain is needed.
 
@@ -57,7 +57,7 @@ from ..exceptions import (
 )
 from ..integrity import Checksums
 from ..listings import PageGuard
-from .base import Backend, BackendOptions, Capabilities, GetResult, ObjectStat, PartInfo, head_dict, iso_time
+from .base import Backend, BackendOptions, Features, GetResult, ObjectStat, PartInfo, head_dict, iso_time
 from ..http1 import _Response, _check_header_value, _exchange
 from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
 
@@ -103,6 +103,63 @@ def _parse_error(body: bytes) -> tuple[str, str, Optional[ET.Element]]:
     return "", "", None
 
 
+_XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+_GRANTEE_FIELDS = ("DisplayName", "EmailAddress", "ID", "URI")
+
+
+def parse_acl(body: bytes, what: str) -> dict:
+    """An ``AccessControlPolicy`` document as boto3's ``get_object_acl`` returns it.
+
+    The body comes from the network: a document type declaration (the way to
+    entity-expansion and external-entity tricks) is refused, and only the
+    known elements are read, as text.
+    """
+    head = body[:4096].lstrip()
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise CloudFilesError(f"{what}: the ACL document declares a DOCTYPE/ENTITY; refused")
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as err:
+        raise ServerError(f"{what}: unreadable ACL document: {err}") from err
+    if not root.tag.endswith("AccessControlPolicy"):
+        raise CloudFilesError(f"{what}: expected an AccessControlPolicy document, got <{root.tag}> "
+                          f"({head[:80]!r})")
+
+    def fields(elem: Optional[ET.Element], names) -> dict:
+        out = {}
+        for name in names:
+            value = _text(elem, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    owner_elem = root.find(_NS + "Owner")
+    if owner_elem is None:
+        owner_elem = root.find("Owner")
+    grants = []
+    acl = root.find(_NS + "AccessControlList")
+    if acl is None:
+        acl = root.find("AccessControlList")
+    for grant in list(acl) if acl is not None else []:
+        if not grant.tag.endswith("Grant"):
+            continue
+        grantee_elem = grant.find(_NS + "Grantee")
+        if grantee_elem is None:
+            grantee_elem = grant.find("Grantee")
+        grantee = fields(grantee_elem, _GRANTEE_FIELDS)
+        if grantee_elem is not None and grantee_elem.get(_XSI_TYPE):
+            grantee["Type"] = grantee_elem.get(_XSI_TYPE)
+        entry: dict = {"Grantee": grantee}
+        permission = _text(grant, "Permission")
+        if permission is not None:
+            entry["Permission"] = permission
+        grants.append(entry)
+    result: dict = {"Grants": grants}
+    if owner_elem is not None:
+        result["Owner"] = fields(owner_elem, ("DisplayName", "ID"))
+    return result
+
+
 def _is_aws_dns_bucket(bucket: str) -> bool:
     return 3 <= len(bucket) <= 63 and "." not in bucket and bucket == bucket.lower() and "_" not in bucket
 
@@ -129,10 +186,11 @@ def _env_endpoint() -> str:
     return url
 
 class S3Backend(Backend):
-    """S3 over SigV4-signed urllib3 requests; see the module docstring."""
+    """S3 over SigV4-signed HTTP/1.1 requests; see the module docstring."""
 
-    capabilities = Capabilities(server_side_copy=True, batch_delete=1000, wants_md5=True, min_part_size=5 * MiB,
-                                pinned_reads=True)
+    features = Features(server_side_copy=True, batch_delete=1000, multipart=True, range_streaming=True,
+                        conditional_writes=True, touch=True, leftovers=True, acl=True, wants_md5=True,
+                        min_part_size=5 * MiB, pinned_reads=True)
     #: keys per ListObjectsV2 page (None: the service's default, 1000 on AWS)
     list_page_size: Optional[int] = None
     #: the largest object one CopyObject may copy (5 GiB on AWS); larger ones are
@@ -223,11 +281,9 @@ class S3Backend(Backend):
         pool = self._pools.get(host)
         if pool is None:
             ident = None if self._unsigned else self._credentials().access_key
-            pm = connections.pool_manager(("s3", self.endpoint, ident), maxsize=self.options.num_threads,
-                                          timeout=self.options.timeout)
-            pool = pm.connection_from_host(host.rsplit(":", 1)[0] if host.count(":") == 1 else host,
-                                           port=int(host.rsplit(":", 1)[1]) if host.count(":") == 1 else None,
-                                           scheme=self._scheme)
+            pm = connections.pool_manager(("s3", self.endpoint, ident), maxsize=self.options.num_threads)
+            pool = pm.for_host(self._scheme, host.rsplit(":", 1)[0] if host.count(":") == 1 else host,
+                               int(host.rsplit(":", 1)[1]) if host.count(":") == 1 else None)
             self._pools[host] = pool
         return pool
 
@@ -839,6 +895,19 @@ class S3Backend(Backend):
             guard.token("\0".join(markers.values()))
             params = dict(params, **markers)
 
+    def get_acl(self, key: str) -> Optional[dict]:
+        """``GetObjectAcl`` (GET ?acl) as boto3 shapes it: ``{'Owner': {...}, 'Grants': [{'Grantee':
+        {...}, 'Permission': ...}]}``; ``None`` if the object is missing."""
+        full = self._full_key(key)
+        what = f"GetObjectAcl {self._where(full)}"
+        resp = self._request("GET", full, what, query={"acl": ""})
+        if resp.status == 404 and _parse_error(resp.data)[0] in ("NoSuchKey", ""):
+            self._check_bucket_after_404(what)
+            return None
+        if resp.status != 200:
+            raise self._error(resp, what)
+        return parse_acl(resp.data, what)
+
     def stat(self, key: str) -> Optional[ObjectStat]:
         """Size, encoding, ETag and the part size recorded by our multipart uploads.
 
@@ -873,7 +942,7 @@ class S3Backend(Backend):
         requests (each reading a byte range of the source, pinned to its ETag);
         the upload is aborted if any part fails."""
         size = meta["Content-Length"]
-        part = min(max(self.copy_part_size, self.capabilities.min_part_size, -(-size // MAX_PARTS)),
+        part = min(max(self.copy_part_size, self.features.min_part_size, -(-size // MAX_PARTS)),
                    self.max_single_copy)
         part = max(part, -(-size // MAX_PARTS))
         headers = {"content-type": meta["Content-Type"] or "application/octet-stream"}

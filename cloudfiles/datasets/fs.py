@@ -47,15 +47,19 @@ class VersionTransaction(Transaction):
         self.message = message
         self.target: Optional[tuple[str, str, dict]] = None   # (name, ref, parent manifest)
         self.published: Optional[dict] = None
-        self._staging = tempfile.mkdtemp(prefix="cfds-txn-")
+        self.active = False  # between start() and complete(): writes are staged here
+        self._staging: Optional[str] = None  # made by the first write
 
     def stage_path(self) -> str:
+        if self._staging is None:
+            self._staging = tempfile.mkdtemp(prefix="cfds-txn-")
         fd, path = tempfile.mkstemp(dir=self._staging)
         os.close(fd)
         return path
 
     def start(self) -> None:
         super().start()
+        self.active = True
         self.fs.invalidate_cache()  # the parent is what REF names now, not when first read
 
     def complete(self, commit: bool = True) -> None:
@@ -74,8 +78,11 @@ class VersionTransaction(Transaction):
                     branch=branch, guard_latest=ref == "latest")
                 self.fs.invalidate_cache()
         finally:
-            shutil.rmtree(self._staging, ignore_errors=True)
-            self.fs._intrans = False
+            self.active = False
+            if self._staging is not None:
+                shutil.rmtree(self._staging, ignore_errors=True)
+                self._staging = None
+            super().complete(commit)  # no files left: fsspec only ends its transaction
 
 
 class DatasetFileSystem(AbstractFileSystem):
@@ -88,8 +95,8 @@ class DatasetFileSystem(AbstractFileSystem):
 
     def _open_staged(self, path: str) -> "_StagedFile":
         """A staged write of the open transaction (one dataset ref per transaction)."""
-        txn = self._transaction if self._intrans else None
-        if not isinstance(txn, VersionTransaction):
+        txn = self.transaction  # fsspec's: this filesystem's transaction, made on first use
+        if not (isinstance(txn, VersionTransaction) and txn.active):
             raise DatasetError("cfds:// versions are immutable: write inside `with fs.transaction:`, "
                                "which publishes the writes as one new version")
         stripped = self._strip_protocol(path)
@@ -105,8 +112,15 @@ class DatasetFileSystem(AbstractFileSystem):
 
     def version_transaction(self, message: Optional[str] = None) -> VersionTransaction:
         """A transaction whose version records ``message``: ``with fs.version_transaction("fix labels"):``."""
-        self._transaction = VersionTransaction(self, message)
-        return self._transaction
+        txn = self.transaction
+        txn.message = message
+        return txn
+
+    def start_transaction(self) -> VersionTransaction:
+        """Begin a version transaction without a ``with`` block; ``end_transaction()`` publishes it."""
+        txn = self.transaction
+        txn.start()
+        return txn
 
     def __init__(self, remote: Optional[str] = None, home: Optional[str] = None, **options: Any):
         fs_options = {k: options.pop(k) for k in list(options) if k in _FSSPEC_OPTIONS}

@@ -91,9 +91,8 @@ def _fsync_dir(directory: str) -> None:
 
 def durable(cf, key: str) -> None:
     """After writing a manifest or tag to ``cf``: on file:// make it durable (fsync)."""
-    sync = getattr(cf.backend, "sync", None)
-    if sync is not None:
-        sync(key)
+    if cf.backend.features.sync:
+        cf.backend.sync(key)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,218 @@
+"""Work shipped as batch specs to other processes: a real Dask LocalCluster
+(processes=True, two workers) and a ProcessPoolExecutor, on file:// and moto S3.
+
+Each test checks the user-visible result (contents byte for byte, counts) and
+that the work really ran as shipped batches (Dask's task stream names them).
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import pytest
+
+from cloudfiles import CloudFiles
+from cloudfiles.exceptions import InvalidInputError, TransferError
+from cloudfiles.jobs import BatchSpec, run_batch, ship, ships_specs
+
+distributed = pytest.importorskip("distributed")
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                       dashboard_address=None, silence_logs=40)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def process_pool():
+    with ProcessPoolExecutor(2) as pool:
+        yield pool
+
+
+@pytest.fixture(params=["dask", "pool"])
+def executor(request):
+    return request.getfixturevalue("dask_client" if request.param == "dask" else "process_pool")
+
+
+@pytest.fixture(params=["file", "s3"])
+def place(request, tmp_path):
+    """(cloudpath, CloudFiles kwargs) of a fresh, empty place."""
+    if request.param == "file":
+        return "file://" + str(tmp_path / "place"), {}
+    server = request.getfixturevalue("s3_server")
+    return server.cloudpath(server.make_bucket(), "pre"), {"secrets": server.secrets}
+
+
+def _files(n: int) -> dict:
+    return {f"d{i % 7}/f{i}.bin": os.urandom(i % 300) + b"%d" % i for i in range(n)}
+
+
+class _Keys:
+    """Task keys Dask ran during the block (empty for other executors)."""
+
+    def __init__(self, executor):
+        self.executor, self.keys = executor, []
+
+    def __enter__(self):
+        if hasattr(self.executor, "scheduler_info"):
+            self._ts = distributed.get_task_stream(self.executor)
+            self._ts.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if hasattr(self.executor, "scheduler_info"):
+            self._ts.__exit__(*exc)
+            self.keys = [t["key"] for t in self._ts.data]
+
+
+def _check_shipped(rec: _Keys, op: str, batches: int) -> None:
+    if hasattr(rec.executor, "scheduler_info"):
+        mine = [k for k in rec.keys if str(k).startswith(f"cloudfiles-{op}-")]
+        assert len(mine) == batches, rec.keys
+
+
+def test_bulk_ops_run_as_shipped_batches(executor, place):
+    url, kw = place
+    cf = CloudFiles(url, **kw)
+    files = _files(120)
+    with _Keys(executor) as rec:
+        assert cf.puts(list(files.items()), executor=executor, batch_size=25) == 120
+    _check_shipped(rec, "puts", 5)
+    # every byte arrived, written by the workers
+    assert {k: cf.get(k) for k in files} == files
+
+    reqs = list(files) + ["nope/missing.bin", {"path": "d1/f1.bin", "start": 1, "end": 3, "tags": {"t": 1}}]
+    with _Keys(executor) as rec:
+        res = cf.get(reqs, executor=executor, batch_size=30)
+    _check_shipped(rec, "get", 5)
+    assert len(res) == len(reqs)
+    whole = {r["path"]: r["content"] for r in res if r["byte_range"] == (None, None)}
+    assert {k: whole[k] for k in files} == files
+    assert whole["nope/missing.bin"] is None and all(r["error"] is None for r in res)
+    ranged = [r for r in res if r["byte_range"] == (1, 3)]
+    assert ranged[0]["content"] == files["d1/f1.bin"][1:3] and ranged[0]["tags"] == {"t": 1}
+
+    names = list(files) + ["nope/missing.bin"]
+    assert cf.exists(names, executor=executor, batch_size=40) == {k: k in files for k in names}
+
+    doomed = sorted(files)[:70]
+    cf.delete(doomed, executor=executor, batch_size=16)
+    left = cf.exists(list(files), executor=executor)
+    assert {k for k, v in left.items() if v} == set(files) - set(doomed)
+
+
+def test_compressed_puts_and_raw_gets(executor, tmp_path):
+    cf = CloudFiles("file://" + str(tmp_path / "z"))
+    data = {f"z{i}": b"abc" * (100 + i) for i in range(20)}
+    cf.puts([{"path": k, "content": v, "compress": "gzip"} for k, v in data.items()], executor=executor,
+            batch_size=6)
+    raw = {r["path"]: r for r in cf.get(list(data), raw=True, executor=executor, batch_size=6)}
+    for k, v in data.items():
+        assert raw[k]["compress"] == "gzip" and gzip.decompress(raw[k]["content"]) == v
+    assert cf.get(list(data), return_dict=True, executor=executor) == data
+
+
+def test_transfer_counts_every_file_once_and_resumes(executor, place, s3_server, tmp_path):
+    src_url, kw = place
+    src = CloudFiles(src_url, **kw)
+    files = _files(150)
+    src.puts(list(files.items()))
+    dest = CloudFiles(s3_server.cloudpath(s3_server.make_bucket(), "copy"), secrets=s3_server.secrets)
+    with _Keys(executor) as rec:
+        res = src.transfer_to(dest, executor=executor, batch_size=20)
+    _check_shipped(rec, "transfer", 8)
+    assert (res.transferred, res.skipped, res.failed, res.missing) == (150, 0, {}, [])
+    assert res.bytes == sum(len(v) for v in files.values())
+    assert dest.get(list(files), return_dict=True) == files
+    # S3 -> S3 on one server: the workers copy server-side
+    if src.protocol == "s3":
+        assert res.server_side == 150
+
+    # a rerun that resumes sends nothing again; a changed and a new file are sent
+    src.put("d0/f0.bin", b"changed")
+    src.put("new.bin", b"new")
+    res = src.transfer_to(dest, executor=executor, batch_size=20, skip_existing=True)
+    assert (res.transferred, res.skipped) == (2, 150 - 1)
+    assert dest.get("d0/f0.bin") == b"changed" and dest.get("new.bin") == b"new"
+
+
+def test_transfer_given_paths_reports_missing_and_unsafe(executor, tmp_path):
+    src = CloudFiles("file://" + str(tmp_path / "s"))
+    src.puts([(f"k{i}", b"v%d" % i) for i in range(10)])
+    dest = CloudFiles("file://" + str(tmp_path / "d"))
+    pairs = [(f"k{i}", f"out/k{i}") for i in range(10)] + [("absent", "out/absent")]
+    with pytest.raises(TransferError) as info:
+        src.transfer_to(dest, paths=pairs, executor=executor, batch_size=3)
+    result = info.value.result
+    assert result.transferred == 10 and set(info.value.errors) == {"absent"}
+    res = src.transfer_to(dest, paths=pairs, executor=executor, batch_size=3, allow_missing=True,
+                          skip_existing="size")
+    assert (res.transferred, res.skipped, res.missing) == (0, 10, ["absent"])
+    with pytest.raises(TransferError) as info:
+        src.transfer_to(dest, paths=[("k1", "../escape")], executor=executor)
+    assert "../escape" not in os.listdir(tmp_path)
+
+
+def test_puts_failures_come_back_as_data(executor, tmp_path):
+    root = tmp_path / "ro"
+    cf = CloudFiles("file://" + str(root))
+    cf.put("blocker", b"a file where a directory is needed")
+    reqs = [(f"ok{i}", b"x") for i in range(8)] + [("blocker/under", b"y"), ("blocker/under2", b"z")]
+    with pytest.raises(TransferError) as info:
+        cf.puts(reqs, executor=executor, batch_size=3)
+    assert set(info.value.errors) == {"blocker/under", "blocker/under2"}
+    assert all(cf.get(f"ok{i}") == b"x" for i in range(8))
+
+
+def test_secrets_stay_out_of_task_keys_reprs_and_worker_logs(dask_client, s3_server):
+    secret = s3_server.secret_key
+    url = s3_server.cloudpath(s3_server.make_bucket(), "p")
+    # a batch that fails on the worker (a bad option) while carrying the secrets
+    spec = BatchSpec("get", url, {"secrets": s3_server.secrets, "num_threads": -1}, ["a"])
+    assert secret not in repr(spec) and secret not in str(spec)
+    with _Keys(dask_client) as rec:
+        with pytest.raises(InvalidInputError):
+            list(ship(dask_client, [spec]))
+    assert rec.keys and all(secret not in str(k) for k in rec.keys)
+    logs = dask_client.get_worker_logs()
+    text = "\n".join(line for lines in logs.values() for _, line in lines)
+    assert any(str(k) in text for k in rec.keys)  # the failed batch is in the logs, by its neutral key
+    assert secret not in text
+
+
+def test_unpicklable_options_are_refused_before_anything_runs(process_pool, tmp_path):
+    class Creds:
+        def __init__(self):
+            self.fn = lambda: "token"
+
+    with pytest.raises(InvalidInputError, match="credentials cannot be shipped"):
+        CloudFiles("file://" + str(tmp_path), secrets=Creds()).exists(["a", "b"], executor=process_pool)
+    with pytest.raises(InvalidInputError, match="only bytes or str"):
+        CloudFiles("file://" + str(tmp_path)).puts((f for f in [("a", iter([b"chunk"]))]), executor=process_pool)
+
+
+def test_thread_pools_and_mem_stay_in_process(dask_client):
+    assert not ships_specs(ThreadPoolExecutor(1)) and ships_specs(dask_client)
+    cf = CloudFiles("mem://dask-test/x")  # process-local: workers could not see it
+    with _Keys(dask_client) as rec:
+        cf.puts([(f"m{i}", b"v") for i in range(5)], executor=dask_client)
+        assert cf.exists([f"m{i}" for i in range(5)], executor=dask_client) == {f"m{i}": True for i in range(5)}
+    assert not [k for k in rec.keys if str(k).startswith("cloudfiles-")]
+    with ThreadPoolExecutor(2) as pool:
+        assert cf.get(["m0"], executor=pool)[0]["content"] == b"v"
+
+
+def test_spec_round_trips_and_rejects_junk():
+    spec = BatchSpec("exists", "file:///tmp/nowhere-x", {}, ["a"])
+    assert pickle.loads(pickle.dumps(spec)).items == ["a"]
+    with pytest.raises(InvalidInputError):
+        run_batch(BatchSpec("format", "file:///tmp", {}, []))
