@@ -265,19 +265,24 @@ class CloudFiles:
             return norm[len(root):]
         return path
 
-    def _threads(self, total: Optional[int]) -> int:
+    def _threads(self, total: Optional[int], writes: bool = False) -> int:
         n = self.num_threads
+        if self._features.local and n > 1:
+            # GIL-bound local work (cloudfiles/localcap.py): more threads only add contention.
+            from .localcap import local_threads
+
+            n = local_threads(n, writes, self._features.process_local)
         if total is not None:
             n = min(n, max(total, 1))
         return n
 
-    def _schedule(self, fn, items, total=None, progress=None, desc=None):
+    def _schedule(self, fn, items, total=None, progress=None, desc=None, writes: bool = False):
         if total is None and hasattr(items, "__len__"):
             total = len(items)
         # closures run in this process: an executor of other processes gets specs instead (_shipping)
         executor = None if self._shipping(None) is not None else self.executor
         return schedule(
-            fn, items, concurrency=self._threads(total), green=self.green,
+            fn, items, concurrency=self._threads(total, writes), green=self.green,
             progress=self.progress if progress is None else progress,
             total=total, desc=desc, executor=executor,
         )
@@ -623,7 +628,8 @@ class CloudFiles:
             return req["path"], None
 
         try:
-            for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading"):
+            for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading",
+                                            writes=True):
                 if err is None:
                     count += 1
                 else:
@@ -877,7 +883,7 @@ class CloudFiles:
                 self._put_one({"path": key, "content": b""})
             return k
 
-        for _ in self._schedule(one, keys, total=total, progress=progress, desc="Touching"):
+        for _ in self._schedule(one, keys, total=total, progress=progress, desc="Touching", writes=True):
             pass
 
     # ------------------------------------------------------------------ list

@@ -526,6 +526,11 @@ def _run_threads(job: _Job, items: Iterable, block_size: int, progress, total: O
 
     src, dest = job.src, job.dest
     threads = max(src.num_threads, dest.num_threads)
+    sf, df = src.backend.features, dest.backend.features
+    if sf.local and df.local and threads > 1:  # no network to wait on (cloudfiles/localcap.py)
+        from .localcap import local_threads
+
+        threads = local_threads(threads, True, df.process_local)
     threads = min(threads, block_size)
     if total is not None:
         threads = min(threads, max(total, 1))
