@@ -7,6 +7,7 @@ no backend-specific code.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from typing import Any, Iterable, Iterator, Optional, Union
@@ -14,7 +15,7 @@ from typing import Any, Iterable, Iterator, Optional, Union
 import posixpath
 
 from . import compression, inputs, integrity, locking, paths, retry
-from .backends import BackendOptions, backend_class
+from .backends import backend_class
 from .backends.base import check_range, iter_batches
 from .locking import FileLocks, default_lock_dir
 from .compression import normalize_content_encoding, normalize_encoding
@@ -79,6 +80,11 @@ class CloudFiles:
     ``features`` switches backend abilities off for this client, e.g.
     ``{"server_side_copy": False, "batch_delete": 1}``, so the fallback path runs
     (see ``cf.features`` and docs/backends.md, "Features").
+    ``options`` passes options that only one backend takes, e.g.
+    ``{"copy_part_size": 64 * 2**20}`` for s3://; each backend's options type
+    (``S3Options``, ``GCSOptions``, ``HTTPOptions``, ``FileOptions``, ``MemOptions``)
+    refuses names it does not know, as it does ``listing=``, ``list_page_size=`` and
+    ``fsync=`` given to a backend without them (docs/backends.md, "Options").
     """
 
     def __init__(
@@ -110,16 +116,19 @@ class CloudFiles:
         deadline: Optional[float] = None,
         max_body: Optional[int] = None,
         features: Optional[dict] = None,
+        options: Optional[dict] = None,
     ):
         if num_threads is not None and (
             not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 0
         ):
             raise InvalidInputError(
                 f"num_threads must be an int >= 0 (0 runs in the calling thread), got {num_threads!r}")
-        # Read by the backends: http listing style/page size; limits.py: deadline, max_body.
+        # Backend options given as keywords (checked against the backend's options type).
         backend_extra = {k: v for k, v in (("listing", listing), ("list_page_size", list_page_size),
                                            ("deadline", deadline), ("max_body", max_body))
                          if v is not None}
+        if options is not None and not isinstance(options, dict):
+            raise InvalidInputError(f"options must be a dict of backend options, got {type(options).__name__}")
         self._init_kwargs = dict(
             progress=progress, green=green, secrets=secrets, num_threads=num_threads,
             use_https=use_https, endpoint=endpoint, parallel=parallel,
@@ -127,7 +136,7 @@ class CloudFiles:
             retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
             part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
             fsync=fsync, max_decompressed_size=max_decompressed_size,
-            locking=locking, lock_dir=lock_dir, features=features, **backend_extra,
+            locking=locking, lock_dir=lock_dir, features=features, options=options, **backend_extra,
         )
         # None: $CLOUDFILES_MAX_DECOMPRESSED_SIZE or the ratio rule (compression.output_limit).
         self.max_decompressed_size = (
@@ -151,13 +160,10 @@ class CloudFiles:
         self.request_payer = request_payer
         self.retry_policy = retry_policy or retry.DEFAULT_POLICY
         self.executor = executor
-        options = BackendOptions(
+        self._backend_options = _backend_options(
+            cls, path.protocol, backend_extra, options or {}, fsync,
             secrets=secrets, num_threads=max(num_threads, 1), request_payer=request_payer,
-            no_sign_request=no_sign_request, timeout=timeout,
-            composite_upload_threshold=composite_upload_threshold, extra=backend_extra,
-            fsync=_fsync_setting(fsync),
-        )
-        self._backend_options = options
+            no_sign_request=no_sign_request, timeout=timeout)
         self.backend = self._build_backend(cls)
         self._caps = self.backend.features
         self.locking = locking
@@ -726,10 +732,12 @@ class CloudFiles:
                executor=None, batch_size: Optional[int] = None) -> None:
         """Delete one or many files; deleting a missing file is not an error.
         ``executor``/``batch_size``: as for :meth:`get`."""
-        self._require_writable("delete", paths if isinstance(paths, str) else "")
         if isinstance(paths, str):
-            self._locked_call(self.backend.delete, self._key(paths), exclusive=True)
+            key = self._key(paths)  # a bad key is refused as such, read-only or not
+            self._require_writable("delete", paths)
+            self._locked_call(self.backend.delete, key, exclusive=True)
             return
+        self._require_writable("delete")
         keys = inputs.to_iter(paths)
         shipping = self._shipping(executor)
         if shipping is not None:
@@ -1358,6 +1366,23 @@ def _is_python_object(content: Any) -> bool:
         return iter(content) is not content
     except TypeError:
         return True
+
+
+def _backend_options(cls, protocol: str, keywords: dict, given: dict, fsync: Optional[bool], **common: Any):
+    """The backend's options (its ``options_type``) from the constructor's keywords
+    and ``options=``; a name the backend does not take raises InvalidInputError."""
+    from .backends.base import _COMMON_OPTIONS
+
+    clash = sorted(k for k in given if k in _COMMON_OPTIONS or k in keywords)
+    if clash:
+        raise InvalidInputError(f"pass {', '.join(clash)} as CloudFiles keyword(s), not in options=")
+    otype = cls.options_type
+    values = dict(common, **keywords, **given)
+    if "fsync" in {f.name for f in dataclasses.fields(otype)}:
+        values["fsync"] = _fsync_setting(fsync)
+    elif fsync is not None:
+        values["fsync"] = fsync  # refused below: only file:// writes local files
+    return otype.build(values, f"{protocol}://")
 
 
 def _fsync_setting(fsync: Optional[bool]) -> bool:

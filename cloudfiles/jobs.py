@@ -227,7 +227,8 @@ def check_batch_size(batch_size: Optional[int]) -> int:
     return batch_size
 
 
-def _workers(executor: Any) -> int:
+def worker_slots(executor: Any) -> int:
+    """How many batches ``executor`` runs at once (Dask: threads over all workers)."""
     if hasattr(executor, "scheduler_info"):
         try:
             info = executor.scheduler_info()
@@ -246,7 +247,7 @@ def ship(executor: Any, specs: Iterable[BatchSpec], in_flight: Optional[int] = N
     run again elsewhere; every op is idempotent). Stopping early cancels the
     batches not yet started.
     """
-    limit = in_flight or 2 * _workers(executor)
+    limit = in_flight or 2 * worker_slots(executor)
     if hasattr(executor, "scheduler_info"):
         yield from _ship_dask(executor, iter(specs), limit)
     else:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Optional, Union
 
 from . import compression, integrity
 from .backends.base import ObjectStat, PartInfo, multipart_uploader
+from .backends.wire.etag import candidate_part_sizes, etag_kind, multipart_etag_of
 from .exceptions import (CRC32CIntegrityError, IntegrityError, InvalidInputError, MD5IntegrityError, NotFoundError,
                          UnsupportedOperationError)
 
@@ -89,10 +90,6 @@ class _PartHasher:
         return self.digests + [self._hash.digest()] if self._fill else list(self.digests)
 
 
-def _multipart_etag(digests: list[bytes]) -> str:
-    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
-
-
 class _WholeObjectCheck:
     """Hashes the in-order byte stream and compares it with what the service said."""
 
@@ -101,17 +98,15 @@ class _WholeObjectCheck:
         self.key = key
         self.sums = sums
         self.size = 0
-        self.md5 = hashlib.md5() if sums.md5 or _plain_etag(sums.etag) else None
+        kind = etag_kind(sums.etag)
+        self.md5 = hashlib.md5() if sums.md5 or kind.is_md5 else None
         self.crc = 0 if sums.crc32c else None
         self.etag_parts: Optional[int] = None
         self.part_hashers: list[_PartHasher] = []
-        etag = (sums.etag or "").strip('"')
-        if not self.md5 and "-" in etag:
-            head, _, count = etag.partition("-")
-            if len(head) == 32 and count.isdigit():
-                self.etag_parts = int(count)
-                for ps in integrity._candidate_part_sizes(stat.size, int(count), sums.multipart_part_size)[:3]:
-                    self.part_hashers.append(_PartHasher(ps))
+        if not self.md5 and kind.is_multipart:
+            self.etag_parts = kind.parts
+            for ps in candidate_part_sizes(stat.size, kind.parts, sums.multipart_part_size)[:3]:
+                self.part_hashers.append(_PartHasher(ps))
 
     def update(self, data: bytes) -> None:
         self.size += len(data)
@@ -138,14 +133,9 @@ class _WholeObjectCheck:
                 raise MD5IntegrityError(f"md5 mismatch{where}: expected {want}, got {self.md5.hexdigest()}")
         if self.etag_parts and self.part_hashers:
             want = s.etag.strip('"')
-            if any(_multipart_etag(h.part_digests()) == want for h in self.part_hashers):
+            if any(multipart_etag_of(h.part_digests()) == want for h in self.part_hashers):
                 return
             raise MD5IntegrityError(f"multipart ETag mismatch{where}: {want}")
-
-
-def _plain_etag(etag: Optional[str]) -> bool:
-    e = (etag or "").strip('"')
-    return len(e) == 32 and all(c in "0123456789abcdefABCDEF" for c in e)
 
 
 # -------------------------------------------------------------------- reading
@@ -326,9 +316,7 @@ def _needs_ordered_hash(st: ObjectStat) -> bool:
     sums = st.checksums
     if sums is None:
         return False
-    etag = (sums.etag or "").strip('"')
-    multipart = "-" in etag and len(etag.partition("-")[0]) == 32
-    return bool(sums.md5 or sums.crc32c or _plain_etag(etag) or multipart)
+    return bool(sums.md5 or sums.crc32c or etag_kind(sums.etag).verifiable)
 
 
 def _download_into_fd(cf: "CloudFiles", key: str, st: ObjectStat, settings: StreamSettings, fd: int) -> None:
@@ -376,10 +364,10 @@ def _slice_plan(cf: "CloudFiles", st: ObjectStat, settings: StreamSettings) -> O
         return None
     sums = st.checksums
     align = settings.part_size
-    if sums is not None and (sums.md5 or sums.crc32c or _plain_etag(sums.etag)):
+    kind = etag_kind(sums.etag if sums else None)
+    if sums is not None and (sums.md5 or sums.crc32c or kind.is_md5):
         return None
-    etag = (sums.etag or "").strip('"') if sums else ""
-    if "-" in etag and len(etag.partition("-")[0]) == 32:
+    if kind.is_multipart:
         if not sums.multipart_part_size:
             return None
         align = sums.multipart_part_size
@@ -394,7 +382,7 @@ def _download_slices(cf: "CloudFiles", key: str, st: ObjectStat, plan: tuple[int
     align, per_slice = plan
     sums = st.checksums
     etag = (sums.etag or "").strip('"') if sums else ""
-    multipart = "-" in etag
+    multipart = etag_kind(etag).is_multipart
     size = st.size
     starts = list(range(0, size, align * per_slice))
 
@@ -423,7 +411,7 @@ def _download_slices(cf: "CloudFiles", key: str, st: ObjectStat, plan: tuple[int
     with ThreadPoolExecutor(len(starts), thread_name_prefix="cf-slice") as pool:
         digests = [d for part in pool.map(one, starts) for d in part]
     if multipart:
-        got = _multipart_etag(digests)
+        got = multipart_etag_of(digests)
         if got != etag:
             raise MD5IntegrityError(f"multipart ETag mismatch for {key!r}: expected {etag}, got {got}")
 

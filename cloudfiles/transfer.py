@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
 from . import budget, compression, integrity, inputs, keys
+from .backends.wire.etag import etag_kind, multipart_match
 from .compression import normalize_content_encoding, normalize_encoding
 from .exceptions import (
     CloudFilesError,
@@ -164,9 +165,7 @@ class Fingerprint:
         if self.sums.md5:
             return self.sums.md5.lower()
         etag = (self.sums.etag or "").strip('"')
-        if len(etag) == 32 and all(c in "0123456789abcdefABCDEF" for c in etag):
-            return etag.lower()
-        return None
+        return etag.lower() if etag_kind(etag).is_md5 else None
 
 
 def fingerprint(cf: "CloudFiles", key: str, read_local: bool = True) -> Optional[Fingerprint]:
@@ -209,31 +208,12 @@ def _streamed_fingerprint(cf: "CloudFiles", key: str) -> Optional[Fingerprint]:
                        integrity.Checksums(md5=md5.hexdigest(), size=st.size))
 
 
-_PART_SIZES = [8, 5, 16, 15, 32, 64, 100, 128]
-
-
-def _matches_multipart(data: bytes, etag: str, hint: Optional[int]) -> Optional[bool]:
-    head, _, count = etag.partition("-")
-    if len(head) != 32 or not count.isdigit():
-        return None
-    candidates = ([hint] if hint else []) + [m * 1024 * 1024 for m in _PART_SIZES]
-    parts = int(count)
-    plausible = [c for c in candidates if c and -(-len(data) // c) == parts]
-    for ps in plausible:
-        if integrity.multipart_etag(data, ps) == etag:
-            return True
-    return False if plausible else None
-
-
 def _data_vs_sums(data: bytes, other: Fingerprint) -> Optional[bool]:
     if other.md5:
         return integrity.md5_hex(data) == other.md5
     if other.sums.crc32c:
         return integrity.crc32c_base64(data) == other.sums.crc32c
-    etag = (other.sums.etag or "").strip('"')
-    if "-" in etag:
-        return _matches_multipart(data, etag, other.sums.multipart_part_size)
-    return None
+    return multipart_match(data, other.sums.etag or "", other.sums.multipart_part_size)
 
 
 def same_stored(a: Fingerprint, b: Fingerprint) -> Optional[bool]:

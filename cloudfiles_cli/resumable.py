@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 from cloudfiles import CloudFiles
+from cloudfiles.backends.wire.etag import etag_kind
 from cloudfiles.compression import SUFFIXES, normalize_content_encoding
 from cloudfiles.exceptions import CloudFilesError, IntegrityError, TransferError
 
@@ -79,7 +80,7 @@ def _check_whole(part: str, st, where: str) -> None:
     """Compare a finished ``.part`` with the source's whole-object md5, when it has one."""
     md5 = (st.checksums.md5 if st.checksums else None) or ""
     etag = ((st.checksums.etag if st.checksums else None) or "").strip('"')
-    if not md5 and len(etag) == 32 and all(c in "0123456789abcdefABCDEF" for c in etag):
+    if not md5 and etag_kind(etag).is_md5:
         md5 = etag
     got = os.path.getsize(part)
     if st.size is not None and got != st.size:
