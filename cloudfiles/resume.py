@@ -34,7 +34,6 @@ import hashlib
 import os
 import threading
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Optional
 
 from . import integrity
@@ -43,7 +42,7 @@ from .partial import FORMAT, Partial
 
 if TYPE_CHECKING:
     from .backends.base import ObjectStat
-    from .cloudfiles import CloudFiles
+    from .objects import ObjectCore
     from .streaming import StreamSettings
 
 Installer = Callable[[int, str], None]
@@ -116,7 +115,7 @@ def _pwrite_all(fd: int, view, offset: int) -> None:
         view, offset = view[n:], offset + n
 
 
-def _fetch_into(cf: "CloudFiles", key: str, start: int, view: memoryview, pin: "ObjectStat") -> None:
+def _fetch_into(cf: "ObjectCore", key: str, start: int, view: memoryview, pin: "ObjectStat") -> None:
     """Stored bytes ``[start, start + len(view))`` of ``key`` into ``view``, pinned
     to ``pin`` where the backend can; retried by the object's policy."""
     backend = cf.backend
@@ -159,7 +158,7 @@ def _fetch_into(cf: "CloudFiles", key: str, start: int, view: memoryview, pin: "
             raise IntegrityError(f"{where}: expected {want} bytes, got {len(res.content)}")
         view[:] = res.content
 
-    cf._call(attempt)
+    cf.call(attempt)
 
 
 # ------------------------------------------------------------------- filling
@@ -201,7 +200,7 @@ def _slices(missing: list[int], parallel: int) -> list[tuple[int, int]]:
     return out
 
 
-def _fill_parts(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, digest: str, parallel: int,
+def _fill_parts(cf: "ObjectCore", key: str, st: "ObjectStat", part_size: int, digest: str, parallel: int,
                 partial: Partial) -> Callable[[], None]:
     """Recorded parts re-hashed from disk, then the missing ones fetched, each
     written and hashed on its own; returns the final check (the multipart ETag,
@@ -240,12 +239,12 @@ def _fill_parts(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, di
     def run(first: int, last: int) -> None:
         _stream_run(cf, key, st, part_size, digest, first, last, partial, digests)
 
-    _run_pool([(check, (i,)) for i in sorted(partial.done)], parallel)
+    _run_pool(cf.runner, [(check, (i,)) for i in sorted(partial.done)], parallel)
     missing = [i for i in range(count) if i not in partial.done]
     if cf.backend.features.range_streaming:
-        _run_pool([(run, r) for r in _slices(missing, parallel)], parallel)
+        _run_pool(cf.runner, [(run, r) for r in _slices(missing, parallel)], parallel)
     else:
-        _run_pool([(one, (i,)) for i in missing], parallel)
+        _run_pool(cf.runner, [(one, (i,)) for i in missing], parallel)
 
     def verify() -> None:
         etag = ((st.checksums.etag if st.checksums else None) or "").strip('"')
@@ -257,7 +256,7 @@ def _fill_parts(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, di
     return verify
 
 
-def _stream_run(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, digest: str, first: int,
+def _stream_run(cf: "ObjectCore", key: str, st: "ObjectStat", part_size: int, digest: str, first: int,
                 last: int, partial: Partial, digests: list[str]) -> None:
     """Parts ``[first, last)`` as one streamed ranged read, written in place chunk by
     chunk; each part is recorded the moment its last byte is written, and a retry
@@ -305,10 +304,10 @@ def _stream_run(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, di
         if state["next"] != last:
             raise IntegrityError(f"parts {first}-{last} of {cf.abspath(key)!r}: the answer ended at byte {pos}")
 
-    cf._call(attempt)
+    cf.call(attempt)
 
 
-def _run_pool(jobs: list, parallel: int) -> None:
+def _run_pool(runner, jobs: list, parallel: int) -> None:
     """Run ``(fn, args)`` jobs on up to ``parallel`` threads; the first failure is
     raised once the jobs already running have finished (queued ones are dropped)."""
     if not jobs:
@@ -317,7 +316,7 @@ def _run_pool(jobs: list, parallel: int) -> None:
         fn, args = jobs[0]
         fn(*args)
         return
-    pool = ThreadPoolExecutor(max(1, min(parallel, len(jobs))), thread_name_prefix="cf-resume")
+    pool = runner.local().executor(max(1, min(parallel, len(jobs))))
     try:
         futures = [pool.submit(fn, *args) for fn, args in jobs]
         for fut in futures:
@@ -326,7 +325,7 @@ def _run_pool(jobs: list, parallel: int) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _fill_ordered(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, digest: str, parallel: int,
+def _fill_ordered(cf: "ObjectCore", key: str, st: "ObjectStat", part_size: int, digest: str, parallel: int,
                   partial: Partial) -> Callable[[], None]:
     """Parts fetched ``parallel`` at a time and hashed in order by this thread;
     returns the whole-object check."""
@@ -354,7 +353,7 @@ def _fill_ordered(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, 
             raise _Doubt(f"part {i} of the partial file does not match its record")
         return buf
 
-    pool = ThreadPoolExecutor(max(1, min(parallel, count)), thread_name_prefix="cf-resume")
+    pool = cf.runner.local().executor(max(1, min(parallel, count)))
     window: deque = deque()
     nxt = 0
     try:
@@ -374,7 +373,7 @@ def _fill_ordered(cf: "CloudFiles", key: str, st: "ObjectStat", part_size: int, 
 
 
 # ------------------------------------------------------------------- driving
-def download(cf: "CloudFiles", key: str, final: str, settings: "StreamSettings", installer: Installer,
+def download(cf: "ObjectCore", key: str, final: str, settings: "StreamSettings", installer: Installer,
              attempts: int = 3, stat: Optional["ObjectStat"] = None) -> int:
     """Download the stored bytes of ``key`` into ``final`` through its partial
     (see the module docstring); ``installer(fd, tmp)`` renames the verified file
