@@ -346,9 +346,14 @@ def resolve_check(src: "CloudFiles", dest: "CloudFiles", action: Action) -> Acti
     return Action(COPY, action.key, action.size, "content")
 
 
-def _run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_run: bool,
-               block_size: int, executor=None) -> tuple[SyncResult, list[Action]]:
-    """Carry out one batch; return its result and the copies/deletes it resolved to."""
+def run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_run: bool,
+              block_size: int, executor=None) -> tuple[SyncResult, list[Action]]:
+    """Carry out one batch of actions (checks resolved first, then copies, then deletes);
+    return its result and the copies/deletes it did (or, ``dry_run``, would do).
+
+    Everything it needs is in its arguments, so another executor can run it elsewhere
+    with the two places rebuilt there; :func:`execute` runs it in the calling thread
+    (``executor``: its copies on a cluster)."""
     from .scheduler import schedule
 
     result = SyncResult(dry_run=dry_run)
@@ -502,7 +507,7 @@ def execute(src: "CloudFiles", dest: "CloudFiles", actions: Iterable[Action], *,
             result.skipped += skipped
             done: list[Action] = []
             if batch:
-                part, done = _run_batch(src, dest, batch, dry_run, block_size, executor)
+                part, done = run_batch(src, dest, batch, dry_run, block_size, executor)
                 result.merge(part)
                 if on_action is not None:
                     for a in done:
