@@ -339,9 +339,14 @@ def resolve_check(src: "CloudFiles", dest: "CloudFiles", action: Action) -> Acti
     return Action(COPY, action.key, action.size, "content")
 
 
-def _run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_run: bool,
-               block_size: int) -> tuple[SyncResult, list[Action]]:
-    """Carry out one batch; return its result and the copies/deletes it resolved to."""
+def run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_run: bool,
+              block_size: int, executor=None) -> tuple[SyncResult, list[Action]]:
+    """Carry out one batch of actions (checks resolved first, then copies, then deletes);
+    return its result and the copies/deletes it did (or, ``dry_run``, would do).
+
+    Everything it needs is in its arguments, so another executor can run it elsewhere
+    with the two places rebuilt there; :func:`execute` runs it in the calling thread
+    (``executor``: its copies on a cluster)."""
     from .scheduler import schedule
 
     result = SyncResult(dry_run=dry_run)
@@ -380,7 +385,7 @@ def _run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_r
             result.copied += len(copies)
             result.bytes += sum(a.size or 0 for a in copies)
         else:
-            _copy(src, dest, copies, block_size, result)
+            _copy(src, dest, copies, block_size, result, executor)
     if deletes:
         done.extend(deletes)
         if dry_run:
@@ -391,12 +396,17 @@ def _run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_r
 
 
 def _copy(src: "CloudFiles", dest: "CloudFiles", copies: list[Action], block_size: int,
-          result: SyncResult) -> None:
+          result: SyncResult, executor=None) -> None:
     from .transfer import TransferResult, transfer
 
     items = [{"path": a.key, "dest_path": a.key, "size": a.size} for a in copies]
+    batch_size = None
+    if executor is not None:  # a cluster: cut this batch so every worker slot gets some
+        from .jobs import worker_slots
+
+        batch_size = max(8, -(-len(items) // (2 * worker_slots(executor))))
     try:
-        res = transfer(src, dest, items, block_size=block_size)
+        res = transfer(src, dest, items, block_size=block_size, executor=executor, batch_size=batch_size)
     except TransferError as err:
         res = getattr(err, "result", None) or TransferResult()
         result.failed.update(err.errors)
@@ -425,7 +435,7 @@ def _delete(dest: "CloudFiles", deletes: list[Action], result: SyncResult) -> No
 
 def execute(src: "CloudFiles", dest: "CloudFiles", actions: Iterable[Action], *, dry_run: bool = False,
             batch_size: int = BATCH, block_size: int = 64,
-            on_action: Optional[Callable[[Action], None]] = None, progress=False) -> SyncResult:
+            on_action: Optional[Callable[[Action], None]] = None, progress=False, executor=None) -> SyncResult:
     """Take ``actions`` (from :func:`plan`) in batches of ``batch_size``; return the totals.
 
     ``actions`` is consumed in a helper thread (so listing goes on while a batch
@@ -434,6 +444,8 @@ def execute(src: "CloudFiles", dest: "CloudFiles", actions: Iterable[Action], *,
     is called with every copy and delete as its batch finishes (a ``check``
     resolved to one of them). An error of ``actions`` (a listing failure) is
     raised once the batches before it ran, with ``.result`` carrying what was done.
+    ``executor`` (a Dask client or a process pool) runs each batch's copies in its
+    processes (:mod:`cloudfiles.dispatch`); checks and deletions stay here.
     """
     import queue
     import threading
@@ -488,7 +500,7 @@ def execute(src: "CloudFiles", dest: "CloudFiles", actions: Iterable[Action], *,
             result.skipped += skipped
             done: list[Action] = []
             if batch:
-                part, done = _run_batch(src, dest, batch, dry_run, block_size)
+                part, done = run_batch(src, dest, batch, dry_run, block_size, executor)
                 result.merge(part)
                 if on_action is not None:
                     for a in done:
@@ -532,7 +544,7 @@ def _client(where: Union[str, "CloudFiles"], options: dict) -> "CloudFiles":
 def sync(src: Union[str, "CloudFiles"], dest: Union[str, "CloudFiles"], *, delete: bool = False,
          dry_run: bool = False, include=None, exclude=None, checksum: bool = False, progress=False,
          num_threads: Optional[int] = None, block_size: int = 64, batch_size: int = BATCH,
-         on_action: Optional[Callable[[Action], None]] = None, **options) -> SyncResult:
+         on_action: Optional[Callable[[Action], None]] = None, executor=None, **options) -> SyncResult:
     """Copy to ``dest`` every file of ``src`` that is new or changed; see the module docstring.
 
     ``src``/``dest`` are cloudpaths (directories) or :class:`CloudFiles`; ``options``
@@ -543,6 +555,7 @@ def sync(src: Union[str, "CloudFiles"], dest: Union[str, "CloudFiles"], *, delet
     (:mod:`cloudfiles.filters`). ``checksum`` compares contents when the sizes match
     and no comparable checksum is listed. Per-file failures are collected in
     ``SyncResult.failed``; a listing failure raises (with ``.result``).
+    ``executor``: a Dask ``distributed.Client`` (or a process pool) copies on its workers.
     """
     from .filters import key_filter
 
@@ -556,14 +569,19 @@ def sync(src: Union[str, "CloudFiles"], dest: Union[str, "CloudFiles"], *, delet
     if num_threads is not None:
         options["num_threads"] = num_threads
     s, d = _client(src, options), _client(dest, options)
-    if s.cloudpath.rstrip("/") == d.cloudpath.rstrip("/"):
+    a, b = s.cloudpath.rstrip("/") + "/", d.cloudpath.rstrip("/") + "/"
+    if a == b:
         raise InvalidInputError(f"sync source and destination are the same place: {s.cloudpath}")
+    if a.startswith(b) or b.startswith(a):  # copying into itself, or deleting the source as 'extra'
+        inner, outer = (s, d) if a.startswith(b) else (d, s)
+        raise InvalidInputError(f"sync source and destination overlap: {inner.cloudpath} is inside "
+                                f"{outer.cloudpath}")
     _check_source_root(s)
     if not d.backend.features.writable and not dry_run:
         raise InvalidInputError(f"{d.cloudpath}: the destination cannot be written")
     actions = plan(s, d, delete=delete, checksum=checksum, select=select)
     return execute(s, d, actions, dry_run=dry_run, batch_size=batch_size, block_size=block_size,
-                   on_action=on_action, progress=progress)
+                   on_action=on_action, progress=progress, executor=executor)
 
 
 def _check_source_root(cf: "CloudFiles") -> None:

@@ -23,10 +23,10 @@ def _stored(cf: CloudFiles, key: str, fp: Fingerprint) -> bytes:
 
 def compare(scf: CloudFiles, skey: str, tcf: CloudFiles, tkey: str) -> Optional[str]:
     """``None`` when both hold the same content, else why not ('missing', 'differs: ...')."""
-    a = fingerprint(scf, skey)
+    a = fingerprint(scf.core, skey)
     if a is None:
         return "missing in source"
-    b = fingerprint(tcf, tkey)
+    b = fingerprint(tcf.core, tkey)
     if b is None:
         return "missing in target"
     if a.encoding == b.encoding:
@@ -129,7 +129,7 @@ def _details(scf: CloudFiles, tcf: CloudFiles, name: str, keys: tuple) -> None:
     """``-v``: what each side stores for a differing file (one metadata request a side)."""
     sk, tk = keys
     try:
-        click.echo(f"  source: {_describe(fingerprint(scf, sk))}")
-        click.echo(f"  target: {_describe(fingerprint(tcf, tk))}")
+        click.echo(f"  source: {_describe(fingerprint(scf.core, sk))}")
+        click.echo(f"  target: {_describe(fingerprint(tcf.core, tk))}")
     except Exception as err:  # the difference itself was already reported
         click.echo(f"  (details unavailable: {wrap_errors(err)})")

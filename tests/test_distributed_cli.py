@@ -199,3 +199,29 @@ def test_cluster_errors_are_one_line(env, tmp_path):
                            env=dict(env, CLOUDFILES_CLUSTER_TIMEOUT="2"), capture_output=True, timeout=60)
         assert p.returncode == 1 and text in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert b"Traceback" not in p.stderr
+
+
+def test_xfer_execute_and_sync_on_a_local_cluster(env, tmp_path, s3_server):
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {f"f{i:03d}": os.urandom(100 + i) for i in range(40)}
+    for k, v in files.items():
+        (src / k).write_bytes(v)
+    bucket = s3_server.make_bucket()
+    db = str(tmp_path / "job.db")
+    for args in (["xfer", "init", str(src), s3_server.cloudpath(bucket, "x"), "--db", db],
+                 ["xfer", "execute", db, "--cluster", "local:1", "-b", "9"],
+                 ["xfer", "status", db]):
+        p = subprocess.run(CLI + args, env=env, capture_output=True, timeout=120)
+        assert p.returncode == 0, p.stderr.decode()
+    assert b"total 40 finished 40 leased 0 available 0" in p.stdout
+    client = s3_server.boto3_client()
+    for k, v in files.items():
+        assert client.get_object(Bucket=bucket, Key="x/" + k)["Body"].read() == v
+    # sync --cluster: only the changed file goes
+    (src / "f001").write_bytes(b"new content")
+    p = subprocess.run(CLI + ["sync", "--cluster", "local:1", str(src), s3_server.cloudpath(bucket, "x")],
+                       env=env, capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"copied 1, skipped 39, deleted 0, failed 0" in p.stdout
+    assert client.get_object(Bucket=bucket, Key="x/f001")["Body"].read() == b"new content"

@@ -95,16 +95,63 @@ Capabilities = Features
 
 @dataclass
 class BackendOptions:
-    """Settings the facade passes to every backend it builds."""
+    """Options every backend takes. Each backend's ``options_type`` subclasses
+    this with the options only it understands (``S3Options``, ``GCSOptions``,
+    ``HTTPOptions``, ``FileOptions``, ``MemOptions``), so an option given to a
+    backend that has no use for it is refused by name (:meth:`build`).
+    The facade fills them from its keywords and ``options=`` when it builds
+    the backend; every field is documented in docs/backends.md, "Options".
+    """
 
+    #: credentials, in the form the service's section of docs/backends.md describes
     secrets: Any = None
+    #: connections kept per pool (the facade's ``num_threads``)
     num_threads: int = 20
-    request_payer: Optional[str] = None
-    no_sign_request: bool = False
+    #: idle seconds per network wait (connect at most 20 s)
     timeout: float = 60.0
-    composite_upload_threshold: Optional[int] = None
-    fsync: bool = False  # file://: fsync each written file and its directory before returning
-    extra: dict = field(default_factory=dict)
+    #: seconds one request may take as a whole (None: ``$CLOUDFILES_DEADLINE``, else 600)
+    deadline: Optional[float] = None
+    #: the largest response held in memory, bytes (None: ``$CLOUDFILES_MAX_BODY``, else 4 GiB)
+    max_body: Optional[int] = None
+    #: requester-pays billing on services that have it (S3: "requester", GCS: a project); ignored elsewhere
+    request_payer: Optional[str] = None
+    #: anonymous requests on services that sign them (S3, GCS); ignored elsewhere
+    no_sign_request: bool = False
+
+    @classmethod
+    def build(cls, given: Mapping[str, Any], where: str = "this backend") -> "BackendOptions":
+        """``cls(**given)``, validated; unknown names raise :class:`InvalidInputError` naming them."""
+        from ..exceptions import InvalidInputError
+
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(str(k) for k in given if k not in names)
+        if unknown:
+            own = [n for n in names if n not in _COMMON_OPTIONS]
+            raise InvalidInputError(
+                f"{where} does not take option(s) {', '.join(unknown)} "
+                f"({cls.__name__} takes {', '.join(own) if own else 'no backend-specific options'})")
+        opts = cls(**given)
+        opts.check()
+        return opts
+
+    def check(self) -> None:
+        """Validate the values (subclasses check their own fields, then call this)."""
+        positive_int("num_threads", self.num_threads)
+
+
+_COMMON_OPTIONS = frozenset({"secrets", "num_threads", "timeout", "deadline", "max_body", "request_payer",
+                             "no_sign_request"})
+
+
+def positive_int(name: str, value: Any, most: Optional[int] = None, optional: bool = False) -> None:
+    """Refuse (:class:`InvalidInputError`) an option that is not an int from 1 to ``most``."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (most is not None and value > most):
+        from ..exceptions import InvalidInputError
+
+        bound = f" from 1 to {most}" if most is not None else " >= 1"
+        raise InvalidInputError(f"{name} must be an int{bound}{' or None' if optional else ''}, got {value!r}")
 
 
 @dataclass

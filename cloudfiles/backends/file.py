@@ -16,6 +16,7 @@ import hashlib
 import os
 import stat
 import threading
+from dataclasses import dataclass
 from typing import Iterator, Optional
 
 from ..compression import SUFFIX_TO_ENCODING
@@ -40,9 +41,26 @@ def _first(item: tuple) -> str:
     return item[0]
 
 
+@dataclass
+class FileOptions(BackendOptions):
+    """file:// options (docs/backends.md, "Options")."""
+
+    #: fsync each written file and its directory before returning (the facade's ``fsync=``,
+    #: default ``$CLOUDFILES_FSYNC``)
+    fsync: bool = False
+
+    def check(self) -> None:
+        super().check()
+        if not isinstance(self.fsync, bool):
+            from ..exceptions import InvalidInputError
+
+            raise InvalidInputError(f"fsync must be True or False, got {self.fsync!r}")
+
+
 class FileBackend(Backend):
     features = Features(server_side_copy=True, local=True, acl=True, multipart=True, touch=True,
                         leftovers=True, sync=True, conditional_writes=True)
+    options_type = FileOptions
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -51,7 +69,7 @@ class FileBackend(Backend):
         self._dirs_lock = threading.Lock()
         self._real_root = os.path.realpath(self.root)
         self._safe_dirs: set[str] = set()
-        self.fsync = bool(options.fsync)
+        self.fsync = bool(getattr(options, "fsync", False))
 
     # -- paths --------------------------------------------------------------
     def _path(self, key: str) -> str:

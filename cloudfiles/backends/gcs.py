@@ -31,6 +31,7 @@ import os
 import re
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, urlencode
 
@@ -51,7 +52,7 @@ from ..exceptions import (
 )
 from ..listings import PageGuard
 from ..meta import ObjectMeta
-from .base import Backend, BackendOptions, Features, GetResult, PartInfo, iso_time, iter_batches
+from .base import Backend, BackendOptions, Features, GetResult, positive_int, PartInfo, iso_time, iter_batches
 from .wire import ranges
 from .wire.errors import annotate, path_in
 from .wire.headers import gcs_meta, get_checksums
@@ -257,6 +258,22 @@ def _object_metadata(content_type: Optional[str], encoding: Optional[str], cache
     return meta
 
 
+@dataclass
+class GCSOptions(BackendOptions):
+    """gs:// options (docs/backends.md, "Options"). The endpoint comes from
+    ``secrets={"endpoint": ...}`` or ``$STORAGE_EMULATOR_HOST``."""
+
+    #: objects per listing page (``maxResults``, 1-1000; None: 1000)
+    list_page_size: Optional[int] = None
+    #: ``maxBytesRewrittenPerCall`` of server-side copies (None: the service decides)
+    max_bytes_rewritten_per_call: Optional[int] = None
+
+    def check(self) -> None:
+        super().check()
+        positive_int("list_page_size", self.list_page_size, 1000, optional=True)
+        positive_int("max_bytes_rewritten_per_call", self.max_bytes_rewritten_per_call, optional=True)
+
+
 class GCSBackend(Backend):
     """gs:// over the GCS JSON API."""
 
@@ -267,9 +284,14 @@ class GCSBackend(Backend):
     _batch_broken: set = set()  # endpoints whose batch route is missing: go per item at once
     #: GCS's ``maxBytesRewrittenPerCall`` for copies (None: let the service decide).
     max_bytes_rewritten_per_call: Optional[int] = None
+    options_type = GCSOptions
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
+        self.list_page_size: int = getattr(options, "list_page_size", None) or _PAGE
+        rewrite = getattr(options, "max_bytes_rewritten_per_call", None)
+        if rewrite is not None:
+            self.max_bytes_rewritten_per_call = rewrite
         if not cloudpath.bucket:
             raise InvalidInputError(f"gs:// paths need a bucket: {cloudpath.url!r}")
         self.bucket = cloudpath.bucket
@@ -554,7 +576,7 @@ class GCSBackend(Backend):
     # ----------------------------------------------------------------- list
     def _pages(self, full_prefix: str, flat: bool, fields: str) -> Iterator[dict]:
         """Listing pages for object names starting with ``full_prefix`` (bucket-relative)."""
-        params = {"prefix": full_prefix, "maxResults": _PAGE,
+        params = {"prefix": full_prefix, "maxResults": self.list_page_size,
                   "fields": f"items({fields}),prefixes,nextPageToken"}
         if flat:
             params["delimiter"] = "/"

@@ -43,6 +43,7 @@ import re
 import threading
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
@@ -86,10 +87,29 @@ _PLAIN_HREF = re.compile(r"[:?#]|^/")
 _KEY_SAFE = "/~!$&'()*+,;=:@"
 
 
+@dataclass
+class HTTPOptions(BackendOptions):
+    """http(s):// options (docs/backends.md, "Options")."""
+
+    #: how ``list()`` reads a listing: "html" (index pages), "s3" or "gcs"; None: known hosts, else probed
+    listing: Optional[str] = None
+    #: entries per page of an S3- or GCS-style listing (None: the server's default)
+    list_page_size: Optional[int] = None
+
+    def check(self) -> None:
+        super().check()
+        if self.listing is not None and self.listing not in LISTING_KINDS:
+            raise InvalidInputError(f"listing must be one of {', '.join(LISTING_KINDS)} or None, got {self.listing!r}")
+        from .base import positive_int
+
+        positive_int("list_page_size", self.list_page_size, optional=True)
+
+
 class HTTPBackend(Backend):
     """GET/HEAD over plain HTTP(S); ``put``/``delete`` raise UnsupportedOperationError."""
 
     features = Features(writable=False, listable=True, range_into=True)
+    options_type = HTTPOptions
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -109,15 +129,12 @@ class HTTPBackend(Backend):
             auth = _auth_header(options.secrets, urlsplit(self.origin).hostname or "")
         if auth:
             self._headers["Authorization"] = auth
-        listing = (options.extra or {}).get("listing")
-        if listing is not None and listing not in LISTING_KINDS:
+        listing = getattr(options, "listing", None)
+        if listing is not None and listing not in LISTING_KINDS:  # options built by hand skip HTTPOptions.check
             raise InvalidInputError(f"listing must be one of {', '.join(LISTING_KINDS)} or None, got {listing!r}")
         self._listing: Optional[str] = listing or _known_listing(self.origin)
         self._listing_lock = threading.Lock()
-        page = (options.extra or {}).get("list_page_size")
-        if page is not None and (isinstance(page, bool) or not isinstance(page, int) or page < 1):
-            raise InvalidInputError(f"list_page_size must be a positive int, got {page!r}")
-        self._page_size: Optional[int] = page
+        self._page_size: Optional[int] = getattr(options, "list_page_size", None)
 
     # -- plumbing -------------------------------------------------------------
     def url(self, key: str) -> str:

@@ -16,7 +16,7 @@ from typing import Iterator, Optional
 
 from ..exceptions import NotFoundError, PreconditionFailedError
 from ..meta import ObjectMeta
-from .base import Backend, Features, GetResult
+from .base import Backend, BackendOptions, Features, GetResult
 from .wire.keyroot import KeyRoot
 
 
@@ -93,9 +93,15 @@ def clear(bucket: Optional[str] = None) -> None:
             _STORE.pop(bucket, None)
 
 
+@dataclass
+class MemOptions(BackendOptions):
+    """mem:// takes only the common options (none of them changes what it does)."""
+
+
 class MemBackend(Backend):
     features = Features(server_side_copy=True, local=True, process_local=True, batch_delete=1000,
                         batch_exists=1000, acl=True, python_objects=True, touch=True, conditional_writes=True)
+    options_type = MemOptions
 
     def __init__(self, cloudpath, options):
         super().__init__(cloudpath, options)

@@ -34,6 +34,7 @@ import re
 import threading
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlsplit
 
@@ -53,7 +54,7 @@ from ..exceptions import (
 )
 from ..listings import PageGuard
 from ..meta import ObjectMeta
-from .base import Backend, BackendOptions, Features, GetResult, ObjectStat, PartInfo, iso_time
+from .base import Backend, BackendOptions, Features, GetResult, positive_int, ObjectStat, PartInfo, iso_time
 from ..http1 import Headers, _Response, _check_header_value, _exchange
 from .wire import ranges
 from .wire.errors import annotate, path_in
@@ -184,6 +185,33 @@ def _env_endpoint() -> str:
         raise CloudPathError(f"AWS_ENDPOINT_URL={url!r} must look like https://host[:port]")
     return url
 
+@dataclass
+class S3Options(BackendOptions):
+    """s3:// options (docs/backends.md, "Options"). The endpoint is part of the
+    cloudpath (``s3://https://host/bucket`` or the facade's ``endpoint=``)."""
+
+    #: signing region; None: the secret's AWS_DEFAULT_REGION, $AWS_DEFAULT_REGION, $AWS_REGION, us-east-1
+    region: Optional[str] = None
+    #: keys per ListObjectsV2 page (``max-keys``, 1-1000; None: the service's default, 1000 on AWS)
+    list_page_size: Optional[int] = None
+    #: the largest object one CopyObject copies (None: 5 GiB); larger ones are copied in parts
+    max_single_copy: Optional[int] = None
+    #: part size of a multipart server-side copy (None: 512 MiB; raised to stay within 10000 parts)
+    copy_part_size: Optional[int] = None
+    #: UploadPartCopy requests in flight during one multipart copy (None: 8)
+    copy_threads: Optional[int] = None
+
+    def check(self) -> None:
+        super().check()
+        if self.region is not None and (not isinstance(self.region, str) or not self.region.strip()
+                                        or any(c in self.region for c in "/ \t\r\n")):
+            raise InvalidInputError(f"region must be a region name such as 'us-east-1', got {self.region!r}")
+        positive_int("list_page_size", self.list_page_size, 1000, optional=True)
+        positive_int("max_single_copy", self.max_single_copy, 5 * GiB, optional=True)
+        positive_int("copy_part_size", self.copy_part_size, optional=True)
+        positive_int("copy_threads", self.copy_threads, optional=True)
+
+
 class S3Backend(Backend):
     """S3 over SigV4-signed HTTP/1.1 requests; see the module docstring."""
 
@@ -200,9 +228,15 @@ class S3Backend(Backend):
     copy_part_size: int = 512 * MiB
     #: UploadPartCopy requests in flight during one multipart copy
     copy_threads: int = 8
+    options_type = S3Options
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
+        # Options left at None keep the class defaults above.
+        for name in ("list_page_size", "max_single_copy", "copy_part_size", "copy_threads"):
+            value = getattr(options, name, None)
+            if value is not None:
+                setattr(self, name, value)
         if not cloudpath.bucket:
             raise CloudPathError(f"s3 cloudpath {cloudpath.url!r} names no bucket")
         self.bucket = cloudpath.bucket
@@ -224,7 +258,7 @@ class S3Backend(Backend):
         self._unsigned = bool(options.no_sign_request)
         self._creds: Optional[_Credentials] = None
         self._creds_lock = threading.Lock()
-        self._region: Optional[str] = None
+        self._region: Optional[str] = getattr(options, "region", None)
         self._fixed: dict[str, str] = {}
         if options.request_payer:
             self._fixed["x-amz-request-payer"] = str(options.request_payer)
