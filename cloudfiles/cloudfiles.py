@@ -164,6 +164,11 @@ class CloudFiles:
         return self._core.backend
 
     @property
+    def runner(self) -> Runner:
+        """Where this client's fan-out runs (threads, green threads or its executor)."""
+        return self._runner
+
+    @property
     def stream_settings(self):
         return self._core.stream_settings
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping, Optional
 
+from ..runner import DEFAULT_RUNNER
 from ..exceptions import UnsupportedOperationError
 from ..integrity import Checksums
 from ..meta import ObjectMeta
@@ -214,6 +215,10 @@ class Backend:
         if isinstance(legacy, Features):  # a backend written against the old name
             cls.features = legacy
             del cls.capabilities
+
+    # Where a backend fans out its own requests (S3's parallel part copy); the
+    # object core sets its runner here so green=/executor= reach it too.
+    runner: Any = DEFAULT_RUNNER
 
     def __init__(self, cloudpath: CloudPath, options: BackendOptions):
         self.cloudpath = cloudpath

@@ -33,7 +33,6 @@ import os
 import re
 import threading
 import xml.etree.ElementTree as ET
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlsplit
@@ -949,7 +948,7 @@ class S3Backend(Backend):
 
         try:
             workers = max(1, min(self.copy_threads, len(spans)))
-            with ThreadPoolExecutor(workers, thread_name_prefix="cf-s3-copy") as pool:
+            with self.runner.local().executor(workers) as pool:
                 futures = [pool.submit(copy_part, *r) for r in spans]
                 try:
                     infos = [f.result() for f in futures]
