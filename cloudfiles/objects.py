@@ -106,7 +106,7 @@ class ObjectCore:
         self.backend = self._build_backend(cls)
         # Where part-level work (parallel parts of one large object) runs; the
         # facade sets its own (threads, green threads or its executor).
-        self.runner: Runner = DEFAULT_RUNNER
+        self.runner = DEFAULT_RUNNER
         self.features = self.backend.features
         self.locking = locking
         self._lock_dir = lock_dir
@@ -119,6 +119,16 @@ class ObjectCore:
             parallel=part_threads or DEFAULT.parallel,
             threshold=DEFAULT.threshold if large_threshold is None else large_threshold,
         )
+
+    @property
+    def runner(self) -> Runner:
+        """Where part-level work of this core (and its backend's own fan-out) runs."""
+        return self._runner
+
+    @runner.setter
+    def runner(self, runner: Runner) -> None:
+        self._runner = runner
+        self.backend.runner = runner
 
     # ------------------------------------------------------------ identity
     def __reduce__(self):
@@ -153,6 +163,7 @@ class ObjectCore:
         """Rebuild the backend on fresh connection pools."""
         self.backend.close()
         self.backend = self._build_backend(type(self.backend))
+        self.backend.runner = self._runner
 
     def require_writable(self, what: str, key: str = "") -> None:
         """Refuse (``UnsupportedOperationError``) to change a read-only service."""

@@ -148,13 +148,6 @@ def _ascending(entries: Iterable[ObjectMeta], where: str) -> Iterator[ObjectMeta
 
 
 # ------------------------------------------------------------- comparison
-def _multipart(etag: Optional[str]) -> Optional[tuple[str, int]]:
-    head, sep, count = (etag or "").partition("-")
-    if sep and len(head) == 32 and count.isdigit() and all(c in "0123456789abcdefABCDEF" for c in head):
-        return head.lower(), int(count)
-    return None
-
-
 def listed_verdict(a: ObjectMeta, b: ObjectMeta) -> Optional[bool]:
     """Whether two listed objects hold the same stored bytes, judged by comparable
     listed checksums only: True/False, or None when no pair is comparable."""
@@ -163,9 +156,9 @@ def listed_verdict(a: ObjectMeta, b: ObjectMeta) -> Optional[bool]:
         return am == bm
     if a.crc32c and b.crc32c:
         return a.crc32c == b.crc32c
-    pa, pb = _multipart(a.etag), _multipart(b.etag)
-    if pa and pb and pa[1] == pb[1]:
-        return pa[0] == pb[0]
+    ka, kb = a.etag_says(), b.etag_says()  # the ETag rule: cloudfiles/backends/wire/etag.py
+    if ka.is_multipart and kb.is_multipart and ka.parts == kb.parts:
+        return a.etag.lower() == b.etag.lower()  # type: ignore[union-attr]
     return None
 
 
