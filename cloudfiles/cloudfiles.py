@@ -252,17 +252,22 @@ class CloudFiles:
         return paths.join(self.cloudpath, path)
 
     # -------------------------------------------------------------- plumbing
-    def _threads(self, total: Optional[int]) -> int:
+    def _threads(self, total: Optional[int], writes: bool = False) -> int:
         n = self.num_threads
+        if self._core.features.local and n > 1:
+            # GIL-bound local work (cloudfiles/localcap.py): more threads only add contention.
+            from .localcap import local_threads
+
+            n = local_threads(n, writes, self._core.features.process_local)
         if total is not None:
             n = min(n, max(total, 1))
         return n
 
-    def _schedule(self, fn, items, total=None, progress=None, desc=None):
+    def _schedule(self, fn, items, total=None, progress=None, desc=None, writes: bool = False):
         if total is None and hasattr(items, "__len__"):
             total = len(items)
         # closures run in this process: an executor of other processes gets specs instead (_shipping)
-        return self._runner.local().map(fn, items, concurrency=self._threads(total), total=total,
+        return self._runner.local().map(fn, items, concurrency=self._threads(total, writes), total=total,
                                         progress=self.progress if progress is None else progress, desc=desc)
 
     def _shipping(self, executor, *others):
@@ -516,7 +521,8 @@ class CloudFiles:
             return req["path"], None
 
         try:
-            for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading"):
+            for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading",
+                                            writes=True):
                 if err is None:
                     count += 1
                 else:
@@ -554,12 +560,14 @@ class CloudFiles:
 
         return streaming.stream(self._core, self._core.key(path), raw=raw)
 
-    def download_file(self, path: str, local_path: str, raw: bool = False) -> int:
+    def download_file(self, path: str, local_path: str, raw: bool = False, resume: bool = True) -> int:
         """Save one file to ``local_path`` (decoded unless ``raw``), atomically and
-        verified, in parallel parts; returns the bytes written."""
+        verified, in parallel parts; returns the bytes written. With ``resume``, a
+        large download keeps a partial file beside ``local_path`` that a rerun
+        continues (docs/api.md)."""
         from . import streaming
 
-        return streaming.download_to_file(self._core, self._core.key(path), local_path, raw=raw)
+        return streaming.download_to_file(self._core, self._core.key(path), local_path, raw=raw, resume=resume)
 
     def upload_file(self, local_path: str, path: str, compress=None, compression_level: Optional[int] = None,
                     content_type: Optional[str] = None, cache_control: Optional[str] = None,
@@ -770,7 +778,7 @@ class CloudFiles:
                 self._core.write({"path": key, "content": b""})
             return k
 
-        for _ in self._schedule(one, keys, total=total, progress=progress, desc="Touching"):
+        for _ in self._schedule(one, keys, total=total, progress=progress, desc="Touching", writes=True):
             pass
 
     # ------------------------------------------------------------------ list
