@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from .transfer import TransferResult
 
 
+def _core(end: Any):
+    """The object core of a CloudFiles (or the core itself): cloudpath, options, key()."""
+    return getattr(end, "core", end)
+
+
 def use(executor: Any, *cfs: "CloudFiles") -> bool:
     """Whether to ship work to ``executor``: it runs other processes, and no
     side is process-local (mem:// lives in this process only)."""
@@ -57,7 +62,7 @@ def _human(n: float) -> str:
 
 
 def _specs(cf: "CloudFiles", op: str, groups: Iterable[list], kwargs: Optional[dict] = None) -> Iterator[BatchSpec]:
-    opts = shippable_options(cf._init_kwargs)
+    opts = shippable_options(_core(cf).options)
     for items in groups:
         yield BatchSpec(op, cf.cloudpath, opts, items, dict(kwargs or {}))
 
@@ -158,27 +163,26 @@ def transfer(src: "CloudFiles", dest: "CloudFiles", paths: Optional[Iterable], e
     size = check_batch_size(batch_size)
     total: Optional[int] = None
     if paths is None:
-        items: Iterable = ((k, k, s) for k, s in src.list_sizes() if not k.endswith("/"))  # streamed
+        items: Iterable = ((k, k, s) for k, s in _core(src).listing("", False, True) if not k.endswith("/"))  # streamed
     else:
         if isinstance(paths, (str, dict)):
             paths = [paths]
         raw = inputs.to_iter(paths)
-        items = [(k, d, None) for k, d in tr._pairs(raw)] if isinstance(raw, list) or skip else \
-            ((k, d, None) for k, d in tr._pairs(raw))
+        items = list(tr._sized_pairs(raw)) if isinstance(raw, list) or skip else tr._sized_pairs(raw)
         if isinstance(items, list):
             total = len(items)
     index = None
     if skip:
-        index = tr._dest_index(dest, None if paths is None else [dest._key(d) for _, d, _ in items])  # type: ignore
+        index = tr._dest_index(dest, None if paths is None else [_core(dest).key(d) for _, d, _ in items])  # type: ignore
     kw = {"reencode": reencode, "content_type": content_type, "skip": skip, "block_size": block_size}
-    src_opts, dest_opts = shippable_options(src._init_kwargs), shippable_options(dest._init_kwargs)
+    src_opts, dest_opts = shippable_options(_core(src).options), shippable_options(_core(dest).options)
 
     def specs() -> Iterator[BatchSpec]:
         for group in batches(items, size):
             k = dict(kw)
             if skip:
                 k["dest_index"] = None if index is None else \
-                    {dest._key(d): index[dest._key(d)] for _, d, _ in group if dest._key(d) in index}
+                    {_core(dest).key(d): index[_core(dest).key(d)] for _, d, _ in group if _core(dest).key(d) in index}
             yield BatchSpec("transfer", src.cloudpath, src_opts, group, k, dest.cloudpath, dest_opts)
 
     result = tr.TransferResult()
@@ -209,3 +213,61 @@ def _raise(errors: dict, what: str) -> None:
     first = next(iter(errors.items()))
     raise TransferError(f"{len(errors)} files failed to {what}; first: {first[0]!r}: {first[1]}", errors) \
         from first[1]
+
+
+#: With work queued on a cluster a lease must outlive its batch's wait: at least this long.
+CLUSTER_MIN_LEASE_MSEC = 60_000
+
+
+def ledger(rt: Any, executor: Any, *, progress: Any = False, block_size: int = 200) -> "TransferResult":
+    """Execute a :class:`cloudfiles.resumable_tools.ResumableTransfer` on ``executor``.
+
+    Leased batches of ``block_size`` files become transfer batches; a file is marked
+    finished when its batch comes back with it copied (or already there). When only
+    other clients' leases are left, wait for them: a dead client's batches are then
+    leased and copied here. Failures stop new leases; they stay unfinished and are raised.
+    """
+    import time
+
+    from . import transfer as tr
+    from .cloudfiles import CloudFiles
+    from .resumable_tools import ResumableFileSet, now_msec
+
+    meta = rt.rfs.metadata()
+    rfs = ResumableFileSet(rt.db_path, max(rt.rfs.lease_msec, CLUSTER_MIN_LEASE_MSEC))
+    src, dest = CloudFiles(meta["source"]), CloudFiles(meta["dest"])
+    src_opts, dest_opts = shippable_options(_core(src).options), shippable_options(_core(dest).options)
+    kw = {"reencode": meta["reencode"], "content_type": None, "skip": None, "block_size": 64}
+    result = tr.TransferResult()
+    total = rfs.total()
+    bar = _Bar(progress, total, "Transfer")
+    if bar.bar is not None:
+        bar.update(total - rfs.remaining())
+    failed = False
+
+    def specs() -> Iterator[BatchSpec]:
+        while not failed:
+            names = rfs.lease(block_size)
+            if not names:
+                return
+            yield BatchSpec("transfer", src.cloudpath, src_opts, [(n, n, None) for n in names], kw,
+                            dest.cloudpath, dest_opts)
+
+    try:
+        while True:
+            for spec, part in ship(executor, specs()):
+                result.merge(part)
+                done = [k for k, _, _ in spec.items if k not in part.failed and k not in part.missing]
+                rfs.mark_finished(done)
+                bar.update(len(done), part.bytes)
+                if part.failed or part.missing:
+                    failed = True
+            if failed:
+                break
+            expiry = rfs.next_expiry_msec()  # other clients' leases: wait, then take over the dead ones
+            if expiry is None:
+                break
+            time.sleep(min(max(expiry - now_msec(), 10), 1000) / 1000)
+    finally:
+        bar.close()
+    return tr.finish(result, src, allow_missing=False)

@@ -9,12 +9,29 @@ from __future__ import annotations
 
 class CloudFilesError(Exception):
     """Root of every error raised by cloudfiles. Passwords in URLs in its
-    message are replaced by ``***`` (see :mod:`cloudfiles.redact`)."""
+    message are replaced by ``***`` (see :mod:`cloudfiles.redact`).
 
-    def __init__(self, *args: object):
+    Errors from a failed request carry what is known about it (None otherwise):
+    ``path`` (the cloudpath or URL asked for), ``status`` (the HTTP status, None
+    for a connection failure), ``service`` (``"s3"``, ``"gcs"``, ``"http"``) and
+    ``request_id`` (the service's id for the request, for its support). They are
+    set by the backends' wire layer and survive pickling.
+    """
+
+    path: "str | None" = None
+    status: "int | None" = None
+    service: "str | None" = None
+    request_id: "str | None" = None
+
+    def __init__(self, *args: object, path: "str | None" = None, status: "int | None" = None,
+                 service: "str | None" = None, request_id: "str | None" = None):
         from .redact import redact
 
         super().__init__(*(redact(a) for a in args))
+        for name, value in (("path", path), ("status", status), ("service", service),
+                            ("request_id", request_id)):
+            if value is not None:
+                setattr(self, name, redact(value) if name == "path" else value)
 
 
 class CloudPathError(CloudFilesError, ValueError):
@@ -36,8 +53,8 @@ class UnsafeKeyError(CloudPathError, InvalidInputError):
         super().__init__(message)
         self.key = key
 
-    def __reduce__(self):  # keep ``key`` across processes (parallel transfers)
-        return type(self), (str(self), self.key)
+    def __reduce__(self):  # keep ``key`` (and the request fields) across processes
+        return type(self), (str(self), self.key), self.__dict__
 
 
 class BadRangeError(InvalidInputError):
@@ -151,6 +168,11 @@ class TLSVerificationError(CloudFilesError, ConnectionError):
 
 class PreconditionFailedError(CloudFilesError):
     """A conditional write lost a race: the object changed since it was read."""
+
+
+class ObjectChangedError(PreconditionFailedError):
+    """The object was replaced while it was being read in parts (its ETag or
+    generation no longer matches the one the read was pinned to)."""
 
 
 class ListingError(CloudFilesError):

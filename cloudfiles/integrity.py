@@ -63,33 +63,13 @@ class Checksums:
         return bool(self.md5 or self.crc32c or self.etag or self.size is not None)
 
 
-def _multipart_etag(data: bytes, part_size: int) -> str:
-    digests = b"".join(
-        hashlib.md5(data[i : i + part_size]).digest() for i in range(0, len(data), part_size)
-    )
-    count = max(1, -(-len(data) // part_size))
-    return f"{hashlib.md5(digests).hexdigest()}-{count}"
-
-
-def _candidate_part_sizes(size: int, parts: int, hint: Optional[int]) -> list[int]:
-    cands = [hint] if hint else []
-    cands += [8 * MiB, 5 * MiB, 16 * MiB, 15 * MiB, 32 * MiB, 64 * MiB, 100 * MiB, 128 * MiB]
-    if parts > 1:
-        lower = -(-size // parts)
-        mib = -(-lower // MiB) * MiB
-        cands += [lower, mib, mib + MiB]
-    out = []
-    for c in cands:
-        if c and c not in out and -(-size // c) == parts:
-            out.append(c)
-    return out
-
-
 def verify(data: bytes, sums: Checksums, path: str = "") -> None:
     """Raise an :class:`IntegrityError` if ``data`` disagrees with ``sums``.
 
-    Checks, in order of cost: size, crc32c, md5, ETag (single or multipart).
-    Unknown ETag shapes (e.g. SSE-KMS) are skipped, never guessed.
+    Checks, in order of cost: size, crc32c, md5, ETag (single or multipart, as
+    :func:`cloudfiles.backends.wire.etag.etag_kind` tells them apart). ETags that say
+    nothing about the bytes are skipped, never guessed; backends leave out those
+    the service marked as not an md5 (SSE-KMS, SSE-C).
     """
     where = f" for {path!r}" if path else ""
     if sums.size is not None and sums.size != len(data):
@@ -106,19 +86,14 @@ def verify(data: bytes, sums: Checksums, path: str = "") -> None:
     etag = (sums.etag or "").strip('"')
     if not etag:
         return
-    if "-" in etag:
-        head, _, count = etag.partition("-")
-        if len(head) != 32 or not count.isdigit():
-            return
-        parts = int(count)
-        cands = _candidate_part_sizes(len(data), parts, sums.multipart_part_size)
-        for ps in cands:
-            if _multipart_etag(data, ps) == etag:
-                return
-        if cands:
+    from .backends.wire.etag import etag_kind, multipart_match  # the ETag rule, written once
+
+    kind = etag_kind(etag)
+    if kind.is_multipart:
+        if multipart_match(data, etag, sums.multipart_part_size) is False:
             raise MD5IntegrityError(f"multipart ETag mismatch{where}: {etag} matches no plausible part size")
         return
-    if len(etag) == 32 and all(c in "0123456789abcdefABCDEF" for c in etag):
+    if kind.is_md5:
         got = md5_hex(data)
         if got != etag.lower():
             raise MD5IntegrityError(f"ETag (md5) mismatch{where}: expected {etag}, got {got}")
@@ -126,4 +101,6 @@ def verify(data: bytes, sums: Checksums, path: str = "") -> None:
 
 def multipart_etag(data: bytes, part_size: int) -> str:
     """The ETag S3 gives an object uploaded in parts of ``part_size``."""
-    return _multipart_etag(data, part_size)
+    from .backends.wire.etag import multipart_etag
+
+    return multipart_etag(data, part_size)

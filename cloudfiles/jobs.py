@@ -189,9 +189,13 @@ def _run_transfer(cf, spec: BatchSpec):
     kw = spec.kwargs
     dest = _client(spec.dest, spec.dest_options or {})
     index = kw.get("dest_index")
-    job = _Job(cf, dest, target_encoding(kw.get("reencode")), kw.get("content_type"), kw.get("skip"), index)
+    job = _Job(cf.core, dest.core, target_encoding(kw.get("reencode")), kw.get("content_type"), kw.get("skip"),
+               index)
     items = [tuple(i) for i in spec.items]
-    result = _run_threads(job, items, kw.get("block_size", 64), False, len(items))
+    from .runner import Runner
+
+    runner = Runner(max(cf.num_threads, dest.num_threads, 1), cf.green)
+    result = _run_threads(job, items, kw.get("block_size", 64), False, len(items), runner)
     for k, err in list(result.failed.items()):
         result.failed[k] = _plain_error(err)
     return result
@@ -227,7 +231,8 @@ def check_batch_size(batch_size: Optional[int]) -> int:
     return batch_size
 
 
-def _workers(executor: Any) -> int:
+def worker_slots(executor: Any) -> int:
+    """How many batches ``executor`` runs at once (Dask: threads over all workers)."""
     if hasattr(executor, "scheduler_info"):
         try:
             info = executor.scheduler_info()
@@ -246,7 +251,7 @@ def ship(executor: Any, specs: Iterable[BatchSpec], in_flight: Optional[int] = N
     run again elsewhere; every op is idempotent). Stopping early cancels the
     batches not yet started.
     """
-    limit = in_flight or 2 * _workers(executor)
+    limit = in_flight or 2 * worker_slots(executor)
     if hasattr(executor, "scheduler_info"):
         yield from _ship_dask(executor, iter(specs), limit)
     else:

@@ -220,25 +220,17 @@ def md5_equal(hash_a: str, hash_b: str) -> bool:
 
 def calc_s3_multipart_etag(content: bytes, partsize: int) -> str:
     """The ETag S3 gives ``content`` uploaded in parts of ``partsize`` bytes."""
-    digests = [hashlib.md5(content[i:i + partsize]).digest() for i in range(0, len(content), partsize)]
-    return hashlib.md5(b"".join(digests)).hexdigest() + "-" + str(len(digests))
+    from .backends.wire.etag import multipart_etag
+
+    return multipart_etag(content, partsize)
 
 
 def validate_s3_multipart_etag(content: bytes, etag: str, part_size: Optional[int]) -> bool:
     """True if ``etag`` (``md5-N``) matches ``content`` for a plausible part size.
 
-    Tries ``part_size`` if given, then the part sizes common clients use
-    (8 MiB, 15 MiB, and the size/N rounded up to a whole MiB).
+    Tries ``part_size`` if given, then the part sizes common clients use and
+    the size/N rounded up (see :func:`cloudfiles.backends.wire.etag.candidate_part_sizes`).
     """
-    filesize = len(content)
-    num_parts = int(etag.strip('"').split("-")[1])
-    mib = 1 << 20
-    per_part = filesize / num_parts
-    candidates = [8 * mib, 15 * mib, int(per_part + mib - per_part % mib)]
-    if part_size is not None:
-        candidates.insert(0, part_size)
-    for size in candidates:
-        if size < filesize and filesize / size <= num_parts:
-            if etag.strip('"') == calc_s3_multipart_etag(content, size):
-                return True
-    return False
+    from .backends.wire.etag import multipart_match
+
+    return bool(multipart_match(content, etag, part_size))

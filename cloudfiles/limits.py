@@ -84,11 +84,13 @@ class WireLimits:
 
 def for_options(options: Any) -> WireLimits:
     """The limits a backend's options ask for (constructor, then environment, then defaults)."""
-    extra = getattr(options, "extra", None) or {}
+    extra = getattr(options, "extra", None) or {}  # a plain object with an ``extra`` dict also works
     timeout = _number("timeout", getattr(options, "timeout", DEFAULT_TIMEOUT))
-    deadline = extra.get("deadline")
+    deadline = getattr(options, "deadline", None)
+    deadline = extra.get("deadline") if deadline is None else deadline
     deadline = _number("deadline", deadline) if deadline is not None else _env("CLOUDFILES_DEADLINE", False)
-    max_body = extra.get("max_body")
+    max_body = getattr(options, "max_body", None)
+    max_body = extra.get("max_body") if max_body is None else max_body
     max_body = _number("max_body", max_body, True) if max_body is not None else _env("CLOUDFILES_MAX_BODY", True)
     return WireLimits(
         timeout=float(timeout),

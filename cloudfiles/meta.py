@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 if TYPE_CHECKING:
     import datetime as _dt
 
+    from .backends.wire.etag import EtagKind
     from .integrity import Checksums
 
 
@@ -35,6 +36,8 @@ class ObjectMeta:
     multipart_part_size: Optional[int] = None
     version: Optional[str] = None  # GCS generation / S3 VersionId: pins a resumable read
     extra: dict = field(default_factory=dict)
+    #: what ``etag`` says about the bytes (see cloudfiles.backends.wire.etag); None: judge by its shape
+    etag_kind: Optional["EtagKind"] = None
 
     def __post_init__(self) -> None:
         if self.etag:
@@ -53,26 +56,30 @@ class ObjectMeta:
 
     @property
     def checksums(self) -> "Checksums":
-        """The integrity view used by :func:`cloudfiles.integrity.verify`."""
+        """The integrity view used by :func:`cloudfiles.integrity.verify` (an ETag that
+        cannot be checked, e.g. under SSE-KMS, is left out)."""
         from .integrity import Checksums
 
-        return Checksums(md5=self.md5, crc32c=self.crc32c, etag=self.etag, size=self.size,
-                         multipart_part_size=self.multipart_part_size)
+        return Checksums(md5=self.md5, crc32c=self.crc32c, etag=self.etag if self.etag_says().verifiable else None,
+                         size=self.size, multipart_part_size=self.multipart_part_size)
+
+    def etag_says(self) -> "EtagKind":
+        """What the ETag says about the stored bytes: ``etag_kind`` as the backend
+        judged it from the service's answer, else judged by the ETag's shape."""
+        from .backends.wire.etag import OPAQUE, etag_kind
+
+        kind = self.etag_kind or etag_kind(self.etag)
+        return OPAQUE if kind.is_md5 and not self.extra.get("etag_is_md5", True) else kind
 
     def content_md5(self) -> Optional[str]:
         """Hex md5 of the stored bytes if known: ``md5``, or an ETag that is one.
 
-        The ETag counts only when it has the shape of a plain md5; whether the
-        service's ETag is an md5 at all (not under SSE-KMS/SSE-C) is the backend's
-        call, which leaves ``etag`` as it is and says so in ``extra['etag_is_md5']``.
+        Whether the service's ETag is an md5 at all (not under SSE-KMS/SSE-C) is the
+        backend's call, recorded in ``etag_kind`` (or ``extra['etag_is_md5']``).
         """
         if self.md5:
             return self.md5
-        etag = self.etag or ""
-        if self.extra.get("etag_is_md5", True) and len(etag) == 32 and all(
-                c in "0123456789abcdefABCDEF" for c in etag):
-            return etag.lower()
-        return None
+        return self.etag.lower() if self.etag and self.etag_says().is_md5 else None
 
     def head_dict(self) -> dict:
         """The reference library's ``head()`` dict for this object."""

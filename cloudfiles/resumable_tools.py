@@ -227,12 +227,19 @@ class ResumableTransfer:
         self.rfs.create(src, dest, reencode)
         self.rfs.insert(names)
 
-    def execute(self, progress: bool = False, block_size: int = 200) -> None:
+    def execute(self, progress: bool = False, block_size: int = 200, executor=None) -> None:
         """Copy leased batches until every file is finished.
 
         When the only unfinished files are leased by other clients, wait for
         those leases: if their client died, this one finishes the work.
+        ``executor`` (a Dask ``distributed.Client`` or a process pool) copies the
+        leased batches in its processes (:func:`cloudfiles.dispatch.ledger`).
         """
+        if executor is not None:
+            from .dispatch import ledger
+
+            ledger(self, executor, progress=progress, block_size=block_size)
+            return
         from tqdm import tqdm
 
         from .cloudfiles import CloudFiles

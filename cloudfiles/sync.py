@@ -148,13 +148,6 @@ def _ascending(entries: Iterable[ObjectMeta], where: str) -> Iterator[ObjectMeta
 
 
 # ------------------------------------------------------------- comparison
-def _multipart(etag: Optional[str]) -> Optional[tuple[str, int]]:
-    head, sep, count = (etag or "").partition("-")
-    if sep and len(head) == 32 and count.isdigit() and all(c in "0123456789abcdefABCDEF" for c in head):
-        return head.lower(), int(count)
-    return None
-
-
 def listed_verdict(a: ObjectMeta, b: ObjectMeta) -> Optional[bool]:
     """Whether two listed objects hold the same stored bytes, judged by comparable
     listed checksums only: True/False, or None when no pair is comparable."""
@@ -163,9 +156,9 @@ def listed_verdict(a: ObjectMeta, b: ObjectMeta) -> Optional[bool]:
         return am == bm
     if a.crc32c and b.crc32c:
         return a.crc32c == b.crc32c
-    pa, pb = _multipart(a.etag), _multipart(b.etag)
-    if pa and pb and pa[1] == pb[1]:
-        return pa[0] == pb[0]
+    ka, kb = a.etag_says(), b.etag_says()  # the ETag rule: cloudfiles/backends/wire/etag.py
+    if ka.is_multipart and kb.is_multipart and ka.parts == kb.parts:
+        return a.etag.lower() == b.etag.lower()  # type: ignore[union-attr]
     return None
 
 
@@ -343,9 +336,14 @@ def resolve_check(src: "CloudFiles", dest: "CloudFiles", action: Action) -> Acti
     return Action(COPY, action.key, action.size, "content")
 
 
-def _run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_run: bool,
-               block_size: int) -> tuple[SyncResult, list[Action]]:
-    """Carry out one batch; return its result and the copies/deletes it resolved to."""
+def run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_run: bool,
+              block_size: int, executor=None) -> tuple[SyncResult, list[Action]]:
+    """Carry out one batch of actions (checks resolved first, then copies, then deletes);
+    return its result and the copies/deletes it did (or, ``dry_run``, would do).
+
+    Everything it needs is in its arguments, so another executor can run it elsewhere
+    with the two places rebuilt there; :func:`execute` runs it in the calling thread
+    (``executor``: its copies on a cluster)."""
     from .scheduler import schedule
 
     result = SyncResult(dry_run=dry_run)
@@ -384,7 +382,7 @@ def _run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_r
             result.copied += len(copies)
             result.bytes += sum(a.size or 0 for a in copies)
         else:
-            _copy(src, dest, copies, block_size, result)
+            _copy(src, dest, copies, block_size, result, executor)
     if deletes:
         done.extend(deletes)
         if dry_run:
@@ -395,12 +393,17 @@ def _run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_r
 
 
 def _copy(src: "CloudFiles", dest: "CloudFiles", copies: list[Action], block_size: int,
-          result: SyncResult) -> None:
+          result: SyncResult, executor=None) -> None:
     from .transfer import TransferResult, transfer
 
     items = [{"path": a.key, "dest_path": a.key, "size": a.size} for a in copies]
+    batch_size = None
+    if executor is not None:  # a cluster: cut this batch so every worker slot gets some
+        from .jobs import worker_slots
+
+        batch_size = max(8, -(-len(items) // (2 * worker_slots(executor))))
     try:
-        res = transfer(src, dest, items, block_size=block_size)
+        res = transfer(src, dest, items, block_size=block_size, executor=executor, batch_size=batch_size)
     except TransferError as err:
         res = getattr(err, "result", None) or TransferResult()
         result.failed.update(err.errors)
@@ -429,66 +432,87 @@ def _delete(dest: "CloudFiles", deletes: list[Action], result: SyncResult) -> No
 
 def execute(src: "CloudFiles", dest: "CloudFiles", actions: Iterable[Action], *, dry_run: bool = False,
             batch_size: int = BATCH, block_size: int = 64,
-            on_action: Optional[Callable[[Action], None]] = None, progress=False) -> SyncResult:
+            on_action: Optional[Callable[[Action], None]] = None, progress=False, executor=None) -> SyncResult:
     """Take ``actions`` (from :func:`plan`) in batches of ``batch_size``; return the totals.
 
-    The next batch is gathered (listing goes on) while the previous one runs,
-    so at most two batches are held. ``on_action`` is called, in this thread,
-    with every copy and delete as its batch finishes (resolved from ``check``).
-    An error of the planner (a listing failure) is raised after the batch
-    running at that moment finished, with ``.result`` carrying what was done.
+    ``actions`` is consumed in a helper thread (so listing goes on while a batch
+    runs) that hands over at most two batches ahead; batches run here, in the
+    calling thread, in order (so Ctrl-C stops as a transfer does). ``on_action``
+    is called with every copy and delete as its batch finishes (a ``check``
+    resolved to one of them). An error of ``actions`` (a listing failure) is
+    raised once the batches before it ran, with ``.result`` carrying what was done.
+    ``executor`` (a Dask client or a process pool) runs each batch's copies in its
+    processes (:mod:`cloudfiles.dispatch`); checks and deletions stay here.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    import queue
+    import threading
 
     result = SyncResult(dry_run=dry_run)
     bar = _bar(progress)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudfiles-sync")
-    pending = None
+    handoff: "queue.Queue[tuple]" = queue.Queue(maxsize=2)
+    stop = threading.Event()
 
-    def collect(fut) -> None:
-        part, done = fut.result()
-        result.merge(part)
-        if on_action is not None:
-            for a in done:
-                on_action(a)
-        if bar is not None:
-            bar.update(len(done) + part.skipped)
-            bar.set_postfix_str(result.summary(), refresh=False)
-
-    try:
-        batch: list[Action] = []
-        for action in actions:
-            if action.kind not in KINDS:
-                raise InvalidInputError(f"unknown sync action kind {action.kind!r}")
-            if action.kind == SKIP:
-                result.skipped += 1
-                if bar is not None:
-                    bar.update(1)
-                continue
-            batch.append(action)
-            if len(batch) >= batch_size:
-                if pending is not None:
-                    collect(pending)
-                pending = pool.submit(_run_batch, src, dest, batch, dry_run, block_size)
-                batch = []
-        if pending is not None:
-            collect(pending)
-            pending = None
-        if batch:
-            collect(pool.submit(_run_batch, src, dest, batch, dry_run, block_size))
-    except BaseException as err:
-        if pending is not None:
+    def hand(item: tuple) -> bool:
+        while not stop.is_set():
             try:
-                collect(pending)
-            except Exception:  # noqa: BLE001 - the first error is the one to raise
-                pass
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            batch: list[Action] = []
+            skipped = 0
+            for action in actions:
+                if stop.is_set():
+                    return
+                if not isinstance(action, Action) or action.kind not in KINDS:
+                    raise InvalidInputError(f"not a sync action: {action!r}")
+                if action.kind == SKIP:
+                    skipped += 1
+                else:
+                    batch.append(action)
+                if len(batch) >= batch_size or skipped >= batch_size:
+                    if not hand(("batch", (batch, skipped))):
+                        return
+                    batch, skipped = [], 0
+            if (batch or skipped) and not hand(("batch", (batch, skipped))):
+                return
+            hand(("end", None))
+        except BaseException as err:  # handed to the consumer, raised there
+            hand(("error", err))
+
+    producer = threading.Thread(target=produce, name="cloudfiles-sync-plan", daemon=True)
+    producer.start()
+    try:
+        while True:
+            kind, payload = handoff.get()
+            if kind == "end":
+                break
+            if kind == "error":
+                raise payload
+            batch, skipped = payload
+            result.skipped += skipped
+            done: list[Action] = []
+            if batch:
+                part, done = run_batch(src, dest, batch, dry_run, block_size, executor)
+                result.merge(part)
+                if on_action is not None:
+                    for a in done:
+                        on_action(a)
+            if bar is not None:
+                bar.update(skipped + len(batch))
+                bar.set_postfix_str(result.summary(), refresh=False)
+    except BaseException as err:
         try:
             err.result = result  # type: ignore[attr-defined]
         except (AttributeError, TypeError):
             pass
         raise
     finally:
-        pool.shutdown(wait=True)
+        stop.set()
         if bar is not None:
             bar.close()
     return result
@@ -517,7 +541,7 @@ def _client(where: Union[str, "CloudFiles"], options: dict) -> "CloudFiles":
 def sync(src: Union[str, "CloudFiles"], dest: Union[str, "CloudFiles"], *, delete: bool = False,
          dry_run: bool = False, include=None, exclude=None, checksum: bool = False, progress=False,
          num_threads: Optional[int] = None, block_size: int = 64, batch_size: int = BATCH,
-         on_action: Optional[Callable[[Action], None]] = None, **options) -> SyncResult:
+         on_action: Optional[Callable[[Action], None]] = None, executor=None, **options) -> SyncResult:
     """Copy to ``dest`` every file of ``src`` that is new or changed; see the module docstring.
 
     ``src``/``dest`` are cloudpaths (directories) or :class:`CloudFiles`; ``options``
@@ -528,6 +552,7 @@ def sync(src: Union[str, "CloudFiles"], dest: Union[str, "CloudFiles"], *, delet
     (:mod:`cloudfiles.filters`). ``checksum`` compares contents when the sizes match
     and no comparable checksum is listed. Per-file failures are collected in
     ``SyncResult.failed``; a listing failure raises (with ``.result``).
+    ``executor``: a Dask ``distributed.Client`` (or a process pool) copies on its workers.
     """
     from .filters import key_filter
 
@@ -541,14 +566,19 @@ def sync(src: Union[str, "CloudFiles"], dest: Union[str, "CloudFiles"], *, delet
     if num_threads is not None:
         options["num_threads"] = num_threads
     s, d = _client(src, options), _client(dest, options)
-    if s.cloudpath.rstrip("/") == d.cloudpath.rstrip("/"):
+    a, b = s.cloudpath.rstrip("/") + "/", d.cloudpath.rstrip("/") + "/"
+    if a == b:
         raise InvalidInputError(f"sync source and destination are the same place: {s.cloudpath}")
+    if a.startswith(b) or b.startswith(a):  # copying into itself, or deleting the source as 'extra'
+        inner, outer = (s, d) if a.startswith(b) else (d, s)
+        raise InvalidInputError(f"sync source and destination overlap: {inner.cloudpath} is inside "
+                                f"{outer.cloudpath}")
     _check_source_root(s)
     if not d.backend.features.writable and not dry_run:
         raise InvalidInputError(f"{d.cloudpath}: the destination cannot be written")
     actions = plan(s, d, delete=delete, checksum=checksum, select=select)
     return execute(s, d, actions, dry_run=dry_run, batch_size=batch_size, block_size=block_size,
-                   on_action=on_action, progress=progress)
+                   on_action=on_action, progress=progress, executor=executor)
 
 
 def _check_source_root(cf: "CloudFiles") -> None:

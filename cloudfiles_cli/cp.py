@@ -12,7 +12,8 @@ import click
 
 from cloudfiles import CloudFiles
 from cloudfiles.exceptions import CloudFilesError, NotFoundError, TransferError
-from cloudfiles.transfer import move_files, transfer
+from cloudfiles.runner import Runner
+from cloudfiles.transfer import TransferResult, move_files
 
 from .memory import bound_malloc
 from .sync import FILTERS_HELP, with_filters
@@ -275,8 +276,12 @@ def _stream_stdout(cf: CloudFiles, key: str, out) -> bool:
 
 
 def _run(command: str, jobs: list[Job], move: bool, reencode, block_size: int, skip, parallel: int,
-         progress: bool, src_options: Optional[dict] = None, dest_options: Optional[dict] = None) -> bool:
+         progress: bool, src_options: Optional[dict] = None, dest_options: Optional[dict] = None,
+         executor=None, batch_size: Optional[int] = None) -> bool:
+    """Run every job; with ``executor`` (a Dask client) the copies run on the cluster
+    and a summary line (copied, skipped, failed, bytes) goes to stderr."""
     ok = True
+    total = TransferResult()
     for job in jobs:
         src = CloudFiles(job.src, **(src_options or {}))
         dest = CloudFiles(job.dest, **(dest_options or {}))
@@ -285,17 +290,26 @@ def _run(command: str, jobs: list[Job], move: bool, reencode, block_size: int, s
                 pairs = job.pairs
                 if pairs is None:
                     pairs = [(k, k) for k in src.list() if not k.endswith("/")]
-                move_files(src, dest, pairs, block_size=block_size, progress=progress, reencode=reencode,
-                           parallel=parallel)
+                runner = Runner(max(src.num_threads, dest.num_threads, 1), src.green, src.executor)
+                move_files(src.core, dest.core, pairs, block_size=block_size, progress=progress,
+                           reencode=reencode, parallel=parallel, runner=runner)
                 if job.pairs is None and src.protocol == "file":
                     _remove_empty_dirs(src.path.path)
             else:
-                transfer(src, dest, job.pairs, block_size=block_size, reencode=reencode, progress=progress,
-                         skip_existing=skip, parallel=parallel)
+                res = src.transfer_to(dest, job.pairs, block_size=block_size, reencode=reencode,
+                                      progress=progress, skip_existing=skip, parallel=parallel,
+                                      executor=executor, batch_size=batch_size)
+                total.merge(res)
         except TransferError as err:
             ok = False
+            if getattr(err, "result", None) is not None:
+                total.merge(err.result)
             _explain_directories(src, err)
             report_transfer_error(command, err, where=src.abspath)
+    if executor is not None:
+        click.echo(f"cloudfiles: {command}: {total.transferred} copied ({total.bytes} bytes, "
+                   f"{total.server_side} server-side), {total.skipped} skipped, "
+                   f"{len(total.missing)} missing, {len(total.failed)} failed", err=True)
     return ok
 
 
@@ -356,10 +370,15 @@ _NAMING = """
 @click.option("-b", "--block-size", type=click.IntRange(min=1), default=128, show_default=True,
               help="Files in flight at a time (per process).")
 @click.option("--progress", is_flag=True, help="Show a progress bar.")
+@click.option("--cluster", default=None, metavar="SPEC",
+              help="Run the copies on a Dask cluster: tcp://HOST:PORT (a running scheduler) or local:N "
+                   "(N worker processes here). Workers use their own credentials (docs/scale.md).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Files per batch sent to a --cluster worker (default 500).")
 @with_filters
 @click.pass_context
 def cp(ctx, sources, destination, recursive, compression, no_clobber, resume, resumable, part_bytes,
-       no_sign_request, parallel, block_size, progress, include, exclude):
+       no_sign_request, parallel, block_size, progress, cluster, batch_size, include, exclude):
     bound_malloc()
     src_options, dest_options = _options(no_sign_request, part_bytes)
     if destination == "-":
@@ -370,15 +389,26 @@ def cp(ctx, sources, destination, recursive, compression, no_clobber, resume, re
         if failed:
             ctx.exit(1)
         return
+    if cluster is not None:
+        from cloudfiles.distributed import parse_spec
+
+        parse_spec(cluster)  # a bad spec fails before any listing
     jobs = apply_filters(plan(sources, destination, recursive, src_options, resume=resume), include, exclude,
                          src_options)
     skip = "checksum" if resume else ("exists" if no_clobber else False)
 
-    def run(todo: list) -> bool:
+    def run(todo: list, executor=None) -> bool:
         return _run("cp", todo, False, _reencode(compression), block_size, skip, ctx_parallel(ctx, parallel),
-                    ctx_progress(ctx, progress), src_options, dest_options)
+                    ctx_progress(ctx, progress), src_options, dest_options, executor, batch_size)
 
-    if resumable:
+    if cluster is not None:
+        if resumable:
+            raise CLIError("--resumable (partial local downloads) cannot run on a --cluster; use --resume")
+        from cloudfiles.distributed import cluster_client
+
+        with cluster_client(cluster) as client:
+            ok = run(jobs, client)
+    elif resumable:
         ok = run_resumable("cp", jobs, block_size, src_options, dest_options, _reencode(compression), run)
     else:
         ok = run(jobs)

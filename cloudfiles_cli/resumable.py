@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 from cloudfiles import CloudFiles
+from cloudfiles.backends.wire.etag import etag_kind
 from cloudfiles.compression import SUFFIXES, normalize_content_encoding
 from cloudfiles.exceptions import CloudFilesError, IntegrityError, TransferError
 
@@ -36,11 +36,11 @@ def applies(src: CloudFiles, dest: CloudFiles, reencode) -> bool:
 def download(src: CloudFiles, key: str, dest: CloudFiles, dkey: str, chunk: int = CHUNK) -> Optional[int]:
     """Download ``key`` into ``dkey`` through ``dkey.part``; return the bytes fetched now
     (``None`` if the source is missing). A ``.part`` left by an earlier run is continued."""
-    st = src._call(src.backend.stat, src._key(key))
+    st = src.core.stat(src.core.key(key))
     if st is None:
         return None
     enc = normalize_content_encoding(st.encoding)
-    path = dest.backend._path(dest._key(dkey))  # validated local path (cloudfiles.keys)
+    path = dest.backend._path(dest.core.key(dkey))  # validated local path (cloudfiles.keys)
     final = path + (SUFFIXES[enc] if enc else "")
     part = final + PART_SUFFIX
     os.makedirs(os.path.dirname(part), exist_ok=True)
@@ -57,7 +57,7 @@ def download(src: CloudFiles, key: str, dest: CloudFiles, dkey: str, chunk: int 
             f.truncate()
         while st.size is None or have < st.size:
             end = None if st.size is None else min(have + chunk, st.size)
-            res = src._fetch(src._key(key), have if end is not None else None, end)
+            res = src.core.fetch(src.core.key(key), have if end is not None else None, end)
             if res.content is None:
                 raise FileNotFoundError(f"{src.abspath(key)} disappeared during the download")
             f.write(res.content)
@@ -79,7 +79,7 @@ def _check_whole(part: str, st, where: str) -> None:
     """Compare a finished ``.part`` with the source's whole-object md5, when it has one."""
     md5 = (st.checksums.md5 if st.checksums else None) or ""
     etag = ((st.checksums.etag if st.checksums else None) or "").strip('"')
-    if not md5 and len(etag) == 32 and all(c in "0123456789abcdefABCDEF" for c in etag):
+    if not md5 and etag_kind(etag).is_md5:
         md5 = etag
     got = os.path.getsize(part)
     if st.size is not None and got != st.size:
@@ -120,7 +120,7 @@ def run_resumable(command: str, jobs: list, block_size: int, src_options: dict, 
                 return key, err
             return key, None
 
-        with ThreadPoolExecutor(max_workers=max(1, min(src.num_threads, block_size, len(pairs) or 1))) as pool:
+        with src.runner.local().executor(max(1, min(src.num_threads, block_size, len(pairs) or 1))) as pool:
             for key, err in pool.map(one, pairs):
                 if err is not None:
                     errors[key] = err

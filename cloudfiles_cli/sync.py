@@ -72,9 +72,11 @@ def _directory(raw: str) -> str:
 @click.option("-b", "--block-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Files in flight at a time.")
 @click.option("--progress", is_flag=True, help="Show a progress bar.")
+@click.option("--cluster", default=None, metavar="SPEC",
+              help="Copy on a Dask cluster: tcp://HOST:PORT or local:N (docs/scale.md).")
 @click.pass_context
 def sync(ctx, source, destination, delete, dry_run, checksum, include, exclude, no_sign_request, block_size,
-         progress):
+         progress, cluster):
     from cloudfiles.sync import sync as run_sync
 
     from .common import ctx_progress
@@ -87,10 +89,20 @@ def sync(ctx, source, destination, delete, dry_run, checksum, include, exclude, 
         if dry_run:
             click.echo(action.line())
 
+    import contextlib
+
+    cluster_ctx: contextlib.AbstractContextManager = contextlib.nullcontext()
+    if cluster is not None:
+        from cloudfiles.distributed import cluster_client, parse_spec
+
+        parse_spec(cluster)
+        cluster_ctx = cluster_client(cluster)
     try:
-        result = run_sync(src, dest, delete=delete, dry_run=dry_run, include=list(include) or None,
-                          exclude=list(exclude) or None, checksum=checksum, progress=ctx_progress(ctx, progress),
-                          block_size=block_size, on_action=show)
+        with cluster_ctx as client:
+            result = run_sync(src, dest, delete=delete, dry_run=dry_run, include=list(include) or None,
+                              exclude=list(exclude) or None, checksum=checksum,
+                              progress=ctx_progress(ctx, progress), block_size=block_size, on_action=show,
+                              executor=client)
     except CloudFilesError as err:
         done = getattr(err, "result", None)
         if done is not None:

@@ -1,7 +1,6 @@
 """``verify``: do two files or two directories hold the same content?"""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import click
@@ -26,20 +25,20 @@ def compare(scf: CloudFiles, skey: str, tcf: CloudFiles, tkey: str, smeta=None, 
 
     ``smeta``/``tmeta``: the files' listing entries (:class:`cloudfiles.meta.ObjectMeta`);
     where they carry a checksum, no request is sent for that side."""
-    a_listed, b_listed = listed_fingerprint(scf, smeta), listed_fingerprint(tcf, tmeta)
-    a = a_listed or fingerprint(scf, skey)
+    a_listed, b_listed = listed_fingerprint(scf.core, smeta), listed_fingerprint(tcf.core, tmeta)
+    a = a_listed or fingerprint(scf.core, skey)
     if a is None:
         return "missing in source"
-    b = b_listed or fingerprint(tcf, tkey)
+    b = b_listed or fingerprint(tcf.core, tkey)
     if b is None:
         return "missing in target"
     if a.encoding != b.encoding:  # S3 listings carry no Content-Encoding: ask the listed side(s)
         if b_listed is not None:
-            b = fingerprint(tcf, tkey)
+            b = fingerprint(tcf.core, tkey)
             if b is None:
                 return "missing in target"
         if a_listed is not None and a.encoding != b.encoding:
-            a = fingerprint(scf, skey)
+            a = fingerprint(scf.core, skey)
             if a is None:
                 return "missing in source"
     if a.encoding == b.encoding:
@@ -111,7 +110,7 @@ def verify(ctx, source, target, only_matching, quiet, verbose, md5):
     pairs_by_name = {name: (sk, tk) for name, sk, tk in pairs}
     threads = max(scf.num_threads, tcf.num_threads, 4)
     differing = []
-    with ThreadPoolExecutor(max_workers=min(threads, max(1, len(pairs)))) as pool:
+    with scf.runner.local().executor(min(threads, max(1, len(pairs)))) as pool:
         for name, why in pool.map(run, pairs):
             if why is not None:
                 differing.append(name)
@@ -145,7 +144,7 @@ def _details(scf: CloudFiles, tcf: CloudFiles, name: str, keys: tuple) -> None:
     """``-v``: what each side stores for a differing file (one metadata request a side)."""
     sk, tk = keys
     try:
-        click.echo(f"  source: {_describe(fingerprint(scf, sk))}")
-        click.echo(f"  target: {_describe(fingerprint(tcf, tk))}")
+        click.echo(f"  source: {_describe(fingerprint(scf.core, sk))}")
+        click.echo(f"  target: {_describe(fingerprint(tcf.core, tk))}")
     except Exception as err:  # the difference itself was already reported
         click.echo(f"  (details unavailable: {wrap_errors(err)})")

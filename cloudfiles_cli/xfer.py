@@ -72,6 +72,7 @@ def xfer_init(source, destination, compression, db, text_file):
     \b
     cloudfiles xfer execute job.db
     cloudfiles xfer execute job.db --lease-msec 60000 -b 100 --progress
+    cloudfiles xfer execute job.db --cluster tcp://scheduler:8786 --lease-msec 120000
 
     With --lease-msec 0 (the default) leases end at once: use it for one client.
 """)
@@ -81,11 +82,21 @@ def xfer_init(source, destination, compression, db, text_file):
               help="How long a client holds each batch (longer than a batch takes to copy).")
 @click.option("-b", "--block-size", type=click.IntRange(min=1), default=200, show_default=True,
               help="Files per leased batch.")
-def xfer_execute(db, progress, lease_msec, block_size):
+@click.option("--cluster", default=None, metavar="SPEC",
+              help="Copy the leased batches on a Dask cluster: tcp://HOST:PORT or local:N (leases then "
+                   "last at least 60 s, since batches wait on the cluster; docs/scale.md).")
+def xfer_execute(db, progress, lease_msec, block_size, cluster):
     if not os.path.isfile(db):
         fail(f"{db}: no such transfer database")
-    with _db_errors(db):
-        ResumableTransfer(db, lease_msec).execute(progress=progress, block_size=block_size)
+    if cluster is None:
+        with _db_errors(db):
+            ResumableTransfer(db, lease_msec).execute(progress=progress, block_size=block_size)
+        return
+    from cloudfiles.distributed import cluster_client, parse_spec
+
+    parse_spec(cluster)
+    with _db_errors(db), cluster_client(cluster) as client:
+        ResumableTransfer(db, lease_msec).execute(progress=progress, block_size=block_size, executor=client)
 
 
 @xfer.command("status", help="""How many files are finished, leased and waiting.

@@ -177,6 +177,28 @@ def test_transaction_that_raises_publishes_nothing(tmp_path):
         fs.pipe_file("flowers@main/train/a.txt", b"outside")
 
 
+def test_start_and_end_transaction_publish_like_the_with_block(tmp_path):
+    """fsspec's non-context form: writes between start_transaction() and end_transaction()
+    become one version; after it, writes are refused again and no staging is left."""
+    url = "file://" + str(tmp_path / "remote")
+    store = Datasets(remote=url, home=str(tmp_path / "home"))
+    v1 = _version(store, tmp_path, {"data/train/a.txt": b"a1"}, tag="main")
+    fs = _reader(url, {}, tmp_path)
+    txn = fs.start_transaction()
+    fs.pipe_file("flowers@main/train/a.txt", b"a2")
+    staging = Path(txn._staging)
+    assert staging.is_dir()
+    fs.end_transaction()
+    v2 = store.tags("flowers")["main"]
+    assert v2 != v1 and store.resolve("flowers", v2)["parent"] == v1
+    assert fs.cat_file("flowers@main/train/a.txt") == b"a2"
+    assert not staging.exists()
+    from cloudfiles.datasets import DatasetError
+
+    with pytest.raises(DatasetError, match="transaction"):
+        fs.pipe_file("flowers@main/train/a.txt", b"outside")
+
+
 _COMMITTER = """
 import sys, time
 from cloudfiles.datasets.fs import DatasetFileSystem

@@ -216,3 +216,41 @@ def test_spec_round_trips_and_rejects_junk():
     assert pickle.loads(pickle.dumps(spec)).items == ["a"]
     with pytest.raises(InvalidInputError):
         run_batch(BatchSpec("format", "file:///tmp", {}, []))
+
+
+def test_ledger_on_dask_takes_over_a_dead_clients_lease(dask_client, tmp_path):
+    from cloudfiles.resumable_tools import ResumableFileSet, ResumableTransfer
+
+    src = CloudFiles("file://" + str(tmp_path / "src"))
+    files = {f"k{i:03d}": os.urandom(50 + i) for i in range(60)}
+    src.puts(list(files.items()))
+    db = str(tmp_path / "job.db")
+    ResumableTransfer(db).init(src.cloudpath, "file://" + str(tmp_path / "dest"))
+    dead = ResumableFileSet(db, lease_msec=1500).lease(10)  # a client that leased a batch and died
+    assert len(dead) == 10
+    rt = ResumableTransfer(db)
+    with _Keys(dask_client) as rec:
+        rt.execute(block_size=7, executor=dask_client)
+    # 50 files in 8 batches, then the dead client's 10 in 2 (9 if its lease ran out before the last lease)
+    assert len([k for k in rec.keys if str(k).startswith("cloudfiles-transfer-")]) in (9, 10)
+    assert rt.rfs.remaining() == 0 and rt.rfs.finished() == 60
+    dest = CloudFiles("file://" + str(tmp_path / "dest"))
+    assert dest.get(list(files), return_dict=True) == files
+
+
+def test_sync_copies_on_dask(dask_client, s3_server, tmp_path):
+    from cloudfiles.sync import sync
+
+    src = CloudFiles("file://" + str(tmp_path / "src"))
+    files = _files(90)
+    src.puts(list(files.items()))
+    dest = CloudFiles(s3_server.cloudpath(s3_server.make_bucket(), "s"), secrets=s3_server.secrets)
+    dest.put("stale.bin", b"old")
+    with _Keys(dask_client) as rec:
+        res = sync(src, dest, delete=True, executor=dask_client)
+    assert [k for k in rec.keys if str(k).startswith("cloudfiles-transfer-")]
+    assert (res.copied, res.skipped, res.deleted, res.failed) == (90, 0, 1, {})
+    assert dest.get(list(files), return_dict=True) == files and not dest.exists("stale.bin")
+    src.put("d0/f0.bin", b"changed!")
+    res = sync(src, dest, executor=dask_client)
+    assert (res.copied, res.skipped) == (1, 89) and dest.get("d0/f0.bin") == b"changed!"

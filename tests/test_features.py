@@ -362,3 +362,110 @@ def test_register_backend_is_validated(clean_registry):
     with pytest.raises(exceptions.UnsupportedProtocolError):
         CloudFiles("tiny://b/p")
     assert issubclass(Tiny.options_type, BackendOptions)
+
+
+# -- typed options -----------------------------------------------------------------------
+def _options_types():
+    from cloudfiles.backends.file import FileOptions
+    from cloudfiles.backends.gcs import GCSOptions
+    from cloudfiles.backends.http import HTTPOptions
+    from cloudfiles.backends.mem import MemOptions
+    from cloudfiles.backends.s3 import S3Options
+
+    return [S3Options, GCSOptions, HTTPOptions, FileOptions, MemOptions]
+
+
+def test_each_backend_has_its_options_type_and_every_option_is_documented():
+    from cloudfiles.backends import BackendOptions
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "backends.md")
+    with open(path) as f:
+        doc = f.read()
+    section = doc[doc.index("## Options"):doc.index("## Adding a backend")]
+    for protocol, otype in zip(["s3", "gs", "http", "file", "mem"], _options_types()):
+        assert backend_class(protocol).options_type is otype and issubclass(otype, BackendOptions)
+        assert f"`{otype.__name__}`" in section
+        for f in dataclasses.fields(otype):
+            assert f"| `{f.name}` |" in section, f"{otype.__name__}.{f.name} is not documented"
+
+
+def test_options_a_backend_does_not_take_are_refused_by_name(tmp_path):
+    url = "file://" + str(tmp_path)
+    with pytest.raises(exceptions.InvalidInputError, match=r"s3:// does not take option\(s\) listing"):
+        CloudFiles("s3://bucket/x", listing="html")
+    with pytest.raises(exceptions.InvalidInputError, match=r"mem:// does not take option\(s\) list_page_size"):
+        CloudFiles("mem://b/x", list_page_size=10)
+    with pytest.raises(exceptions.InvalidInputError, match=r"fsync"):
+        CloudFiles("mem://b/x", fsync=True)
+    with pytest.raises(exceptions.InvalidInputError, match=r"bogus, copy_threadz.*S3Options takes region"):
+        CloudFiles("s3://bucket/x", options={"copy_threadz": 2, "bogus": 1})
+    with pytest.raises(exceptions.InvalidInputError, match="copy_part_size"):
+        CloudFiles(url, options={"copy_part_size": 2})
+    with pytest.raises(exceptions.InvalidInputError, match="keyword"):
+        CloudFiles(url, options={"secrets": {}})
+    with pytest.raises(exceptions.InvalidInputError, match="list_page_size must be an int from 1 to 1000"):
+        CloudFiles("s3://bucket/x", list_page_size=5000)
+    with pytest.raises(exceptions.InvalidInputError, match="region"):
+        CloudFiles("s3://bucket/x", options={"region": "us east"})
+    with pytest.raises(exceptions.InvalidInputError, match="options must be a dict"):
+        CloudFiles(url, options=[("fsync", True)])
+    # what applies is taken, typed
+    cf = CloudFiles("s3://bucket/x", list_page_size=7, options={"region": "eu-west-1", "copy_threads": 3})
+    assert type(cf.backend.options).__name__ == "S3Options"
+    assert (cf.backend.list_page_size, cf.backend.region, cf.backend.copy_threads) == (7, "eu-west-1", 3)
+    assert CloudFiles(url, fsync=True).backend.fsync is True
+    # cloud-files' own cross-service keywords stay accepted everywhere (the CLI passes them)
+    CloudFiles(url, no_sign_request=True, request_payer="requester")
+
+
+def test_s3_list_page_size_sets_max_keys(s3_proxy):
+    px, bucket, server = s3_proxy
+    _s3(px, bucket, server, "l").puts([(f"k{i:02d}", b"x") for i in range(11)])
+    for page, pages in ((None, 1), (3, 4)):
+        cf = _s3(px, bucket, server, "l", list_page_size=page)
+        px.reset()
+        assert list(cf.list()) == [f"k{i:02d}" for i in range(11)]
+        assert px.count("GET", rf"^/{bucket}\?.*list-type=2") == pages
+        assert px.count("GET", r"max-keys=3") == (0 if page is None else pages)
+
+
+def test_gcs_list_page_size_sets_max_results(gcs_server, monkeypatch):
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.endpoint)
+    bucket = gcs_server.create_bucket()
+    port = int(gcs_server.endpoint.rsplit(":", 1)[1])
+    px = FaultProxy("127.0.0.1", port, style="gcs").start()
+    try:
+        cf = CloudFiles(f"gs://{bucket}/p", secrets={"endpoint": px.url}, list_page_size=4)
+        cf.puts([(f"k{i:02d}", b"x") for i in range(10)])
+        px.reset()
+        assert list(cf.list()) == [f"k{i:02d}" for i in range(10)]
+        assert px.count("GET", r"/o\?.*maxResults=4") == 3
+    finally:
+        px.stop()
+
+
+def test_registered_backend_with_its_own_options_type(clean_registry):
+    import cloudfiles
+    from cloudfiles.backends import BackendOptions
+
+    @dataclasses.dataclass
+    class SeenOptions(BackendOptions):
+        label: str = "none"
+
+        def check(self) -> None:
+            super().check()
+            if not isinstance(self.label, str):
+                raise exceptions.InvalidInputError(f"label must be a str, got {self.label!r}")
+
+    class Seen(Backend):
+        features = Features(writable=False)
+
+    cloudfiles.register_backend("seen", Seen, options_type=SeenOptions)
+    cf = CloudFiles("seen://b/p", options={"label": "x"})
+    assert isinstance(cf.backend.options, SeenOptions) and cf.backend.options.label == "x"
+    with pytest.raises(exceptions.InvalidInputError, match=r"seen:// does not take option\(s\) lable.*takes label"):
+        CloudFiles("seen://b/p", options={"lable": "x"})
+    with pytest.raises(exceptions.InvalidInputError, match="label must be a str"):
+        CloudFiles("seen://b/p", options={"label": 3})
+    with pytest.raises(exceptions.UnsupportedOperationError, match="read-only"):
+        cf.put("k", b"v")

@@ -43,6 +43,10 @@ class Places:
             return CloudFiles("file://" + str(self.tmp / name), **kw)
         if kind == "mem":
             return CloudFiles(f"mem://m-{name}/root", **kw)
+        if kind == "gcs":
+            server = self.request.getfixturevalue("gcs_server")
+            self.request.getfixturevalue("monkeypatch").setenv("STORAGE_EMULATOR_HOST", server.endpoint)
+            return CloudFiles(f"gs://{server.create_bucket()}/root", **kw)
         server = self.s3()
         bucket = bucket or server.make_bucket()
         endpoint = px.url if px is not None else server.endpoint
@@ -73,7 +77,8 @@ def contents(cf: CloudFiles) -> dict:
     return {k: cf.get(k) for k in cf.list() if not k.endswith("/")}
 
 
-PAIRS = [("file", "s3"), ("s3", "file"), ("s3", "s3"), ("mem", "mem"), ("mem", "file"), ("file", "mem")]
+PAIRS = [("file", "s3"), ("s3", "file"), ("s3", "s3"), ("mem", "mem"), ("mem", "file"), ("file", "mem"),
+         ("file", "gcs"), ("gcs", "s3")]
 
 
 @pytest.mark.parametrize("src_kind,dest_kind", PAIRS)
@@ -285,8 +290,7 @@ def test_keys_with_unusual_characters(places):
 
 def _seed_for_delete(places, px):
     server = places.s3()
-    src = places.make("s3", px)
-    src.backend.list_page_size = 2  # S3: a page size for tests (the http backend has an option)
+    src = places.make("s3", px, list_page_size=2)
     dest = places.make("mem")
     src.puts([(f"k{i:02d}", b"v") for i in range(10)])
     dest.puts([(f"k{i:02d}", b"v") for i in range(10)] + [("zz-extra", b"e"), ("a-extra", b"e")])
@@ -317,8 +321,7 @@ def test_a_destination_listing_failing_midway_deletes_nothing(places):
     px = places.proxy()
     server = places.s3()
     src = places.make("mem")
-    dest = places.make("s3", px)
-    dest.backend.list_page_size = 2
+    dest = places.make("s3", px, list_page_size=2)
     src.puts([(f"k{i:02d}", b"v") for i in range(6)])
     dest.puts([(f"k{i:02d}", b"v") for i in range(0, 6, 2)] + [("a-extra", b"e"), ("k99", b"e")])
     before = snapshot(dest)
@@ -394,6 +397,11 @@ def test_large_files_stream_and_compare(places):
 def test_bad_arguments(places):
     with pytest.raises(InvalidInputError):
         cloudfiles.sync("mem://x/a", "mem://x/a")
+    for src, dest in (("mem://x/a", "mem://x/a/backup"), ("mem://x/a/sub", "mem://x/a")):
+        with pytest.raises(InvalidInputError, match="overlap"):
+            cloudfiles.sync(src, dest, delete=True)
+    cloudfiles.CloudFiles("mem://x/ab").put("f", b"1")
+    assert cloudfiles.sync("mem://x/ab", "mem://x/a").copied == 1  # a sibling with a common prefix is fine
     with pytest.raises(InvalidInputError):
         cloudfiles.sync("mem://x/a", "mem://x/b", delete="yes")
     with pytest.raises(InvalidInputError):
@@ -484,3 +492,46 @@ def test_cli_cp_recursive_with_include_and_exclude(places, tmp_path, direction):
         got = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
         assert got == ["a.png", "img/b.png"]
         assert (out / "img" / "b.png").read_bytes() == b"img/b.png"
+
+
+def test_plan_and_execute_are_separable(places, capsys):
+    """A plan is plain data: it can be listed, filtered, shipped, then executed in batches."""
+    import pickle
+
+    from cloudfiles.sync import execute
+
+    src, dest = places.make("mem"), places.make("file")
+    src.puts([(f"f{i:02d}", b"x" * i) for i in range(12)])
+    dest.puts([("f00", b""), ("f01", b"y"), ("stale", b"s")])
+    actions = pickle.loads(pickle.dumps(list(plan(src, dest, delete=True))))
+    assert [(a.kind, a.reason) for a in actions[:3]] == [("skip", "same size"), ("skip", "same size"),
+                                                         ("copy", "new")]
+    assert actions[-1] == Action("delete", "stale", 1, "absent")
+    res = execute(src, dest, actions, batch_size=5, progress=True)
+    assert (res.copied, res.skipped, res.deleted, res.bytes) == (10, 2, 1, sum(range(2, 12)))
+    assert "Syncing" in capsys.readouterr().err  # the progress bar counted on stderr
+    assert sorted(dest.list()) == [f"f{i:02d}" for i in range(12)]
+    with pytest.raises(InvalidInputError):
+        execute(src, dest, [("copy", "f00")])
+
+
+def test_a_check_hashes_with_the_algorithm_the_other_side_lists(places):
+    """A crc32c listed on one side (GCS composite objects list no md5) is matched by
+    hashing the other side with crc32c, in bounded memory for large objects."""
+    from cloudfiles import integrity
+    from cloudfiles.sync import CHECK, resolve_check
+
+    src = places.make("mem")
+    dest = places.make("file", large_threshold=1 << 16, part_size=1 << 14)
+    data = os.urandom((1 << 16) + 5)  # above the destination's threshold: streamed in parts
+    src.put("k", data)
+    dest.put("k", data)
+    crc = integrity.crc32c_base64(data)
+    same = resolve_check(src, dest, Action(CHECK, "k", len(data), "content", ("crc32c", crc), None))
+    assert same == Action(SKIP, "k", len(data), "same content")
+    dest.put("k", data[:-1] + bytes([data[-1] ^ 1]))
+    changed = resolve_check(src, dest, Action(CHECK, "k", len(data), "content", ("crc32c", crc), None))
+    assert changed.kind == COPY
+    # the destination's listed md5 against the source hashed with md5
+    for listed, kind in ((hashlib.md5(data).hexdigest(), SKIP), (hashlib.md5(b"other").hexdigest(), COPY)):
+        assert resolve_check(src, dest, Action(CHECK, "k", len(data), "content", None, ("md5", listed))).kind == kind

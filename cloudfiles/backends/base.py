@@ -3,8 +3,10 @@
 A backend knows one service and nothing else: no compression, no retries,
 no threading, no result shaping (the facade does those). Keys passed to a
 backend are relative to the CloudPath it was built for. Required operations
-are ``get``, ``put``, ``head``, ``delete`` and ``list_meta``; the rest have
-defaults built on those, which backends override when the service offers a
+are ``get``, ``put``, ``stat_meta``, ``delete`` and ``list_meta``; the rest have
+defaults built on those (``head()``'s dict and ``stat()`` are derived from
+``stat_meta``, the one metadata parse of each backend; ``list`` and
+``list_sizes`` from ``list_meta``), which backends override when the service offers a
 cheaper native form (batch delete, server-side copy, sized listings).
 """
 from __future__ import annotations
@@ -12,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping, Optional
 
+from ..runner import DEFAULT_RUNNER
 from ..exceptions import UnsupportedOperationError
 from ..integrity import Checksums
+from ..meta import ObjectMeta
 from ..paths import CloudPath
 
 if TYPE_CHECKING:
     import datetime as _dt
-
-    from ..meta import ObjectMeta
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Features:
     sync: bool = False  # sync(key) makes a written object durable (fsync)
     acl: bool = False  # get_acl(key) reads the object's access control (None if missing)
     python_objects: bool = False  # put/get keep non-bytes content as the Python object itself
+    pinned_reads: bool = False  # ranged reads take ``pin=`` (an ObjectStat) and fail with
+    #                             ObjectChangedError when the object is no longer that version
     local: bool = False  # CPU-bound, in-process (no network): few threads are best, no resume
     process_local: bool = False  # storage lives in this process: child processes cannot see it
     # -- requirements of the service (not switchable) ---------------------
@@ -95,16 +99,63 @@ Capabilities = Features
 
 @dataclass
 class BackendOptions:
-    """Settings the facade passes to every backend it builds."""
+    """Options every backend takes. Each backend's ``options_type`` subclasses
+    this with the options only it understands (``S3Options``, ``GCSOptions``,
+    ``HTTPOptions``, ``FileOptions``, ``MemOptions``), so an option given to a
+    backend that has no use for it is refused by name (:meth:`build`).
+    The facade fills them from its keywords and ``options=`` when it builds
+    the backend; every field is documented in docs/backends.md, "Options".
+    """
 
+    #: credentials, in the form the service's section of docs/backends.md describes
     secrets: Any = None
+    #: connections kept per pool (the facade's ``num_threads``)
     num_threads: int = 20
-    request_payer: Optional[str] = None
-    no_sign_request: bool = False
+    #: idle seconds per network wait (connect at most 20 s)
     timeout: float = 60.0
-    composite_upload_threshold: Optional[int] = None
-    fsync: bool = False  # file://: fsync each written file and its directory before returning
-    extra: dict = field(default_factory=dict)
+    #: seconds one request may take as a whole (None: ``$CLOUDFILES_DEADLINE``, else 600)
+    deadline: Optional[float] = None
+    #: the largest response held in memory, bytes (None: ``$CLOUDFILES_MAX_BODY``, else 4 GiB)
+    max_body: Optional[int] = None
+    #: requester-pays billing on services that have it (S3: "requester", GCS: a project); ignored elsewhere
+    request_payer: Optional[str] = None
+    #: anonymous requests on services that sign them (S3, GCS); ignored elsewhere
+    no_sign_request: bool = False
+
+    @classmethod
+    def build(cls, given: Mapping[str, Any], where: str = "this backend") -> "BackendOptions":
+        """``cls(**given)``, validated; unknown names raise :class:`InvalidInputError` naming them."""
+        from ..exceptions import InvalidInputError
+
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(str(k) for k in given if k not in names)
+        if unknown:
+            own = [n for n in names if n not in _COMMON_OPTIONS]
+            raise InvalidInputError(
+                f"{where} does not take option(s) {', '.join(unknown)} "
+                f"({cls.__name__} takes {', '.join(own) if own else 'no backend-specific options'})")
+        opts = cls(**given)
+        opts.check()
+        return opts
+
+    def check(self) -> None:
+        """Validate the values (subclasses check their own fields, then call this)."""
+        positive_int("num_threads", self.num_threads)
+
+
+_COMMON_OPTIONS = frozenset({"secrets", "num_threads", "timeout", "deadline", "max_body", "request_payer",
+                             "no_sign_request"})
+
+
+def positive_int(name: str, value: Any, most: Optional[int] = None, optional: bool = False) -> None:
+    """Refuse (:class:`InvalidInputError`) an option that is not an int from 1 to ``most``."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (most is not None and value > most):
+        from ..exceptions import InvalidInputError
+
+        bound = f" from 1 to {most}" if most is not None else " >= 1"
+        raise InvalidInputError(f"{name} must be an int{bound}{' or None' if optional else ''}, got {value!r}")
 
 
 @dataclass
@@ -166,6 +217,10 @@ class Backend:
             cls.features = legacy
             del cls.capabilities
 
+    # Where a backend fans out its own requests (S3's parallel part copy); the
+    # object core sets its runner here so green=/executor= reach it too.
+    runner: Any = DEFAULT_RUNNER
+
     def __init__(self, cloudpath: CloudPath, options: BackendOptions):
         self.cloudpath = cloudpath
         self.options = options
@@ -198,9 +253,27 @@ class Backend:
         """
         raise UnsupportedOperationError(f"{self.cloudpath.protocol}:// does not support writing")
 
+    def stat_meta(self, key: str) -> Optional[ObjectMeta]:
+        """Metadata of ``key`` from one HEAD (or stat), or ``None`` if missing.
+
+        Every backend implements this; ``head`` and ``stat`` derive from it. The
+        default adapts a backend that only overrides ``head``.
+        """
+        if type(self).head is Backend.head:
+            raise NotImplementedError(f"{type(self).__name__} implements neither stat_meta nor head")
+        d = self.head(key)
+        if d is None:
+            return None
+        return ObjectMeta(key=key, size=d.get("Content-Length"), last_modified=d.get("Last-Modified"),
+                          etag=d.get("ETag"), md5=d.get("Content-Md5"), crc32c=d.get("Crc32c"),
+                          encoding=d.get("Content-Encoding"), content_type=d.get("Content-Type"),
+                          cache_control=d.get("Cache-Control"), storage_class=d.get("Storage-Class"),
+                          parts_count=d.get("Parts-Count"))
+
     def head(self, key: str) -> Optional[dict]:
-        """Metadata of ``key`` (see :func:`head_dict`), or ``None`` if missing."""
-        raise NotImplementedError
+        """Metadata of ``key`` as the reference library's dict, or ``None`` if missing."""
+        meta = self.stat_meta(key)
+        return None if meta is None else meta.head_dict()
 
     def delete(self, key: str) -> None:
         """Delete ``key``; deleting a missing key is not an error."""
@@ -232,15 +305,15 @@ class Backend:
             yield meta.key, meta.size
 
     def exists(self, key: str) -> bool:
-        return self.head(key) is not None
+        return self.stat_meta(key) is not None
 
     def exists_many(self, keys: list[str]) -> dict[str, bool]:
         """Existence of a batch (at most ``features.batch_exists`` keys)."""
         return {k: self.exists(k) for k in keys}
 
     def size(self, key: str) -> Optional[int]:
-        meta = self.head(key)
-        return None if meta is None else meta["Content-Length"]
+        meta = self.stat_meta(key)
+        return None if meta is None else meta.size
 
     def delete_many(self, keys: list[str]) -> None:
         """Delete a batch (at most ``features.batch_delete`` keys)."""
@@ -261,25 +334,10 @@ class Backend:
 
     # -- large objects (see cloudfiles/streaming.py) -------------------------
     def stat(self, key: str) -> Optional["ObjectStat"]:
-        """Size, encoding and whole-object checksums of ``key`` (None if missing).
-
-        Used before a parallel ranged download; backends whose ``head`` knows
-        more checksums (crc32c, multipart part size) override this.
-        """
-        meta = self.head(key)
-        if meta is None:
-            return None
-        md5 = meta.get("Content-Md5")
-        if md5 and len(md5) != 32:  # base64 form
-            import base64
-
-            md5 = base64.b64decode(md5).hex()
-        return ObjectStat(
-            size=meta["Content-Length"],
-            encoding=meta.get("Content-Encoding"),
-            checksums=Checksums(md5=md5, etag=meta.get("ETag"), crc32c=meta.get("Crc32c"),
-                                size=meta["Content-Length"]),
-        )
+        """Size, encoding and whole-object checksums of ``key`` (None if missing),
+        used before a parallel ranged download; derived from :meth:`stat_meta`."""
+        meta = self.stat_meta(key)
+        return None if meta is None else ObjectStat.from_meta(meta)
 
     def multipart_begin(self, key: str, encoding: Optional[str] = None, content_type: Optional[str] = None,
                         cache_control: Optional[str] = None, storage_class: Optional[str] = None,
@@ -354,6 +412,17 @@ class ObjectStat:
     size: int
     encoding: Optional[str] = None
     checksums: Optional[Checksums] = None
+    # The object's identity, as cloudfiles.meta.ObjectMeta names it: which version of the
+    # object these bytes are (a resumed download continues only the same one).
+    etag: Optional[str] = None  # the service's ETag, md5 or not
+    version: Optional[str] = None  # GCS generation / S3 VersionId
+    last_modified: Optional["_dt.datetime"] = None
+
+    @classmethod
+    def from_meta(cls, meta: ObjectMeta) -> "ObjectStat":
+        """The parts of ``meta`` a download needs (ETags that cannot be checked left out)."""
+        return cls(size=meta.size, encoding=meta.encoding, checksums=meta.checksums,  # type: ignore[arg-type]
+                   etag=meta.etag, version=meta.version, last_modified=meta.last_modified)
 
 
 @dataclass

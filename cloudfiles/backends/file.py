@@ -16,13 +16,14 @@ import hashlib
 import os
 import stat
 import threading
+from dataclasses import dataclass
 from typing import Iterator, Optional
 
 from .. import keys
 from ..exceptions import CloudPathError, NotFoundError, PreconditionFailedError
-from ..meta import ObjectMeta
 from . import localwalk, localwrite
-from .base import Backend, BackendOptions, Features, GetResult, check_range, head_dict
+from ..meta import ObjectMeta
+from .base import Backend, BackendOptions, Features, GetResult, check_range
 
 # The read order (see localwrite): plain first, then the reference's suffix order.
 _VARIANTS = list(zip(localwrite.SUFFIXES, localwrite.ENCODINGS))
@@ -34,9 +35,26 @@ def _token(content: Optional[bytes]) -> Optional[str]:
     return None if content is None else hashlib.sha256(content).hexdigest()
 
 
+@dataclass
+class FileOptions(BackendOptions):
+    """file:// options (docs/backends.md, "Options")."""
+
+    #: fsync each written file and its directory before returning (the facade's ``fsync=``,
+    #: default ``$CLOUDFILES_FSYNC``)
+    fsync: bool = False
+
+    def check(self) -> None:
+        super().check()
+        if not isinstance(self.fsync, bool):
+            from ..exceptions import InvalidInputError
+
+            raise InvalidInputError(f"fsync must be True or False, got {self.fsync!r}")
+
+
 class FileBackend(Backend):
     features = Features(server_side_copy=True, local=True, acl=True, multipart=True, touch=True,
                         leftovers=True, sync=True, conditional_writes=True)
+    options_type = FileOptions
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -45,7 +63,7 @@ class FileBackend(Backend):
         self._dirs_lock = threading.Lock()
         self._real_root = os.path.realpath(self.root)
         self._safe_dirs: set[str] = set()
-        self.fsync = bool(options.fsync)
+        self.fsync = bool(getattr(options, "fsync", False))
 
     # -- paths --------------------------------------------------------------
     def _path(self, key: str) -> str:
@@ -182,15 +200,12 @@ class FileBackend(Backend):
             os.close(fd)
         localwrite.fsync_dir(os.path.dirname(found))
 
-    def head(self, key: str) -> Optional[dict]:
+    def stat_meta(self, key: str) -> Optional[ObjectMeta]:
         found, enc, st = self._find(self._path(key))
         if found is None:
             return None
-        return head_dict(
-            size=st.st_size,
-            encoding=enc,
-            last_modified=_dt.datetime.fromtimestamp(st.st_mtime, tz=_dt.timezone.utc),
-        )
+        return ObjectMeta(key=key, size=st.st_size, encoding=enc,
+                          last_modified=_dt.datetime.fromtimestamp(st.st_mtime, tz=_dt.timezone.utc))
 
     def exists(self, key: str) -> bool:
         return self._find(self._path(key))[0] is not None
@@ -325,6 +340,19 @@ class FileBackend(Backend):
             os.close(upload.fd)
             upload.fd = -1
         _unlink(upload.tmp)
+
+    def resumable_target(self, key: str, encoding: Optional[str] = None):
+        """``(final path, installer)`` for a resumable download of ``key`` stored as
+        ``encoding`` (cloudfiles.resume): the partial lives beside the final path, and
+        ``installer(fd, tmp)`` puts it in place as :meth:`put` would (closing ``fd``)."""
+        path = self._path(key)
+        index = localwrite.index_of(encoding)
+        self._ensure_dir(os.path.dirname(path))
+
+        def install(fd: int, tmp: str) -> None:
+            localwrite.install(fd, tmp, path, index, False, self.fsync)
+
+        return path + localwrite.SUFFIXES[index], install
 
     # -- leftovers of killed writers (cloudfiles.cleanup) ----------------------
     def leftovers(self, cutoff: float):

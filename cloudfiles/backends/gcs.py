@@ -25,13 +25,13 @@ crc32c/md5 and stored length for the facade to verify.
 """
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import json
 import os
 import re
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, urlencode
 
@@ -46,14 +46,18 @@ from ..exceptions import (
     MD5IntegrityError,
     NetworkError,
     NotFoundError,
+    ObjectChangedError,
     PreconditionFailedError,
     ServerError,
 )
-from ..integrity import Checksums
 from ..listings import PageGuard
 from ..meta import ObjectMeta
+from .base import Backend, BackendOptions, Features, GetResult, positive_int, PartInfo, iter_batches
+from .wire import ranges
+from .wire.errors import annotate, path_in
+from .wire.headers import gcs_meta, get_checksums
+from .wire.keyroot import KeyRoot
 from .wire.listing import GCS_FIELDS, Page, after, parse_gcs_page
-from .base import Backend, BackendOptions, Features, GetResult, PartInfo, head_dict, iso_time, iter_batches
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/devstorage.full_control",)
@@ -229,18 +233,6 @@ def _q(name: str) -> str:
     return quote(name, safe="")
 
 
-def _parse_hashes(header: Optional[str]) -> tuple[Optional[str], Optional[str]]:
-    """(md5 hex, crc32c base64) from one or more ``x-goog-hash`` values."""
-    md5 = crc = None
-    for item in (header or "").split(","):
-        name, _, value = item.strip().partition("=")
-        if name == "md5" and value:
-            md5 = base64.b64decode(value).hex()
-        elif name == "crc32c" and value:
-            crc = value
-    return md5, crc
-
-
 def _error_message(body: bytes) -> str:
     text = body[:2000].decode("utf-8", "replace").strip()
     try:
@@ -267,24 +259,44 @@ def _object_metadata(content_type: Optional[str], encoding: Optional[str], cache
     return meta
 
 
+@dataclass
+class GCSOptions(BackendOptions):
+    """gs:// options (docs/backends.md, "Options"). The endpoint comes from
+    ``secrets={"endpoint": ...}`` or ``$STORAGE_EMULATOR_HOST``."""
+
+    #: objects per listing page (``maxResults``, 1-1000; None: 1000)
+    list_page_size: Optional[int] = None
+    #: ``maxBytesRewrittenPerCall`` of server-side copies (None: the service decides)
+    max_bytes_rewritten_per_call: Optional[int] = None
+
+    def check(self) -> None:
+        super().check()
+        positive_int("list_page_size", self.list_page_size, 1000, optional=True)
+        positive_int("max_bytes_rewritten_per_call", self.max_bytes_rewritten_per_call, optional=True)
+
+
 class GCSBackend(Backend):
     """gs:// over the GCS JSON API."""
 
     features = Features(
         server_side_copy=True, batch_delete=100, batch_exists=100, multipart=True, conditional_writes=True,
-        leftovers=True, acl=True, wants_md5=True, wants_crc32c=True,
+        leftovers=True, acl=True, range_streaming=True, pinned_reads=True, wants_md5=True, wants_crc32c=True,
     )
     _batch_broken: set = set()  # endpoints whose batch route is missing: go per item at once
     #: GCS's ``maxBytesRewrittenPerCall`` for copies (None: let the service decide).
     max_bytes_rewritten_per_call: Optional[int] = None
+    options_type = GCSOptions
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
+        self.list_page_size: int = getattr(options, "list_page_size", None) or _PAGE
+        rewrite = getattr(options, "max_bytes_rewritten_per_call", None)
+        if rewrite is not None:
+            self.max_bytes_rewritten_per_call = rewrite
         if not cloudpath.bucket:
             raise InvalidInputError(f"gs:// paths need a bucket: {cloudpath.url!r}")
         self.bucket = cloudpath.bucket
-        self._prefix = cloudpath.path
-        self._root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
+        self._root = KeyRoot(cloudpath.path)
         self.endpoint, self._auth, identity = _resolve(cloudpath, options)
         self._limits = _limits.for_options(options)
         self._pm = connections.pool_manager(("gs", self.endpoint, identity), maxsize=options.num_threads)
@@ -293,7 +305,7 @@ class GCSBackend(Backend):
 
     # ------------------------------------------------------------ plumbing
     def _name(self, key: str) -> str:
-        return self._root + key.lstrip("/") if self._root else key
+        return self._root.join(key)
 
     def _obj_url(self, name: str) -> str:
         return f"{self._api}/o/{_q(name)}"
@@ -313,11 +325,19 @@ class GCSBackend(Backend):
         return h
 
     def _request(self, method: str, url: str, what: str, headers: Optional[dict] = None, body: Any = None):
-        return connections.request(self._pm, method, url, what=what, headers=self._headers(headers),
-                                   body=body, limits=self._limits)
+        try:
+            return connections.request(self._pm, method, url, what=what, headers=self._headers(headers),
+                                       body=body, limits=self._limits)
+        except CloudFilesError as err:
+            raise annotate(err, "gcs", path_in(what, "gs://")) from None
 
     def _fail(self, resp, what: str) -> CloudFilesError:
-        """The exception a failed response means (bucket-aware, checksum-aware)."""
+        """The exception a failed response means (bucket-aware, checksum-aware), carrying
+        the request's path, status and upload id."""
+        return annotate(self._error_for(resp, what), "gcs", path_in(what, "gs://"), resp.status, resp.headers,
+                        resp.data)
+
+    def _error_for(self, resp, what: str) -> CloudFilesError:
         message = _error_message(resp.data or b"")
         status = resp.status
         if status == 404 and _bucket_missing(message):
@@ -341,45 +361,62 @@ class GCSBackend(Backend):
         name = self._name(key)
         what = f"GET gs://{self.bucket}/{name}"
         headers = {"Accept-Encoding": "gzip"}
-        ranged = start is not None or end is not None
-        if ranged:
-            if start is not None and start < 0:
-                headers["Range"] = f"bytes={start}"
-            else:
-                first = start or 0
-                if end is not None and end <= first:
-                    meta = self._meta(name, "name,contentEncoding")
-                    return GetResult(None) if meta is None else GetResult(b"", meta.get("contentEncoding"))
-                headers["Range"] = f"bytes={first}-" + ("" if end is None else str(end - 1))
+        rng = ranges.ByteRange.of(start, end)
+        if rng is not None:
+            if rng.empty:
+                return ranges.nothing_to_read(lambda: self.stat_meta(key))
+            headers["Range"] = rng.header()
         resp = self._request("GET", self._obj_url(name) + self._query({"alt": "media"}), what, headers)
         status = resp.status
         if status == 404:
             self._missing_or_raise(resp, what)
             return GetResult(None)
-        if status == 416:
+        if status == 416 and rng is not None:
             # Start at or past the end of the stored bytes. Report the encoding so the
-            # facade re-reads compressed objects whole (ranges address decoded bytes).
-            meta = self._meta(name, "name,contentEncoding")
-            return GetResult(None) if meta is None else GetResult(b"", meta.get("contentEncoding"))
+            # facade re-reads compressed objects whole (ranges address decoded bytes);
+            # the 416's own Content-Encoding may describe its error body, so ask.
+            return ranges.nothing_to_read(lambda: self.stat_meta(key))
         if status not in (200, 206):
             raise self._fail(resp, what)
-        data = resp.data
         h = resp.headers
-        stored = h.get("x-goog-stored-content-encoding")
-        served = h.get("Content-Encoding")
-        if stored in (None, "", "identity"):
-            stored = served or None
-        transcoded = stored == "gzip" and (served or "").lower() != "gzip"
-        encoding = None if transcoded else stored
-        if ranged and status == 200:
-            # The server ignored the range (e.g. it transcoded): cut it out here.
-            data = data[start:] if start is not None and start < 0 else data[(start or 0):end]
-        if ranged or transcoded:
-            return GetResult(data, encoding)
-        md5, crc = _parse_hashes(h.get("x-goog-hash"))
-        size = h.get("x-goog-stored-content-length")
-        sums = Checksums(md5=md5, crc32c=crc, size=int(size) if size and size.isdigit() else None)
-        return GetResult(data, encoding, sums if sums.any() else None)
+        # Downloads accept gzip, so GCS serves stored bytes; where it still
+        # transcoded, Content-Encoding says what came (none), and no hash applies.
+        encoding = h.get("Content-Encoding") or None
+        if rng is not None:
+            # 200: the server ignored the range (e.g. it transcoded): cut out here.
+            return GetResult(ranges.body(rng, status, h, resp.data, what), encoding)
+        return GetResult(resp.data, encoding, get_checksums(h, "gcs"))
+
+    def read_range_to(self, key: str, start: int, end: int, sink, pin=None) -> Optional[int]:
+        """Stream stored bytes ``[start, end)`` of ``key`` to ``sink(chunk)`` as they
+        arrive (constant memory); returns the byte count, or None if missing.
+
+        ``pin`` (a stat of the object) adds ``ifGenerationMatch``: a replaced object
+        raises ObjectChangedError instead of handing out the new one's bytes.
+        """
+        name = self._name(key)
+        what = f"GET gs://{self.bucket}/{name} bytes {start}-{end - 1}"
+        params = {"alt": "media"}
+        if pin is not None and pin.version:
+            params["ifGenerationMatch"] = str(pin.version)
+        resp = connections.request(
+            self._pm, "GET", self._obj_url(name) + self._query(params), what=what,
+            headers=self._headers({"Accept-Encoding": "gzip", "Range": f"bytes={start}-{end - 1}"}),
+            limits=self._limits, sink=sink)
+        if resp.status == 412 and pin is not None:
+            raise ObjectChangedError(
+                f"gs://{self.bucket}/{name} changed during the download (generation {pin.version} is gone)")
+        if resp.status == 404:
+            self._missing_or_raise(resp, what)
+            return None
+        if resp.status != 206:
+            if resp.status >= 300:
+                raise self._fail(resp, what)
+            raise ServerError(f"{what}: expected a 206 partial answer, got HTTP {resp.status}")
+        first, _, last = resp.headers.get("Content-Range", "").partition(" ")[2].partition("/")[0].partition("-")
+        if not first.isdigit() or not last.isdigit() or int(first) != start:
+            raise ServerError(f"{what}: answered with Content-Range {resp.headers.get('Content-Range')!r}")
+        return int(last) - int(first) + 1
 
     # ------------------------------------------------------------------ put
     def put(self, key, content, encoding=None, content_type=None, cache_control=None,
@@ -455,6 +492,10 @@ class GCSBackend(Backend):
             raise self._fail(resp, what)
         return json.loads(resp.data)
 
+    def stat_meta(self, key: str) -> Optional[ObjectMeta]:
+        resource = self._meta(self._name(key))
+        return None if resource is None else gcs_meta(key, resource)
+
     def get_acl(self, key: str) -> Optional[list]:
         """The object's ACL entries (``objectAccessControls.list``) as ``[{'entity', 'role'}]``,
         the shape cloud-files' ``list(blob.acl)`` gives; ``None`` if the object is missing."""
@@ -475,26 +516,6 @@ class GCSBackend(Backend):
             items = []
         return [{"entity": str(i["entity"]), "role": str(i["role"])}
                 for i in items if isinstance(i, dict) and i.get("entity") and i.get("role")]
-
-    def head(self, key: str) -> Optional[dict]:
-        meta = self._meta(self._name(key))
-        if meta is None:
-            return None
-        size = meta.get("size")
-        parts = meta.get("componentCount")
-        return head_dict(
-            size=int(size) if size is not None else None,
-            encoding=meta.get("contentEncoding"),
-            content_type=meta.get("contentType"),
-            cache_control=meta.get("cacheControl"),
-            etag=meta.get("etag"),
-            last_modified=iso_time(meta.get("updated")),
-            md5=meta.get("md5Hash"),
-            storage_class=meta.get("storageClass"),
-            parts_count=int(parts) if parts is not None else None,
-            Crc32c=meta.get("crc32c"),
-            Generation=meta.get("generation"),
-        )
 
     def exists(self, key: str) -> bool:
         return self._meta(self._name(key), "name") is not None
@@ -589,7 +610,7 @@ class GCSBackend(Backend):
                start_offset: Optional[str] = None) -> Iterator[Page]:
         """Listing pages for object names starting with ``full_prefix`` (bucket-relative),
         from ``start_offset`` on (inclusive, as GCS's ``startOffset``)."""
-        params = {"prefix": full_prefix, "maxResults": _PAGE, "fields": GCS_FIELDS}
+        params = {"prefix": full_prefix, "maxResults": self.list_page_size, "fields": GCS_FIELDS}
         if flat:
             params["delimiter"] = "/"
         if start_offset is not None:
@@ -614,8 +635,9 @@ class GCSBackend(Backend):
                   start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
         """objects.list pages (``startOffset`` when resuming), parsed by
         :func:`.wire.listing.parse_gcs_page`: size, md5, crc32c, generation, times, encoding."""
-        offset = None if start_after is None else self._root + start_after
-        for page in self._pages(self._root + prefix, flat, len(self._root), offset):
+        root = self._root
+        offset = None if start_after is None else root.scope(start_after)
+        for page in self._pages(root.scope(prefix), flat, len(root), offset):
             yield from after(page.entries, start_after)
 
     def leftovers(self, cutoff: float):

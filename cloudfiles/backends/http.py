@@ -38,10 +38,10 @@ Autoindex listings strip the compression suffixes ``file://`` writes
 from __future__ import annotations
 
 import base64
-import email.utils
 import re
 import threading
 from html.parser import HTMLParser
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
@@ -55,14 +55,17 @@ from ..exceptions import (
     CloudPathError,
     InvalidInputError,
     ListingError,
-    NetworkError,
+    ObjectChangedError,
     UnsupportedOperationError,
 )
-from ..integrity import Checksums
 from ..listings import PageGuard, subtree_after
 from ..meta import ObjectMeta
+from .base import Backend, BackendOptions, Features, GetResult, ObjectStat
+from .wire import ranges
+from .wire.errors import annotate
+from .wire.headers import get_checksums, http_date, http_meta
+from .wire.keyroot import KeyRoot
 from .wire.listing import GCS_FIELDS, after, parse_gcs_page, parse_s3_page
-from .base import Backend, BackendOptions, Features, GetResult, ObjectStat, check_range, head_dict
 
 LISTING_KINDS = ("html", "s3", "gcs")
 # HTML index pages deeper than this below the base URL end the listing with an
@@ -71,10 +74,10 @@ MAX_HTML_DEPTH = 64
 _MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MISSING = (404, 410)
+_WHOLE = ranges.ByteRange(0, None)
 # Codings the facade can decode; advertising them keeps GCS from transcoding
 # (we want the stored bytes) and lets dynamic-compression servers compress.
 _ACCEPT_ENCODING = "gzip, br, zstd"
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _S3_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?::\d+)?$", re.IGNORECASE)
 _GCS_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?storage\.googleapis\.com(?::\d+)?$", re.IGNORECASE)
 _GCS_API = "https://storage.googleapis.com"
@@ -84,10 +87,29 @@ _PLAIN_HREF = re.compile(r"[:?#]|^/")
 _KEY_SAFE = "/~!$&'()*+,;=:@"
 
 
+@dataclass
+class HTTPOptions(BackendOptions):
+    """http(s):// options (docs/backends.md, "Options")."""
+
+    #: how ``list()`` reads a listing: "html" (index pages), "s3" or "gcs"; None: known hosts, else probed
+    listing: Optional[str] = None
+    #: entries per page of an S3- or GCS-style listing (None: the server's default)
+    list_page_size: Optional[int] = None
+
+    def check(self) -> None:
+        super().check()
+        if self.listing is not None and self.listing not in LISTING_KINDS:
+            raise InvalidInputError(f"listing must be one of {', '.join(LISTING_KINDS)} or None, got {self.listing!r}")
+        from .base import positive_int
+
+        positive_int("list_page_size", self.list_page_size, optional=True)
+
+
 class HTTPBackend(Backend):
     """GET/HEAD over plain HTTP(S); ``put``/``delete`` raise UnsupportedOperationError."""
 
-    features = Features(writable=False, listable=True, range_into=True)
+    features = Features(writable=False, listable=True, range_into=True, pinned_reads=True)
+    options_type = HTTPOptions
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
@@ -107,15 +129,12 @@ class HTTPBackend(Backend):
             auth = _auth_header(options.secrets, urlsplit(self.origin).hostname or "")
         if auth:
             self._headers["Authorization"] = auth
-        listing = (options.extra or {}).get("listing")
-        if listing is not None and listing not in LISTING_KINDS:
+        listing = getattr(options, "listing", None)
+        if listing is not None and listing not in LISTING_KINDS:  # options built by hand skip HTTPOptions.check
             raise InvalidInputError(f"listing must be one of {', '.join(LISTING_KINDS)} or None, got {listing!r}")
         self._listing: Optional[str] = listing or _known_listing(self.origin)
         self._listing_lock = threading.Lock()
-        page = (options.extra or {}).get("list_page_size")
-        if page is not None and (isinstance(page, bool) or not isinstance(page, int) or page < 1):
-            raise InvalidInputError(f"list_page_size must be a positive int, got {page!r}")
-        self._page_size: Optional[int] = page
+        self._page_size: Optional[int] = getattr(options, "list_page_size", None)
 
     # -- plumbing -------------------------------------------------------------
     def url(self, key: str) -> str:
@@ -135,7 +154,10 @@ class HTTPBackend(Backend):
             hdrs.update(headers)
         origin = _origin(url)
         for _ in range(_MAX_REDIRECTS + 1):
-            res = request(self._pm, method, url, headers=hdrs, limits=self._limits)
+            try:
+                res = request(self._pm, method, url, headers=hdrs, limits=self._limits)
+            except CloudFilesError as err:
+                raise annotate(err, "http", url) from None
             location = res.headers.get("Location")
             if res.status not in _REDIRECTS or not location:
                 return res, url
@@ -147,7 +169,8 @@ class HTTPBackend(Backend):
                 hdrs.pop("Authorization", None)  # never hand credentials to another host
             if res.status == 303 and method != "HEAD":
                 method = "GET"
-        raise CloudFilesError(f"{method} {url}: more than {_MAX_REDIRECTS} redirects")
+        raise annotate(CloudFilesError(f"{method} {url}: more than {_MAX_REDIRECTS} redirects"), "http", url,
+                       res.status, res.headers)
 
     def _fail(self, res, method: str, url: str) -> CloudFilesError:
         detail = res.reason or ""
@@ -155,56 +178,49 @@ class HTTPBackend(Backend):
         m = re.search(rb"<Code>([^<]+)</Code>", body)
         if m:
             detail += f" ({m.group(1).decode('utf-8', 'replace')})"
-        return error_for_status(res.status, f"{method} {url}", detail, headers=res.headers)
+        return annotate(error_for_status(res.status, f"{method} {url}", detail, headers=res.headers), "http", url,
+                        res.status, res.headers, body)
 
     # -- reads ------------------------------------------------------------------
     def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
-        check_range(start, end)
+        rng = ranges.ByteRange.of(start, end)
         url = self.url(key)
-        ranged = start is not None or end is not None
-        if end is not None and end <= (start or 0):
-            # An empty range: no bytes to fetch, but "missing" must still be None.
-            meta = self.head(key)
-            return GetResult(None) if meta is None else GetResult(b"", meta["Content-Encoding"])
-        headers = {"Range": _range_header(start, end)} if ranged else None
-        res, final = self._send("GET", url, headers, key=True)
+        if rng is not None and rng.empty:
+            return ranges.nothing_to_read(lambda: self.stat_meta(key))
+        res, final = self._send("GET", url, None if rng is None else {"Range": rng.header()}, key=True)
         status = res.status
         if status in _MISSING:
             return GetResult(None)
         enc = res.headers.get("Content-Encoding")
-        if status == 200:
-            data = res.data
-            if not ranged:
-                return GetResult(data, enc, _checksums(res.headers))
-            # The server ignored Range (allowed by RFC 9110): cut it here.
-            if start is not None and start < 0:
-                return GetResult(data[start:], enc)
-            return GetResult(data[start or 0 : end], enc)
-        if status == 206:
-            return GetResult(_partial(res, start, end, final), enc)
+        if status == 200 and rng is None:
+            return GetResult(res.data, enc, get_checksums(res.headers, "http"))
+        if status in (200, 206):
+            return GetResult(ranges.body(rng or _WHOLE, status, res.headers, res.data, f"GET {final}"), enc)
         if status == 416:
-            # Starts past the end: nothing to read, yet the object exists.
-            if enc is None:
-                meta = self.head(key)
-                if meta is None:
-                    return GetResult(None)
-                enc = meta["Content-Encoding"]
-            return GetResult(b"", enc)
+            return ranges.nothing_to_read(lambda: self.stat_meta(key), enc)
         raise self._fail(res, "GET", final)
 
-    def read_range_into(self, key: str, start: int, buf: memoryview) -> Optional[int]:
+    def read_range_into(self, key: str, start: int, buf: memoryview, pin: Optional[ObjectStat] = None) -> Optional[int]:
         """Read bytes ``[start, start + len(buf))`` of ``key`` straight into ``buf``.
 
         The large-download path uses this: the body is copied into ``buf`` as it
         arrives, never held whole. Returns the byte count, or ``None`` when the answer
-        is anything but a plain 206 for exactly that range (a redirect, a server
-        ignoring Range, an error): the caller then uses :meth:`get`, which
-        handles every case.
+        is anything but a plain 206 (a redirect, a server ignoring Range, an error,
+        an encoded body): the caller then uses :meth:`get`, which handles every
+        case. A 206 whose Content-Range disagrees with the range raises.
+
+        ``pin`` (a stat of the object) sends ``If-Match`` with its strong ETag and
+        compares the ETag and Last-Modified the answer carries with it: a replaced
+        object raises ObjectChangedError.
         """
         url = self.url(key)
         want = len(buf)
         hdrs = dict(self._headers)
         hdrs["Range"] = f"bytes={start}-{start + want - 1}"
+        strong = pin.etag if pin is not None and pin.etag and not pin.etag.startswith("W/") else None
+        if strong and "\r" not in strong and "\n" not in strong:
+            hdrs["If-Match"] = strong if strong.startswith('"') else f'"{strong}"'
+
         got = 0
 
         def sink(chunk: bytes) -> None:
@@ -214,11 +230,15 @@ class HTTPBackend(Backend):
             buf[got:got + len(chunk)] = chunk
             got += len(chunk)
 
-        res = request(self._pm, "GET", url, headers=hdrs, limits=self._limits, sink=sink)
-        m = _CONTENT_RANGE.match(res.headers.get("Content-Range", ""))
-        if res.status != 206 or not m or int(m.group(1)) != start or res.headers.get("Content-Encoding"):
+        try:
+            res = request(self._pm, "GET", url, headers=hdrs, limits=self._limits, sink=sink)
+        except CloudFilesError as err:
+            raise annotate(err, "http", url) from None
+        if pin is not None:
+            _check_pin(res, pin, url)
+        if res.status != 206 or res.headers.get("Content-Encoding"):
             return None
-        expected = int(m.group(2)) - start + 1
+        expected = ranges.streamed(start, start + want, res.status, res.headers, f"GET {url}")
         if res.data:  # a chunked 206 was collected instead of streamed
             sink(res.data)
         if got != expected:
@@ -246,33 +266,17 @@ class HTTPBackend(Backend):
         if res.status == 200:
             return res.headers, len(res.data)
         if res.status == 206:
-            m = _CONTENT_RANGE.match(res.headers.get("Content-Range", ""))
-            if m and m.group(3) != "*":
-                return res.headers, int(m.group(3))
-            raise CloudFilesError(f"GET {final}: unusable Content-Range {res.headers.get('Content-Range')!r}")
+            total = ranges.total_size(res.headers)
+            if total is not None:
+                return res.headers, total
+            raise BadResponseError(f"GET {final}: unusable Content-Range {res.headers.get('Content-Range')!r}")
         if res.status == 416:
             return res.headers, 0
         raise self._fail(res, "GET", final)
 
-    def head(self, key: str) -> Optional[dict]:
+    def stat_meta(self, key: str) -> Optional[ObjectMeta]:
         found = self._head_response(key)
-        if found is None:
-            return None
-        h, size = found
-        sums = _checksums(h, trust_size=False)
-        md5_b64 = h.get("Content-MD5")
-        if not md5_b64 and sums.md5:
-            md5_b64 = base64.b64encode(bytes.fromhex(sums.md5)).decode("ascii")
-        return head_dict(
-            size=size,
-            encoding=h.get("Content-Encoding"),
-            content_type=h.get("Content-Type"),
-            cache_control=h.get("Cache-Control"),
-            etag=h.get("ETag"),
-            last_modified=_http_date(h.get("Last-Modified")),
-            md5=md5_b64,
-            Crc32c=sums.crc32c,
-        )
+        return None if found is None else http_meta(key, found[0], found[1])
 
     def exists(self, key: str) -> bool:
         return self._head_response(key) is not None
@@ -280,15 +284,6 @@ class HTTPBackend(Backend):
     def size(self, key: str) -> Optional[int]:
         found = self._head_response(key)
         return None if found is None else found[1]
-
-    def stat(self, key: str) -> Optional[ObjectStat]:
-        found = self._head_response(key)
-        if found is None:
-            return None
-        h, size = found
-        sums = _checksums(h, trust_size=False)
-        sums.size = size
-        return ObjectStat(size=size, encoding=h.get("Content-Encoding"), checksums=sums)
 
     # -- listing ----------------------------------------------------------------
     def list_meta(self, prefix: str = "", flat: bool = False,
@@ -348,25 +343,27 @@ class HTTPBackend(Backend):
         if refused is not None:
             # The directory exists but listing it was refused (e.g. nginx without autoindex).
             err = self._fail(refused[0], "GET", refused[1])
-            raise type(err)(f"{err}: the server refuses to list {self.base_url} and offers no "
-                            f"S3 or GCS listing either ({summary})")
+            more = type(err)(f"{err}: the server refuses to list {self.base_url} and offers no "
+                             f"S3 or GCS listing either ({summary})")
+            more.__dict__.update(err.__dict__)
+            raise more
         raise UnsupportedOperationError(
             f"{self.base_url} offers no listing cloudfiles understands (an HTML index page, "
             f"S3 ListObjectsV2 or the GCS JSON API): {summary}"
         )
 
     def _bucket_and_base(self) -> tuple[str, str, bool]:
-        """``(bucket, key prefix inside the bucket, bucket named by the host)``."""
+        """``(bucket, key root inside the bucket (its :class:`KeyRoot` prefix), bucket named by the host)``."""
         host = urlsplit(self.origin).netloc
         base = self.cloudpath.path
         for pattern in (_S3_HOST, _GCS_HOST):
             m = pattern.match(host)
             if m and m.group("bucket"):
-                return m.group("bucket"), (base.rstrip("/") + "/" if base else ""), True
+                return m.group("bucket"), KeyRoot(base).prefix, True
         bucket, _, rest = base.partition("/")
         if not bucket:
             raise UnsupportedOperationError(f"cannot list {self.base_url}: the URL names no bucket")
-        return bucket, (rest.rstrip("/") + "/" if rest else ""), False
+        return bucket, KeyRoot(rest).prefix, False
 
     def _list_s3(self, prefix: str, flat: bool, start_after: Optional[str]) -> Iterator[ObjectMeta]:
         bucket, base, virtual = self._bucket_and_base()
@@ -561,77 +558,6 @@ def parse_index(html: str, page_url: str) -> list[tuple[str, bool]]:
     return out
 
 
-def _range_header(start: Optional[int], end: Optional[int]) -> str:
-    if start is not None and start < 0:
-        return f"bytes={start}"  # "bytes=-N": the last N bytes
-    first = start or 0
-    return f"bytes={first}-" if end is None else f"bytes={first}-{end - 1}"
-
-
-def _partial(res, start: Optional[int], end: Optional[int], url: str) -> bytes:
-    """The requested slice of a 206 body, checked against its Content-Range."""
-    cr = res.headers.get("Content-Range", "")
-    m = _CONTENT_RANGE.match(cr)
-    if not m:
-        raise CloudFilesError(f"GET {url}: 206 without a usable Content-Range ({cr!r}; multipart ranges are not requested)")
-    first, last = int(m.group(1)), int(m.group(2))
-    data = res.data
-    if len(data) != last - first + 1:
-        raise NetworkError(f"GET {url}: Content-Range {cr!r} promised {last - first + 1} bytes, got {len(data)}")
-    if start is not None and start < 0:
-        total = m.group(3)
-        want = max(0, int(total) + start) if total != "*" else first
-    else:
-        want = start or 0
-    if first > want:
-        raise CloudFilesError(f"GET {url}: asked for bytes from {want}, server sent from {first} ({cr})")
-    data = data[want - first :]
-    if end is not None:
-        data = data[: max(0, end - want)]
-    return data
-
-
-def _checksums(headers, trust_size: bool = True) -> Checksums:
-    """What the response headers say about the whole stored object, where trustworthy."""
-    sums = Checksums()
-    length = headers.get("Content-Length")
-    if trust_size and length is not None and "Transfer-Encoding" not in headers:
-        try:
-            sums.size = int(length)
-        except ValueError:
-            pass
-    stored = headers.get("x-goog-stored-content-encoding")
-    if stored is not None and _coding(stored) != _coding(headers.get("Content-Encoding")):
-        return sums  # GCS transcoded: its hashes describe other bytes
-    for part in (headers.get("x-goog-hash") or "").split(","):
-        name, _, value = part.strip().partition("=")
-        if name == "md5" and value:
-            try:
-                sums.md5 = base64.b64decode(value).hex()
-            except ValueError:
-                pass
-        elif name == "crc32c" and value:
-            sums.crc32c = value
-    md5 = headers.get("Content-MD5")
-    if md5 and not sums.md5:
-        try:
-            sums.md5 = base64.b64decode(md5).hex()
-        except ValueError:
-            pass
-    if ("x-amz-request-id" in headers or "x-amzn-requestid" in headers) and not any(
-        h in headers for h in ("x-amz-server-side-encryption-aws-kms-key-id",
-                               "x-amz-server-side-encryption-customer-algorithm")
-    ) and (headers.get("x-amz-server-side-encryption") or "").lower() != "aws:kms":
-        etag = (headers.get("ETag") or "").strip().strip('"')
-        sums.etag = etag or None
-    return sums
-
-
-def _coding(value: Optional[str]) -> str:
-    value = (value or "").strip().lower()
-    return value or "identity"
-
-
 def _auth_header(secrets: Any, hostname: str) -> Optional[str]:
     """A Basic Authorization header from ``secrets`` or ``http-secret.json``.
 
@@ -690,10 +616,16 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
-def _http_date(value: Optional[str]):
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
+def _check_pin(res, pin: ObjectStat, url: str) -> None:
+    """Raise ObjectChangedError when a ranged answer is not from the version ``pin`` describes."""
+    if res.status == 412:
+        raise ObjectChangedError(f"GET {url}: the object changed during the download (If-Match failed)")
+    if res.status != 206:
+        return
+    etag = res.headers.get("ETag")
+    if pin.etag and etag and etag.strip('"') != pin.etag.strip('"'):
+        raise ObjectChangedError(f"GET {url}: the object changed during the download "
+                                 f"(ETag {etag} where {pin.etag} was)")
+    modified = http_date(res.headers.get("Last-Modified"))
+    if pin.last_modified is not None and modified is not None and modified != pin.last_modified:
+        raise ObjectChangedError(f"GET {url}: the object changed during the download (Last-Modified {modified})")

@@ -16,7 +16,8 @@ from typing import Iterator, Optional
 
 from ..exceptions import NotFoundError, PreconditionFailedError
 from ..meta import ObjectMeta
-from .base import Backend, Features, GetResult, head_dict
+from .base import Backend, BackendOptions, Features, GetResult
+from .wire.keyroot import KeyRoot
 
 
 @dataclass
@@ -92,18 +93,23 @@ def clear(bucket: Optional[str] = None) -> None:
             _STORE.pop(bucket, None)
 
 
+@dataclass
+class MemOptions(BackendOptions):
+    """mem:// takes only the common options (none of them changes what it does)."""
+
+
 class MemBackend(Backend):
     features = Features(server_side_copy=True, local=True, process_local=True, batch_delete=1000,
                         batch_exists=1000, acl=True, python_objects=True, touch=True, conditional_writes=True)
+    options_type = MemOptions
 
     def __init__(self, cloudpath, options):
         super().__init__(cloudpath, options)
         self._b = _bucket(cloudpath.bucket)
-        self._prefix = cloudpath.path
-        self._root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
+        self._root = KeyRoot(cloudpath.path)
 
     def _key(self, key: str) -> str:
-        return self._root + key.lstrip("/") if self._root else key
+        return self._root.join(key)
 
     def get(self, key, start=None, end=None) -> GetResult:
         obj = self._b.objects.get(self._key(key))
@@ -124,14 +130,13 @@ class MemBackend(Backend):
                 b.invalidate()
             b.objects[k] = obj
 
-    def head(self, key) -> Optional[dict]:
+    def stat_meta(self, key) -> Optional[ObjectMeta]:
         obj = self._b.objects.get(self._key(key))
         if obj is None:
             return None
-        return head_dict(
-            size=_size(obj.data), encoding=obj.encoding, content_type=obj.content_type,
-            cache_control=obj.cache_control, storage_class=obj.storage_class, last_modified=obj.modified,
-        )
+        return ObjectMeta(key=key, size=_size(obj.data), encoding=obj.encoding, content_type=obj.content_type,
+                          cache_control=obj.cache_control, storage_class=obj.storage_class,
+                          last_modified=obj.modified)
 
     def exists(self, key) -> bool:
         return self._key(key) in self._b.objects
@@ -190,25 +195,25 @@ class MemBackend(Backend):
     def list_meta(self, prefix: str = "", flat: bool = False,
                   start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
         """Sorted keys with size, time, encoding and the metadata stored beside the bytes."""
-        root = self._prefix.rstrip("/") + "/" if self._prefix else ""
-        full = root + prefix
+        root = self._root
+        full = root.scope(prefix)
         keys = self._b.sorted_keys()
         i = bisect.bisect_left(keys, full)
         if start_after is not None:
-            i = max(i, bisect.bisect_right(keys, root + start_after))
+            i = max(i, bisect.bisect_right(keys, root.scope(start_after)))
         objs = self._b.objects
         while i < len(keys):
             k = keys[i]
             i += 1
             if not k.startswith(full):
                 break
-            rel = k[len(root):]
+            rel = root.relative(k)
             if flat:
                 slash = rel.find("/", len(prefix))
                 if slash >= 0:
                     d = rel[: slash + 1]
                     # skip the rest of d: its keys all sort below d[:-1] + '0' ('0' follows '/')
-                    i = bisect.bisect_left(keys, root + d[:-1] + "0", i)
+                    i = bisect.bisect_left(keys, root.scope(d[:-1] + "0"), i)
                     if start_after is None or d > start_after:
                         yield ObjectMeta(key=d)
                     continue

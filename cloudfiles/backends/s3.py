@@ -27,22 +27,19 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import email.utils
 import hashlib
 import hmac
 import os
 import re
 import threading
 import xml.etree.ElementTree as ET
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, urlsplit
 
 from .. import connections
 from .. import limits as _limits
-from ..compression import normalize_content_encoding
 from ..exceptions import (
-    BadResponseError,
     PreconditionFailedError,
     AuthorizationError,
     BucketNotFoundError,
@@ -51,14 +48,19 @@ from ..exceptions import (
     InvalidInputError,
     MD5IntegrityError,
     NotFoundError,
+    ObjectChangedError,
     ServerError,
     ThrottledError,
 )
-from ..integrity import Checksums
 from ..listings import PageGuard
 from ..meta import ObjectMeta
-from .base import Backend, BackendOptions, Features, GetResult, ObjectStat, PartInfo, head_dict, iso_time
-from ..http1 import _Response, _check_header_value, _exchange
+from .base import Backend, BackendOptions, Features, GetResult, positive_int, ObjectStat, PartInfo, iso_time
+from ..http1 import Headers, _Response, _check_header_value, _exchange
+from .wire import ranges
+from .wire.errors import annotate, path_in
+from .wire.etag import etag_kind, multipart_etag_of
+from .wire.headers import PART_SIZE_META, get_checksums, s3_meta
+from .wire.keyroot import KeyRoot
 from .wire.listing import after, parse_s3_page
 from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
 
@@ -67,8 +69,6 @@ DEFAULT_REGION = "us-east-1"
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 MAX_PARTS = 10000  # parts per multipart upload
-#: object metadata (a header) in which our multipart uploads record their part size
-PART_SIZE_META = "x-amz-meta-cloudfiles-part-size"
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -186,12 +186,39 @@ def _env_endpoint() -> str:
         raise CloudPathError(f"AWS_ENDPOINT_URL={url!r} must look like https://host[:port]")
     return url
 
+@dataclass
+class S3Options(BackendOptions):
+    """s3:// options (docs/backends.md, "Options"). The endpoint is part of the
+    cloudpath (``s3://https://host/bucket`` or the facade's ``endpoint=``)."""
+
+    #: signing region; None: the secret's AWS_DEFAULT_REGION, $AWS_DEFAULT_REGION, $AWS_REGION, us-east-1
+    region: Optional[str] = None
+    #: keys per ListObjectsV2 page (``max-keys``, 1-1000; None: the service's default, 1000 on AWS)
+    list_page_size: Optional[int] = None
+    #: the largest object one CopyObject copies (None: 5 GiB); larger ones are copied in parts
+    max_single_copy: Optional[int] = None
+    #: part size of a multipart server-side copy (None: 512 MiB; raised to stay within 10000 parts)
+    copy_part_size: Optional[int] = None
+    #: UploadPartCopy requests in flight during one multipart copy (None: 8)
+    copy_threads: Optional[int] = None
+
+    def check(self) -> None:
+        super().check()
+        if self.region is not None and (not isinstance(self.region, str) or not self.region.strip()
+                                        or any(c in self.region for c in "/ \t\r\n")):
+            raise InvalidInputError(f"region must be a region name such as 'us-east-1', got {self.region!r}")
+        positive_int("list_page_size", self.list_page_size, 1000, optional=True)
+        positive_int("max_single_copy", self.max_single_copy, 5 * GiB, optional=True)
+        positive_int("copy_part_size", self.copy_part_size, optional=True)
+        positive_int("copy_threads", self.copy_threads, optional=True)
+
+
 class S3Backend(Backend):
     """S3 over SigV4-signed HTTP/1.1 requests; see the module docstring."""
 
     features = Features(server_side_copy=True, batch_delete=1000, multipart=True, range_streaming=True,
                         conditional_writes=True, touch=True, leftovers=True, acl=True, wants_md5=True,
-                        min_part_size=5 * MiB)
+                        min_part_size=5 * MiB, pinned_reads=True)
     #: keys per ListObjectsV2 page (None: the service's default, 1000 on AWS)
     list_page_size: Optional[int] = None
     #: the largest object one CopyObject may copy (5 GiB on AWS); larger ones are
@@ -202,13 +229,19 @@ class S3Backend(Backend):
     copy_part_size: int = 512 * MiB
     #: UploadPartCopy requests in flight during one multipart copy
     copy_threads: int = 8
+    options_type = S3Options
 
     def __init__(self, cloudpath, options: BackendOptions):
         super().__init__(cloudpath, options)
+        # Options left at None keep the class defaults above.
+        for name in ("list_page_size", "max_single_copy", "copy_part_size", "copy_threads"):
+            value = getattr(options, name, None)
+            if value is not None:
+                setattr(self, name, value)
         if not cloudpath.bucket:
             raise CloudPathError(f"s3 cloudpath {cloudpath.url!r} names no bucket")
         self.bucket = cloudpath.bucket
-        self.root = cloudpath.path.rstrip("/") + "/" if cloudpath.path else ""
+        self.root = KeyRoot(cloudpath.path)
         self.custom = bool(cloudpath.host)
         if self.custom:
             parts = urlsplit(cloudpath.host)
@@ -226,7 +259,7 @@ class S3Backend(Backend):
         self._unsigned = bool(options.no_sign_request)
         self._creds: Optional[_Credentials] = None
         self._creds_lock = threading.Lock()
-        self._region: Optional[str] = None
+        self._region: Optional[str] = getattr(options, "region", None)
         self._fixed: dict[str, str] = {}
         if options.request_payer:
             self._fixed["x-amz-request-payer"] = str(options.request_payer)
@@ -289,9 +322,6 @@ class S3Backend(Backend):
         return pool
 
     # -- the request path ------------------------------------------------------
-    def _full_key(self, key: str) -> str:
-        return self.root + key.lstrip("/") if self.root else key
-
     def _request(self, method: str, key: Optional[str], what: str, query: Optional[dict] = None,
                  headers: Optional[dict] = None, body: Optional[bytes] = None, sink=None) -> _Response:
         """Sign and send one request; on a wrong-region answer learn the region and resend once."""
@@ -307,7 +337,10 @@ class S3Backend(Backend):
             if not self._unsigned:
                 self._sign(method, path, qs, hdrs, body, region)
             url = path + "?" + qs if qs else path
-            resp = _exchange(self._pool(host), method, url, hdrs, body, self._limits, what, sink)
+            try:
+                resp = _exchange(self._pool(host), method, url, hdrs, body, self._limits, what, sink)
+            except CloudFilesError as err:
+                raise annotate(err, "s3", path_in(what, "s3://")) from None
             status = resp.status
             if attempt == 0 and not self.custom and status in (301, 307, 400):
                 new_region = resp.headers.get("x-amz-bucket-region")
@@ -349,7 +382,12 @@ class S3Backend(Backend):
         return f"{loc}/{key}" if key is not None else loc
 
     def _error(self, resp: _Response, what: str) -> CloudFilesError:
-        """The exception for a failed response (S3 error code first, then HTTP status)."""
+        """The exception for a failed response (S3 error code first, then HTTP status),
+        carrying the request's path, status and request id."""
+        return annotate(self._error_for(resp, what), "s3", path_in(what, "s3://"), resp.status, resp.headers,
+                        resp.data)
+
+    def _error_for(self, resp: _Response, what: str) -> CloudFilesError:
         code, message, _ = _parse_error(resp.data)
         status = resp.status
         detail = f"{code}: {message}" if code else ""
@@ -374,65 +412,41 @@ class S3Backend(Backend):
             return
         resp = self._request("HEAD", None, f"HEAD {self._where()}")
         if resp.status == 404:
-            raise BucketNotFoundError(f"bucket {self.bucket!r} does not exist ({what} at {self.endpoint})")
+            raise annotate(BucketNotFoundError(f"bucket {self.bucket!r} does not exist ({what} at {self.endpoint})"),
+                           "s3", self._where(), 404, resp.headers)
         if resp.status < 300:
             self._bucket_ok = True
 
     # -- operations -------------------------------------------------------------
     def get(self, key: str, start: Optional[int] = None, end: Optional[int] = None) -> GetResult:
-        full = self._full_key(key)
-        headers = None
-        ranged = start is not None or end is not None
-        if ranged:
-            if start is not None and start < 0:
-                rng = f"bytes={start}"
-            elif end is None:
-                rng = f"bytes={start or 0}-"
-            else:
-                s = start or 0
-                if end <= s:
-                    meta = self.head(key)
-                    return GetResult(None if meta is None else b"", None if meta is None else meta["Content-Encoding"])
-                rng = f"bytes={s}-{end - 1}"
-            headers = {"range": rng}
-        resp = self._request("GET", full, f"GET {self._where(full)}", headers=headers)
+        full = self.root.join(key)
+        rng = ranges.ByteRange.of(start, end)
+        if rng is not None and rng.empty:
+            return ranges.nothing_to_read(lambda: self.stat_meta(key))
+        what = f"GET {self._where(full)}"
+        resp = self._request("GET", full, what, headers=None if rng is None else {"range": rng.header()})
         status = resp.status
         h = resp.headers
         if status == 200 or status == 206:
             self._bucket_ok = True
-            enc = h.get("content-encoding")
-            data = resp.data
-            if ranged:
-                if status == 200:  # the server ignored Range: cut it here
-                    data = data[start:] if start is not None and start < 0 else data[start or 0:end]
-                elif end is not None and (start or 0) >= 0 and len(data) > end - (start or 0):
-                    raise BadResponseError(f"GET {self._where(full)}: asked for {end - (start or 0)} bytes "
-                                           f"({rng}), the server sent {len(data)}")
-                return GetResult(data, enc)
-            etag = h.get("etag")
-            if etag and (h.get("x-amz-server-side-encryption") == "aws:kms"
-                         or h.get("x-amz-server-side-encryption-customer-algorithm")):
-                etag = None  # not an md5 of the bytes
-            length = h.get("content-length")
-            hint = h.get(PART_SIZE_META, "")
-            return GetResult(data, enc, Checksums(etag=etag.strip('"') if etag else None,
-                                                  size=int(length) if length else None,
-                                                  multipart_part_size=int(hint) if hint.isdigit() else None))
-        if status == 416:
-            return GetResult(b"", h.get("content-encoding"))  # the object exists; the range is past its end
+            if rng is not None:
+                return GetResult(ranges.body(rng, status, h, resp.data, what), h.get("content-encoding"))
+            return GetResult(resp.data, h.get("content-encoding"), get_checksums(h, "s3"))
+        if status == 416:  # the object exists; the range is past its end
+            return ranges.nothing_to_read(lambda: self.stat_meta(key), h.get("content-encoding"))
         if status == 404:
             code, _, _ = _parse_error(resp.data)
             if code in ("NoSuchKey", ""):
                 if code == "":
-                    self._check_bucket_after_404(f"GET {self._where(full)}")
+                    self._check_bucket_after_404(what)
                 else:
                     self._bucket_ok = True
                 return GetResult(None)
-        raise self._error(resp, f"GET {self._where(full)}")
+        raise self._error(resp, what)
 
     def put(self, key, content, encoding=None, content_type=None, cache_control=None,
             storage_class=None, md5=None, crc32c=None) -> None:
-        full = self._full_key(key)
+        full = self.root.join(key)
         if not full or full.endswith("/"):
             raise InvalidInputError(f"{key!r} is not a valid object key under {self._where()}")
         for name, value in (("content_type", content_type), ("cache_control", cache_control),
@@ -450,9 +464,7 @@ class S3Backend(Backend):
         # corrupted in transit: remove them and fail, so the facade retries.
         etag = (resp.headers.get("etag") or "").strip('"').lower()
         sent = base64.b64decode(headers["content-md5"]).hex()
-        if len(etag) == 32 and all(c in "0123456789abcdef" for c in etag) and etag != sent \
-                and "x-amz-server-side-encryption-aws-kms-key-id" not in resp.headers \
-                and "x-amz-server-side-encryption-customer-algorithm" not in resp.headers:
+        if etag != sent and etag_kind(etag, resp.headers).is_md5:
             try:
                 self.delete(key)
             finally:
@@ -464,7 +476,7 @@ class S3Backend(Backend):
     # -- conditional writes (dataset tags and other small control objects) -------
     def read_versioned(self, key: str) -> tuple[Optional[bytes], Optional[str]]:
         """Stored bytes of ``key`` and its ETag, the token :meth:`put_if` presents."""
-        full = self._full_key(key)
+        full = self.root.join(key)
         what = f"GET {self._where(full)}"
         resp = self._request("GET", full, what)
         if resp.status == 200:
@@ -479,7 +491,7 @@ class S3Backend(Backend):
         A 412, or a 409 from a concurrent conditional write, means someone else
         changed the object: :class:`PreconditionFailedError`. Returns the new ETag.
         """
-        full = self._full_key(key)
+        full = self.root.join(key)
         what = f"PUT {self._where(full)}"
         headers = _object_headers("application/json", None, None, None)
         headers["content-md5"] = base64.b64encode(hashlib.md5(content).digest()).decode()
@@ -496,31 +508,36 @@ class S3Backend(Backend):
             )
         raise self._error(resp, what)
 
-    def read_range_to(self, key: str, start: int, end: int, sink) -> Optional[int]:
+    def read_range_to(self, key: str, start: int, end: int, sink, pin: Optional[ObjectStat] = None) -> Optional[int]:
         """Stream bytes ``[start, end)`` of ``key`` to ``sink(chunk)`` as they arrive.
 
         One request for the whole range, constant memory: the large-download
         path reads big contiguous slices this way. Returns the byte count, or
-        None if the object is missing.
+        None if the object is missing. ``pin`` (a stat of the object) sends
+        ``If-Match`` with its ETag: a replaced object raises ObjectChangedError.
         """
-        full = self._full_key(key)
+        full = self.root.join(key)
         what = f"GET {self._where(full)} bytes {start}-{end - 1}"
-        resp = self._request("GET", full, what, headers={"range": f"bytes={start}-{end - 1}"}, sink=sink)
+        headers = {"range": f"bytes={start}-{end - 1}"}
+        if pin is not None and pin.etag:
+            _check_header_value("ETag", pin.etag)
+            headers["if-match"] = f'"{pin.etag.strip(chr(34))}"'
+        resp = self._request("GET", full, what, headers=headers, sink=sink)
+        if resp.status == 412 and pin is not None:
+            raise ObjectChangedError(f"{self._where(full)} changed during the download (ETag {pin.etag} no longer matches)")
         if resp.status == 404:
             self._check_bucket_after_404(what)
             return None
-        if resp.status != 206:
+        n = ranges.streamed(start, end, resp.status, resp.headers, what)
+        if n is None:
             raise self._error(resp, what) if resp.status >= 300 else ServerError(
                 f"{what}: expected a 206 partial answer, got HTTP {resp.status}")
-        first, _, last = resp.headers.get("content-range", "").partition(" ")[2].partition("/")[0].partition("-")
-        if not first.isdigit() or int(first) != start:
-            raise ServerError(f"{what}: answered with Content-Range {resp.headers.get('content-range')!r}")
         self._bucket_ok = True
-        return int(last) - int(first) + 1
+        return n
 
     def _headers_by_ranged_get(self, key: str) -> Optional[dict]:
         """A HEAD's headers from ``GET bytes=0-0`` (Content-Length from Content-Range)."""
-        full = self._full_key(key)
+        full = self.root.join(key)
         what = f"GET {self._where(full)} bytes 0-0"
         resp = self._request("GET", full, what, headers={"range": "bytes=0-0"})
         if resp.status == 404:
@@ -528,19 +545,19 @@ class S3Backend(Backend):
             return None
         if resp.status not in (200, 206, 416):
             raise self._error(resp, what)
-        h = dict(resp.headers)
+        h = Headers(resp.headers)
         if resp.status == 200:
             h["content-length"] = str(len(resp.data))
         else:
-            total = h.get("content-range", "").rpartition("/")[2]
-            if not total.isdigit():
+            total = ranges.total_size(h)
+            if total is None:
                 raise ServerError(f"{what}: answered with Content-Range {h.get('content-range')!r}")
-            h["content-length"] = total
+            h["content-length"] = str(total)
         return h
 
     def _head_headers(self, key: str) -> Optional[dict]:
         """The response headers of a HEAD of ``key``, or None if it is missing."""
-        full = self._full_key(key)
+        full = self.root.join(key)
         resp = self._request("HEAD", full, f"HEAD {self._where(full)}")
         if resp.status == 404:
             self._check_bucket_after_404(f"HEAD {self._where(full)}")
@@ -550,36 +567,15 @@ class S3Backend(Backend):
         self._bucket_ok = True
         return resp.headers
 
-    def head(self, key: str) -> Optional[dict]:
+    def stat_meta(self, key: str) -> Optional[ObjectMeta]:
         h = self._head_headers(key)
-        if h is None:
-            return None
-        lm = h.get("last-modified")
-        etag = h.get("etag")
-        parts = h.get("x-amz-mp-parts-count")
-        return head_dict(
-            size=int(h.get("content-length", 0)),
-            encoding=normalize_content_encoding(h.get("content-encoding")),
-            content_type=h.get("content-type"),
-            cache_control=h.get("cache-control"),
-            etag=etag.strip('"') if etag else None,
-            last_modified=email.utils.parsedate_to_datetime(lm) if lm else None,
-            storage_class=h.get("x-amz-storage-class"),
-            parts_count=int(parts) if parts else None,
-            **{"Content-Disposition": h.get("content-disposition"),
-               "Content-Language": h.get("content-language"),
-               "Request-Charged": h.get("x-amz-request-charged")},
-        )
+        return None if h is None else s3_meta(key, h)
 
     def exists(self, key: str) -> bool:
-        return self.head(key) is not None
-
-    def size(self, key: str) -> Optional[int]:
-        meta = self.head(key)
-        return None if meta is None else meta["Content-Length"]
+        return self._head_headers(key) is not None
 
     def delete(self, key: str) -> None:
-        full = self._full_key(key)
+        full = self.root.join(key)
         resp = self._request("DELETE", full, f"DELETE {self._where(full)}")
         if resp.status in (200, 204):
             return
@@ -597,7 +593,7 @@ class S3Backend(Backend):
         ET.SubElement(root, "Quiet").text = "true"
         for k in keys:
             obj = ET.SubElement(root, "Object")
-            ET.SubElement(obj, "Key").text = self._full_key(k)
+            ET.SubElement(obj, "Key").text = self.root.join(k)
         body = ET.tostring(root, encoding="utf-8")
         headers = {"content-md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
                    "content-type": "application/xml"}
@@ -633,15 +629,15 @@ class S3Backend(Backend):
     def list_meta(self, prefix: str = "", flat: bool = False,
                   start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
         """ListObjectsV2 pages (``start-after`` when resuming), parsed by
-        :func:`.wire.listing.parse_s3_page`: size, ETag (md5 rule there), time, storage class."""
-        full = self.root + prefix
+        :func:`.wire.listing.parse_s3_page`: size, ETag (see its rule), time, storage class."""
+        full = self.root.scope(prefix)
         params = {"list-type": "2", "prefix": full, "encoding-type": "url"}
         if self.list_page_size:
             params["max-keys"] = str(self.list_page_size)
         if flat:
             params["delimiter"] = "/"
         if start_after is not None:
-            params["start-after"] = self.root + start_after
+            params["start-after"] = self.root.scope(start_after)
         what = f"ListObjectsV2 {self._where()} prefix={full!r}"
         guard = PageGuard(what, full)
         while True:
@@ -671,13 +667,13 @@ class S3Backend(Backend):
         parts for objects larger than ``max_single_copy``."""
         if not isinstance(dest, S3Backend) or not self.same_service(dest):
             return False
-        src_full, dest_full = self._full_key(src_key), dest._full_key(dest_key)
+        src_full, dest_full = self.root.join(src_key), dest.root.join(dest_key)
         what = f"CopyObject {self._where(src_full)} -> {dest._where(dest_full)}"
         if self.max_single_copy < 5 * GiB:  # a lowered limit: look before copying
-            meta = self.head(src_key)
+            meta = self.stat_meta(src_key)
             if meta is None:
                 raise NotFoundError(f"{what}: {src_key!r} does not exist")
-            if meta["Content-Length"] > self.max_single_copy:
+            if (meta.size or 0) > self.max_single_copy:
                 self._copy_multipart(src_full, dest, dest_full, meta)
                 return True
         resp = self._copy(src_full, dest, dest_full)
@@ -687,7 +683,7 @@ class S3Backend(Backend):
         if code == "NoSuchKey":
             raise NotFoundError(f"{what}: {src_key!r} does not exist")
         if code == "InvalidRequest" and "size" in message.lower():
-            meta = self.head(src_key)  # larger than CopyObject allows (5 GiB): copy in parts
+            meta = self.stat_meta(src_key)  # larger than CopyObject allows (5 GiB): copy in parts
             if meta is None:
                 raise NotFoundError(f"{what}: {src_key!r} does not exist")
             self._copy_multipart(src_full, dest, dest_full, meta)
@@ -708,12 +704,11 @@ class S3Backend(Backend):
 
     def touch(self, key: str) -> None:
         """Refresh Last-Modified by copying the object onto itself with its metadata."""
-        meta = self.head(key)
+        meta = self.stat_meta(key)
         if meta is None:
             raise NotFoundError(f"{key!r} does not exist in {self._where()}")
-        full = self._full_key(key)
-        extra = _object_headers(meta["Content-Type"], meta["Content-Encoding"], meta["Cache-Control"],
-                                meta["Storage-Class"])
+        full = self.root.join(key)
+        extra = _object_headers(meta.content_type, meta.encoding, meta.cache_control, meta.storage_class)
         extra["x-amz-metadata-directive"] = "REPLACE"
         resp = self._copy(full, self, full, extra)
         if resp.status != 200 or _parse_error(resp.data)[0]:
@@ -731,7 +726,7 @@ class S3Backend(Backend):
         headers = _object_headers(content_type, encoding, cache_control, storage_class)
         for name, value in headers.items():
             _check_header_value(name, value)
-        return self._create_upload(self._full_key(key), headers, part_size)
+        return self._create_upload(self.root.join(key), headers, part_size)
 
     def _create_upload(self, full: str, headers: dict, part_size: Optional[int]) -> "_S3Upload":
         if part_size:
@@ -762,7 +757,7 @@ class S3Backend(Backend):
         etag = (resp.headers.get("etag") or "").strip('"').lower()
         if not etag:
             raise ServerError(f"{what}: the response has no ETag")
-        if _md5_etag(resp.headers, etag) and etag != sent:
+        if etag != sent and etag_kind(etag, resp.headers).is_md5:
             raise MD5IntegrityError(f"{what}: the server stored md5 {etag}, we sent {sent}; "
                                     "the part was corrupted in transit")
         return PartInfo(part_number, len(body), etag=f'"{etag}"', extra={"md5": sent})
@@ -790,15 +785,15 @@ class S3Backend(Backend):
         md5s = [p.extra.get("md5") or (p.etag or "").strip('"').lower() for p in ordered]
         if not all(len(m) == 32 for m in md5s):
             return  # parts without an md5 ETag (SSE-KMS): nothing to compare
-        expected = hashlib.md5(bytes.fromhex("".join(md5s))).hexdigest() + f"-{len(md5s)}"
+        expected = multipart_etag_of(bytes.fromhex(m) for m in md5s)
         try:
             got = (_text(ET.fromstring(resp.data), "ETag") or "").strip().strip('"').lower()
         except ET.ParseError:
             got = ""
         if not got:  # no readable ETag in the answer: ask for it
-            meta = self.head(full[len(self.root):] if self.root else full)
-            got = ((meta or {}).get("ETag") or "").lower()
-        if got == expected or not got or not _md5_etag(resp.headers, got.split("-")[0]):
+            meta = self.stat_meta(self.root.relative(full))
+            got = ((meta.etag if meta else None) or "").lower()
+        if got == expected or not got or not etag_kind(got, resp.headers).verifiable:
             return
         err = MD5IntegrityError(f"{what}: the completed object's ETag is {got!r}, expected {expected!r} "
                                 "from the parts' md5s; the object was removed")
@@ -806,7 +801,7 @@ class S3Backend(Backend):
         try:
             self.multipart_abort(upload)
         finally:
-            self.delete(full[len(self.root):] if self.root else full)
+            self.delete(self.root.relative(full))
         raise err
 
     def multipart_abort(self, upload) -> None:
@@ -818,27 +813,27 @@ class S3Backend(Backend):
 
     def list_multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]:
         """``(key, upload id)`` of unfinished multipart uploads under ``prefix`` (to find leftovers)."""
-        return [(k, u) for k, u, _ in self._multipart_uploads(prefix)]
+        return [(self.root.relative(k), u) for k, u, _ in self._multipart_uploads(prefix)]
 
     def leftovers(self, cutoff: float):
         """Unfinished multipart uploads under this prefix started before ``cutoff`` (cloudfiles.cleanup)."""
         from ..cleanup import Leftover
 
         now = _dt.datetime.now(_dt.timezone.utc).timestamp()
-        for key, upload_id, started in self._multipart_uploads(""):
+        for full, upload_id, started in self._multipart_uploads(""):
             when = started.timestamp() if started else now
             if when < cutoff:
-                yield Leftover("multipart upload", f"s3://{self.bucket}/{self.root}{key} (UploadId {upload_id})",
-                               now - when, None, _S3Upload(self.root + key, upload_id))
+                yield Leftover("multipart upload", f"s3://{self.bucket}/{full} (UploadId {upload_id})",
+                               now - when, None, _S3Upload(full, upload_id))
 
     def remove_leftover(self, item) -> None:
         self.multipart_abort(item.handle)
 
     def _multipart_uploads(self, prefix: str) -> list:
-        """``(key, upload id, initiated datetime or None)`` of unfinished multipart uploads."""
-        params = {"uploads": "", "prefix": self.root + prefix}
+        """``(full key, upload id, initiated datetime or None)`` of unfinished multipart uploads."""
+        params = {"uploads": "", "prefix": self.root.scope(prefix)}
         what = f"ListMultipartUploads {self._where()}"
-        guard = PageGuard(what, self.root + prefix)
+        guard = PageGuard(what, params["prefix"])
         out: list = []
         while True:
             guard.count()
@@ -852,7 +847,7 @@ class S3Backend(Backend):
             uploads = list(doc.iter(_NS + "Upload")) + list(doc.iter("Upload"))
             # upload pages repeat keys (one per upload id): only bounded and token-checked
             for item in uploads:
-                out.append(((_text(item, "Key") or "")[len(self.root):], _text(item, "UploadId") or "",
+                out.append((_text(item, "Key") or "", _text(item, "UploadId") or "",
                             iso_time(_text(item, "Initiated"))))
             if (_text(doc, "IsTruncated") or "").lower() != "true":
                 return out
@@ -864,7 +859,7 @@ class S3Backend(Backend):
     def get_acl(self, key: str) -> Optional[dict]:
         """``GetObjectAcl`` (GET ?acl) as boto3 shapes it: ``{'Owner': {...}, 'Grants': [{'Grantee':
         {...}, 'Permission': ...}]}``; ``None`` if the object is missing."""
-        full = self._full_key(key)
+        full = self.root.join(key)
         what = f"GetObjectAcl {self._where(full)}"
         resp = self._request("GET", full, what, query={"acl": ""})
         if resp.status == 404 and _parse_error(resp.data)[0] in ("NoSuchKey", ""):
@@ -884,35 +879,22 @@ class S3Backend(Backend):
             h = self._head_headers(key)
         except AuthorizationError:
             h = self._headers_by_ranged_get(key)
-        if h is None:
-            return None
-        size = int(h.get("content-length", 0))
-        etag = (h.get("etag") or "").strip('"')
-        if etag and not _md5_etag(h, etag.split("-")[0]):
-            etag = ""  # SSE-KMS / SSE-C: not an md5 of the bytes
-        hint = h.get(PART_SIZE_META, "")
-        return ObjectStat(size=size, encoding=normalize_content_encoding(h.get("content-encoding")),
-                          checksums=Checksums(etag=etag or None, size=size,
-                                              multipart_part_size=int(hint) if hint.isdigit() else None))
+        return None if h is None else ObjectStat.from_meta(s3_meta(key, h))
 
     # -- multipart server-side copy ---------------------------------------------------
-    def _copy_multipart(self, src_full: str, dest: "S3Backend", dest_full: str, meta: dict) -> None:
+    def _copy_multipart(self, src_full: str, dest: "S3Backend", dest_full: str, meta: ObjectMeta) -> None:
         """Copy an object too large for one CopyObject with parallel UploadPartCopy
         requests (each reading a byte range of the source, pinned to its ETag);
         the upload is aborted if any part fails."""
-        size = meta["Content-Length"]
+        size = meta.size or 0
         part = min(max(self.copy_part_size, self.features.min_part_size, -(-size // MAX_PARTS)),
                    self.max_single_copy)
         part = max(part, -(-size // MAX_PARTS))
-        headers = {"content-type": meta["Content-Type"] or "application/octet-stream"}
-        for name, hdr in (("Content-Encoding", "content-encoding"), ("Cache-Control", "cache-control"),
-                          ("Storage-Class", "x-amz-storage-class")):
-            if meta.get(name):
-                headers[hdr] = meta[name]
+        headers = _object_headers(meta.content_type, meta.encoding, meta.cache_control, meta.storage_class)
         upload = dest._create_upload(dest_full, headers, part)
         source = "/" + quote(self.bucket, safe="") + "/" + quote(src_full, safe="/~")
-        src_etag = meta.get("ETag")
-        ranges = [(n + 1, a, min(a + part, size) - 1) for n, a in enumerate(range(0, size, part))]
+        src_etag = meta.etag
+        spans = [(n + 1, a, min(a + part, size) - 1) for n, a in enumerate(range(0, size, part))]
         what = f"UploadPartCopy {self._where(src_full)} -> {dest._where(dest_full)}"
 
         def copy_part(number: int, first: int, last: int) -> PartInfo:
@@ -938,9 +920,9 @@ class S3Backend(Backend):
             return PartInfo(number, last - first + 1, etag=f'"{etag}"')
 
         try:
-            workers = max(1, min(self.copy_threads, len(ranges)))
-            with ThreadPoolExecutor(workers, thread_name_prefix="cf-s3-copy") as pool:
-                futures = [pool.submit(copy_part, *r) for r in ranges]
+            workers = max(1, min(self.copy_threads, len(spans)))
+            with self.runner.local().executor(workers) as pool:
+                futures = [pool.submit(copy_part, *r) for r in spans]
                 try:
                     infos = [f.result() for f in futures]
                 except BaseException:
@@ -969,11 +951,3 @@ class _S3Upload:
 
     def __iter__(self):  # unpacks as (key, upload id)
         return iter((self.full, self.upload_id))
-
-
-def _md5_etag(headers: Any, etag: str) -> bool:
-    """True when ``etag`` (quotes stripped) is an md5 of stored bytes (not SSE-KMS / SSE-C)."""
-    return (len(etag) == 32 and all(c in "0123456789abcdefABCDEF" for c in etag)
-            and headers.get("x-amz-server-side-encryption") != "aws:kms"
-            and "x-amz-server-side-encryption-aws-kms-key-id" not in headers
-            and "x-amz-server-side-encryption-customer-algorithm" not in headers)

@@ -35,6 +35,7 @@ Errors
   * 404 bodies say ``No such object: B/O`` or ``The specified bucket does not
     exist.`` (stock: empty), so clients can tell a missing bucket from a
     missing object. Object requests to a missing bucket get the latter.
+  * Every answer carries an ``X-GUploader-UploadID`` header, as GCS's do.
 
 Listing
   * ``maxResults`` (default and maximum 1000) and ``pageToken`` /
@@ -98,6 +99,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 from collections import Counter
 from copy import deepcopy
 from datetime import datetime, timezone
@@ -624,6 +626,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(out.status)
         for k, v in out.headers.items():
             self.send_header(k, v)
+        # GCS names every answer with an upload id (what its support asks for).
+        self.send_header("X-GUploader-UploadID", "emulator-" + uuid.uuid4().hex)
         self.send_header("Content-Length", str(len(out.body)))
         self.end_headers()
         self.wfile.write(out.body)

@@ -11,8 +11,9 @@ and prefix checks are the loop's job (:class:`cloudfiles.listings.PageGuard`).
 
 What a listing entry says, per service (nothing is fetched per object):
 
-* S3: ``Size``, ``ETag``, ``LastModified``, ``StorageClass``. The ETag rule
-  (see :func:`s3_etag_extra`): an ETag ending in ``-N`` is a multipart ETag
+* S3: ``Size``, ``ETag``, ``LastModified``, ``StorageClass``. The ETag rule is
+  :func:`.etag.etag_kind` (``etag_kind`` on the entry; :func:`s3_etag_extra`
+  adds what a listing cannot know): an ETag ending in ``-N`` is a multipart ETag
   (``parts_count`` N, ``etag_is_md5`` False); a plain 32-hex ETag is taken for
   the md5 of the bytes (``etag_is_md5`` True) *unconfirmed*, because a listing
   does not say whether the object is SSE-KMS or SSE-C encrypted (whose ETags
@@ -20,7 +21,9 @@ What a listing entry says, per service (nothing is fetched per object):
   unconfirmed md5 to decide that two objects are the same (a match between
   md5s of different bytes does not happen by chance), never to declare an
   object corrupt: a mismatch needs a HEAD (which does say the encryption).
-* GCS: ``size``, ``md5Hash`` (absent on composite objects), ``crc32c``,
+* GCS (each item an object resource, read by :func:`.headers.gcs_meta` as
+  objects.get answers are, after its fields' types are checked): ``size``,
+  ``md5Hash`` (absent on composite objects), ``crc32c``,
   ``generation`` (as ``version``), ``updated``, ``contentEncoding``,
   ``contentType``, ``cacheControl``, ``storageClass``, ``etag`` (never an md5),
   ``componentCount`` and ``timeCreated`` (``extra['time_created']``).
@@ -31,21 +34,23 @@ ends in '/' and whose ``size`` is None.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 from urllib.parse import unquote
 
 from ...exceptions import ListingError, ServerError
 from ...meta import ObjectMeta
 from ..base import iso_time
+from .etag import etag_kind
+from .headers import gcs_meta
+
+if TYPE_CHECKING:
+    from .etag import EtagKind
 
 #: the ``fields`` selector a GCS listing asks for: everything an entry can tell
 GCS_FIELDS = ("items(name,size,md5Hash,crc32c,generation,updated,timeCreated,contentEncoding,"
               "contentType,cacheControl,storageClass,etag,componentCount),prefixes,nextPageToken")
 
-_MULTIPART_ETAG = re.compile(r"^[0-9a-fA-F]{32}-(\d{1,5})$")
-_MD5_ETAG = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
 @dataclass
@@ -60,15 +65,14 @@ class Page:
     token: Optional[str] = None
 
 
-def s3_etag_extra(etag: str) -> tuple[dict, Optional[int]]:
-    """``(extra, parts_count)`` for an S3 ETag seen in a listing (quotes stripped);
-    see the module docstring for the rule."""
-    m = _MULTIPART_ETAG.match(etag)
-    if m:
-        return {"etag_is_md5": False}, int(m.group(1))
-    if _MD5_ETAG.match(etag):
-        return {"etag_is_md5": True, "etag_md5_unconfirmed": True}, None
-    return {"etag_is_md5": False}, None
+def s3_etag_extra(etag: str) -> tuple[dict, Optional[int], "EtagKind"]:
+    """``(extra, parts_count, kind)`` for an S3 ETag seen in a listing (quotes stripped):
+    :func:`.etag.etag_kind` without headers, as a listing has none; see the module
+    docstring for what ``etag_md5_unconfirmed`` means."""
+    kind = etag_kind(etag)
+    if kind.is_md5:
+        return {"etag_is_md5": True, "etag_md5_unconfirmed": True}, None, kind
+    return {"etag_is_md5": False}, (kind.parts if kind.is_multipart else None), kind
 
 
 def _size(raw: Optional[str], name: str, what: str) -> Optional[int]:
@@ -124,11 +128,12 @@ def parse_s3_page(data: bytes, what: str, strip: int = 0,
             name = unquote(name)
         page.names.append(name)
         etag = fields.get("ETag", "").strip().strip('"') or None
-        extra, parts = s3_etag_extra(etag) if etag else ({}, None)
+        extra, parts, kind = s3_etag_extra(etag) if etag else ({}, None, None)
         page.entries.append(ObjectMeta(
             key=name[strip:], size=_size(fields.get("Size"), name, what),
             last_modified=iso_time(fields.get("LastModified")), etag=etag,
-            storage_class=fields.get("StorageClass") or None, parts_count=parts, extra=extra))
+            storage_class=fields.get("StorageClass") or None, parts_count=parts, extra=extra,
+            etag_kind=kind))
     for el in dirs:
         prefix = ""
         for c in el:
@@ -173,20 +178,18 @@ def parse_gcs_page(data: bytes, what: str, strip: int = 0,
             raise ListingError(f"{what}: malformed listing entry {str(item)[:200]}")
         name = item["name"]
         page.names.append(name)
-        extra: dict = {"etag_is_md5": False}
-        created = iso_time(_text(item, "timeCreated", what))
+        for text in ("updated", "timeCreated", "etag", "md5Hash", "crc32c", "contentEncoding",
+                     "contentType", "cacheControl", "storageClass"):
+            _text(item, text, what)
+        _size(item.get("size"), name, what)
+        if item.get("componentCount") is not None:
+            _size(item["componentCount"], name, what)
+        meta = gcs_meta(name[strip:], item)  # the object-resource rule, shared with objects.get
+        meta.extra["etag_is_md5"] = False
+        created = iso_time(item.get("timeCreated"))
         if created is not None:
-            extra["time_created"] = created
-        count = item.get("componentCount")
-        generation = item.get("generation")
-        page.entries.append(ObjectMeta(
-            key=name[strip:], size=_size(item.get("size"), name, what),
-            last_modified=iso_time(_text(item, "updated", what)), etag=_text(item, "etag", what),
-            md5=_text(item, "md5Hash", what), crc32c=_text(item, "crc32c", what),
-            encoding=_text(item, "contentEncoding", what), content_type=_text(item, "contentType", what),
-            cache_control=_text(item, "cacheControl", what), storage_class=_text(item, "storageClass", what),
-            parts_count=_size(count, name, what) if count is not None else None,
-            version=str(generation) if generation is not None else None, extra=extra))
+            meta.extra["time_created"] = created
+        page.entries.append(meta)
     page.entries.extend(ObjectMeta(key=p[strip:]) for p in prefixes)
     page.entries.sort(key=_key)
     return page

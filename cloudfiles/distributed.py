@@ -1,0 +1,87 @@
+"""Dask clusters for ``--cluster SPEC`` (imported only when one is asked for).
+
+``SPEC`` is ``tcp://HOST:PORT`` (connect to a running ``dask scheduler``) or
+``local:N`` (start a ``distributed.LocalCluster`` of N single-threaded worker
+processes on this machine, for the life of the block). Needs the ``dask``
+extra: ``pip install cloudfiles[dask]``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from typing import Any, Iterator
+
+from .exceptions import CloudFilesError, InvalidInputError
+
+_LOCAL = re.compile(r"local:(\d{1,4})")
+_TCP = re.compile(r"(tcp|tls)://[A-Za-z0-9.\-\[\]:]+:\d{1,5}")
+CONNECT_TIMEOUT = 10.0  # seconds; CLOUDFILES_CLUSTER_TIMEOUT overrides
+
+
+class ClusterError(CloudFilesError, ConnectionError):
+    """A Dask cluster could not be reached or started."""
+
+
+def parse_spec(spec: str) -> tuple[str, Any]:
+    """``("local", N)`` or ``("address", "tcp://HOST:PORT")``; one clear error otherwise."""
+    if not isinstance(spec, str):
+        raise InvalidInputError(f"a cluster is 'tcp://HOST:PORT' or 'local:N', got {spec!r}")
+    m = _LOCAL.fullmatch(spec.strip())
+    if m:
+        n = int(m.group(1))
+        if n < 1:
+            raise InvalidInputError(f"local:N needs N >= 1 workers, got {spec!r}")
+        return "local", n
+    if _TCP.fullmatch(spec.strip()):
+        return "address", spec.strip()
+    raise InvalidInputError(f"a cluster is 'tcp://HOST:PORT' or 'local:N', got {spec!r}")
+
+
+def _import() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise InvalidInputError(
+            "--cluster needs Dask distributed: pip install 'cloudfiles[dask]'") from None
+    return distributed
+
+
+def _timeout() -> float:
+    raw = os.environ.get("CLOUDFILES_CLUSTER_TIMEOUT")
+    if raw is None:
+        return CONNECT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise InvalidInputError(f"CLOUDFILES_CLUSTER_TIMEOUT must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+@contextlib.contextmanager
+def cluster_client(spec: str) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``spec``, closed (and a local cluster stopped) on exit."""
+    kind, value = parse_spec(spec)
+    distributed = _import()
+    if kind == "local":
+        try:
+            cluster = distributed.LocalCluster(n_workers=value, processes=True, threads_per_worker=1,
+                                               dashboard_address=None, silence_logs=40)
+        except Exception as err:
+            raise ClusterError(f"could not start a local Dask cluster ({spec}): {err}") from None
+        try:
+            with distributed.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    try:
+        client = distributed.Client(value, timeout=_timeout())
+    except (OSError, TimeoutError) as err:
+        raise ClusterError(f"cannot reach the Dask scheduler at {value}: {err}") from None
+    try:
+        yield client
+    finally:
+        client.close()
