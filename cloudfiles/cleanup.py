@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 from .exceptions import InvalidInputError, UnsupportedOperationError
 
 if TYPE_CHECKING:
-    from .cloudfiles import CloudFiles
+    from .objects import ObjectCore
 
 DEFAULT_OLDER_THAN = 24 * 3600.0  # seconds: a temporary untouched this long is abandoned
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -55,7 +55,7 @@ def parse_age(value: Union[str, int, float]) -> float:
     return seconds
 
 
-def find(cf: "CloudFiles", older_than: Union[str, float] = DEFAULT_OLDER_THAN) -> Iterator[Leftover]:
+def find(cf: "ObjectCore", older_than: Union[str, float] = DEFAULT_OLDER_THAN) -> Iterator[Leftover]:
     """Leftovers under ``cf``'s cloudpath older than ``older_than`` (seconds or ``"2d"``)."""
     if not cf.backend.features.leftovers:
         raise UnsupportedOperationError(f"{cf.protocol}:// keeps no temporaries to clean up")
@@ -64,13 +64,13 @@ def find(cf: "CloudFiles", older_than: Union[str, float] = DEFAULT_OLDER_THAN) -
     return finder(cutoff)
 
 
-def cleanup(cf: "CloudFiles", older_than: Union[str, float] = DEFAULT_OLDER_THAN,
+def cleanup(cf: "ObjectCore", older_than: Union[str, float] = DEFAULT_OLDER_THAN,
             dry_run: bool = True) -> list[Leftover]:
     """Find leftovers (see :func:`find`) and, unless ``dry_run``, remove each; returns them."""
     found = list(find(cf, older_than))
     if not dry_run:
         for item in found:
-            cf._call(cf.backend.remove_leftover, item)
+            cf.call(cf.backend.remove_leftover, item)
     return found
 
 

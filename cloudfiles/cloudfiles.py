@@ -7,18 +7,18 @@ no backend-specific code.
 """
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 from typing import Any, Iterable, Iterator, Optional, Union
 
 import posixpath
 
-from . import compression, inputs, integrity, locking, paths, retry
-from .backends import backend_class
-from .backends.base import check_range, iter_batches
-from .locking import FileLocks, default_lock_dir
-from .compression import normalize_content_encoding, normalize_encoding
+from . import compression, inputs, paths, retry
+from .backends.base import iter_batches
+from .locking import FileLocks
+from .objects import DEFAULT_COMPOSITE_UPLOAD_THRESHOLD, ObjectCore  # noqa: F401 (re-exported)
+from .objects import is_python_object as _is_python_object
+from .compression import normalize_encoding
 from .exceptions import (
     CloudFilesError,
     DecompressionError,
@@ -27,7 +27,7 @@ from .exceptions import (
     TransferError,
     UnsupportedOperationError,
 )
-from .scheduler import schedule
+from .runner import Runner
 
 GetPathType = Union[str, dict, Iterable[Union[str, dict]]]
 
@@ -53,10 +53,6 @@ def _raise_collected(errors: dict, what: str) -> None:
     raise TransferError(
         f"{len(errors)} files failed to {what}; first: {first[0]!r}: {first[1]}", errors
     ) from first[1]
-
-
-# The reference library's default: put() of more than 100 MB goes up in parts.
-DEFAULT_COMPOSITE_UPLOAD_THRESHOLD = int(1e8)
 
 
 class CloudFiles:
@@ -123,78 +119,82 @@ class CloudFiles:
         ):
             raise InvalidInputError(
                 f"num_threads must be an int >= 0 (0 runs in the calling thread), got {num_threads!r}")
-        # Backend options given as keywords (checked against the backend's options type).
-        backend_extra = {k: v for k, v in (("listing", listing), ("list_page_size", list_page_size),
-                                           ("deadline", deadline), ("max_body", max_body))
-                         if v is not None}
-        if options is not None and not isinstance(options, dict):
-            raise InvalidInputError(f"options must be a dict of backend options, got {type(options).__name__}")
-        self._init_kwargs = dict(
-            progress=progress, green=green, secrets=secrets, num_threads=num_threads,
-            use_https=use_https, endpoint=endpoint, parallel=parallel,
-            request_payer=request_payer, no_sign_request=no_sign_request, timeout=timeout,
-            retry_policy=retry_policy, composite_upload_threshold=composite_upload_threshold,
-            part_size=part_size, part_threads=part_threads, large_threshold=large_threshold,
-            fsync=fsync, max_decompressed_size=max_decompressed_size,
-            locking=locking, lock_dir=lock_dir, features=features, options=options, **backend_extra,
+        core_options = dict(
+            secrets=secrets, use_https=use_https, endpoint=endpoint, request_payer=request_payer,
+            no_sign_request=no_sign_request, timeout=timeout, retry_policy=retry_policy,
+            composite_upload_threshold=composite_upload_threshold, part_size=part_size,
+            part_threads=part_threads, large_threshold=large_threshold, fsync=fsync,
+            max_decompressed_size=max_decompressed_size, locking=locking, lock_dir=lock_dir,
+            listing=listing, list_page_size=list_page_size, deadline=deadline, max_body=max_body,
+            num_threads=num_threads, features=features, options=options,
         )
-        # None: $CLOUDFILES_MAX_DECOMPRESSED_SIZE or the ratio rule (compression.output_limit).
-        self.max_decompressed_size = (
-            None if max_decompressed_size is None else compression.parse_size(max_decompressed_size))
-        path = paths.parse(cloudpath, endpoint=endpoint)
-        if use_https:
-            path = paths.to_https(path)
-        self._path = path
-        self.cloudpath = paths.ascloudpath(path)
-        cls = backend_class(path.protocol)
-        self._features = cls.features if features is None else cls.features.restricted(
-            features, f"{path.protocol}://")
+        self._core = ObjectCore(cloudpath, **core_options)
+        self._init_kwargs = dict(progress=progress, green=green, parallel=parallel, **self._core.options)
+        self.cloudpath = self._core.cloudpath
         if num_threads is None:
             # Local backends are CPU-bound under the GIL: one thread beats many.
-            num_threads = 1 if self._features.local else 20
+            num_threads = 1 if self._core.features.local else 20
         self.progress = progress
         self.green = bool(green)
         self.num_threads = num_threads
         self.parallel = _parse_parallel(parallel)
         self.secrets = secrets
         self.request_payer = request_payer
-        self.retry_policy = retry_policy or retry.DEFAULT_POLICY
         self.executor = executor
-        self._backend_options = _backend_options(
-            cls, path.protocol, backend_extra, options or {}, fsync,
-            secrets=secrets, num_threads=max(num_threads, 1), request_payer=request_payer,
-            no_sign_request=no_sign_request, timeout=timeout)
-        self.backend = self._build_backend(cls)
-        self._caps = self.backend.features
         self.locking = locking
-        self._lock_dir = lock_dir
-        self._locks = FileLocks(self.lock_dir) if locking and path.protocol == "file" else None
-        from .streaming import DEFAULT, StreamSettings
-
-        if composite_upload_threshold is None:
-            composite_upload_threshold = DEFAULT_COMPOSITE_UPLOAD_THRESHOLD
-        elif isinstance(composite_upload_threshold, float) and composite_upload_threshold.is_integer():
-            composite_upload_threshold = int(composite_upload_threshold)  # e.g. 1e8
-        if isinstance(composite_upload_threshold, bool) or not isinstance(composite_upload_threshold, int) \
-                or composite_upload_threshold < 0:
-            raise InvalidInputError(
-                f"composite_upload_threshold must be a non-negative int (bytes), got {composite_upload_threshold!r}")
-        # put()/puts() of more stored bytes than this go up in parallel parts (S3, GCS)
-        self.composite_upload_threshold = composite_upload_threshold
-        self.stream_settings = StreamSettings(
-            part_size=part_size or DEFAULT.part_size,
-            parallel=part_threads or DEFAULT.parallel,
-            threshold=DEFAULT.threshold if large_threshold is None else large_threshold,
-        )
+        self._runner = Runner(max(num_threads, 1), self.green, executor)
+        self._core.runner = self._runner
 
     # ------------------------------------------------------------------ info
     @property
     def protocol(self) -> str:
-        return self._path.protocol
+        return self._core.protocol
 
     @property
     def path(self) -> paths.CloudPath:
-        return self._path
+        return self._core.path
+
+    @property
+    def core(self) -> ObjectCore:
+        """The object core beneath this facade (single-object operations; picklable)."""
+        return self._core
+
+    @property
+    def backend(self):
+        return self._core.backend
+
+    @property
+    def runner(self) -> Runner:
+        """Where this client's fan-out runs (threads, green threads or its executor)."""
+        return self._runner
+
+    @property
+    def stream_settings(self):
+        return self._core.stream_settings
+
+    @property
+    def composite_upload_threshold(self) -> int:
+        return self._core.composite_upload_threshold
+
+    @property
+    def max_decompressed_size(self):
+        return self._core.max_decompressed_size
+
+    @property
+    def retry_policy(self) -> retry.RetryPolicy:
+        return self._core.retry_policy
+
+    @retry_policy.setter
+    def retry_policy(self, policy: retry.RetryPolicy) -> None:
+        self._core.retry_policy = policy
+
+    @stream_settings.setter
+    def stream_settings(self, settings) -> None:
+        self._core.stream_settings = settings
+
+    @max_decompressed_size.setter
+    def max_decompressed_size(self, value) -> None:
+        self._core.max_decompressed_size = None if value is None else compression.parse_size(value)
 
     def __repr__(self) -> str:
         from .redact import redact
@@ -206,30 +206,21 @@ class CloudFiles:
         from .connections import reset_connection_pools
 
         reset_connection_pools()
-        self.backend.close()
-        self.backend = self._build_backend(type(self.backend))
-
-    def _build_backend(self, cls):
-        backend = cls(self._path, self._backend_options)
-        if self._features is not cls.features:
-            backend.features = self._features  # some abilities switched off for this client
-        return backend
+        self._core.reconnect()
 
     @property
     def features(self):
         """What this client's backend can do (:class:`cloudfiles.backends.Features`),
         after any ``features=`` switched off at construction."""
-        return self._caps
+        return self._core.features
 
     def _require_writable(self, what: str, key: str = "") -> None:
-        if not self._caps.writable:
-            raise UnsupportedOperationError(
-                f"{self.protocol}:// is read-only: cannot {what} {self.abspath(key) if key else self.cloudpath}")
+        self._core.require_writable(what, key)
 
     @property
     def lock_dir(self) -> str:
         """Where file:// advisory locks live (``lock_dir=``, else see :mod:`cloudfiles.locking`)."""
-        return self._lock_dir if self._lock_dir is not None else default_lock_dir()
+        return self._core.lock_dir
 
     def clear_locks(self) -> None:
         """Remove the lock files in :attr:`lock_dir` (left behind by ``locking=True``)."""
@@ -261,32 +252,23 @@ class CloudFiles:
         return paths.join(self.cloudpath, path)
 
     # -------------------------------------------------------------- plumbing
-    def _key(self, path: str) -> str:
-        path = inputs.check_key(path)
-        if "://" in path:
-            root = self.cloudpath.rstrip("/") + "/"
-            norm = paths.normalize(path)
-            if not norm.startswith(root):
-                raise InvalidInputError(f"{path!r} is not under {self.cloudpath}")
-            return norm[len(root):]
-        return path
-
-    def _threads(self, total: Optional[int]) -> int:
+    def _threads(self, total: Optional[int], writes: bool = False) -> int:
         n = self.num_threads
+        if self._core.features.local and n > 1:
+            # GIL-bound local work (cloudfiles/localcap.py): more threads only add contention.
+            from .localcap import local_threads
+
+            n = local_threads(n, writes, self._core.features.process_local)
         if total is not None:
             n = min(n, max(total, 1))
         return n
 
-    def _schedule(self, fn, items, total=None, progress=None, desc=None):
+    def _schedule(self, fn, items, total=None, progress=None, desc=None, writes: bool = False):
         if total is None and hasattr(items, "__len__"):
             total = len(items)
         # closures run in this process: an executor of other processes gets specs instead (_shipping)
-        executor = None if self._shipping(None) is not None else self.executor
-        return schedule(
-            fn, items, concurrency=self._threads(total), green=self.green,
-            progress=self.progress if progress is None else progress,
-            total=total, desc=desc, executor=executor,
-        )
+        return self._runner.local().map(fn, items, concurrency=self._threads(total, writes), total=total,
+                                        progress=self.progress if progress is None else progress, desc=desc)
 
     def _shipping(self, executor, *others):
         """The executor to ship batch specs to (a process pool or a Dask client), or None."""
@@ -299,7 +281,7 @@ class CloudFiles:
 
     def _use_processes(self, parallel: Optional[int]) -> int:
         n = self.parallel if parallel is None else _parse_parallel(parallel)
-        if n > 1 and self._caps.process_local:
+        if n > 1 and self._core.features.process_local:
             return 1  # a child process cannot see this process's memory
         return n
 
@@ -308,56 +290,7 @@ class CloudFiles:
 
         return run_chunks(self.cloudpath, self._init_kwargs, method, items, n, kwargs)
 
-    def _call(self, fn, *args, **kwargs):
-        return retry.call(fn, *args, policy=self.retry_policy, **kwargs)
-
-    def _lock(self, key: str, exclusive: bool):
-        """The advisory lock for ``key`` (file:// with ``locking=True``), else a no-op context."""
-        if self._locks is None:
-            return locking.no_lock()
-        return self._locks.hold(os.path.join(self._path.path, key), exclusive)
-
-    def _locked_call(self, fn, key: str, exclusive: bool = False):
-        with self._lock(key, exclusive):
-            return self._call(fn, key)
-
     # ------------------------------------------------------------------- get
-    def _fetch(self, key: str, start: Optional[int], end: Optional[int], part_size: Optional[int] = None):
-        ranged = start is not None or end is not None
-
-        def attempt():
-            res = self.backend.get(key, start, end)
-            if res.content is not None and res.checksums is not None and not ranged:
-                if part_size:
-                    res.checksums.multipart_part_size = part_size
-                if isinstance(res.content, (bytes, bytearray, memoryview)):
-                    integrity.verify(res.content, res.checksums, key)
-            return res
-
-        with self._lock(key, False):
-            return self._call(attempt)
-
-    def _get_one(self, key: str, start: Optional[int], end: Optional[int], raw: bool,
-                 limit: Union[int, str, None] = None, part_size: Optional[int] = None):
-        check_range(start, end)
-        limit = self.max_decompressed_size if limit is None else limit
-        res = self._fetch(key, start, end, part_size)
-        content = res.content
-        enc = normalize_content_encoding(res.encoding) if content is not None else None
-        if content is None or raw or enc is None:
-            return content, enc
-        if not isinstance(content, (bytes, bytearray, memoryview)):
-            raise DecompressionError(f"{key!r} holds a Python object, which has no {enc} encoding to undo")
-        if start is not None or end is not None:
-            # Stored bytes are compressed: a range means a range of the decoded file.
-            whole = self._fetch(key, None, None)
-            if whole.content is None:
-                return None, None
-            enc = normalize_content_encoding(whole.encoding)
-            data = compression.decompress(whole.content, enc, key, limit)
-            return (data[start:] if end is None else data[start:end]) if start is None or start >= 0 else data[start:], enc
-        return compression.decompress(content, enc, key, limit), enc
-
     def get(
         self,
         paths: GetPathType,
@@ -409,8 +342,8 @@ class CloudFiles:
             raise InvalidInputError(f"part_size must be a positive int, got {part_size!r}")
         if inputs.is_scalar_get(paths):
             key, start, end = inputs.get_request(paths)
-            content, _ = _record(_recording, lambda: self._get_one(
-                self._key(key), start, end, raw, max_decompressed_size, part_size), _content_size)
+            content, _ = _record(_recording, lambda: self._core.read(
+                self._core.key(key), start, end, raw, max_decompressed_size, part_size), _content_size)
             return {key: content} if return_dict else content
 
         raise_errors = bool(raise_errors or return_dict)
@@ -436,8 +369,8 @@ class CloudFiles:
                 except InvalidInputError as err:
                     return _get_result(item, None, None, None, err, raw, tags=tags)
                 try:
-                    content, enc = _record(_recording, lambda: self._get_one(
-                        self._key(key), start, end, raw, max_decompressed_size, part_size), _content_size)
+                    content, enc = _record(_recording, lambda: self._core.read(
+                        self._core.key(key), start, end, raw, max_decompressed_size, part_size), _content_size)
                     return _get_result(key, start, end, content, None, raw, enc, tags)
                 except Exception as err:  # reported per file
                     return _get_result(key, start, end, None, err, raw, tags=tags)
@@ -478,47 +411,6 @@ class CloudFiles:
         return out
 
     # ------------------------------------------------------------------- put
-    def _content(self, content: Any, key: str, req: dict) -> Any:
-        """Bytes to store; on a backend that keeps Python objects (mem://), a
-        non-bytes ``content`` stored uncompressed is kept as the object itself."""
-        if self._caps.python_objects and _is_python_object(content):
-            if req.get("compress") is not None and not req.get("raw"):
-                raise InvalidInputError(
-                    f"content for {key!r} is a {type(content).__name__}: Python objects are stored "
-                    f"uncompressed only (compress=None), not with {req.get('compress')!r}")
-            return content
-        return inputs.to_bytes(content, key)
-
-    def _put_one(self, req: dict) -> None:
-        key = self._key(req["path"])
-        content = self._content(req["content"], key, req)
-        raw = req.get("raw", False)
-        # raw bytes keep the encoding they declare, known or not (an object stored
-        # as lz4 or "gzip,br" elsewhere is copied as-is); others are encoded here.
-        enc = compression.stored_encoding(req.get("compress"), key) if raw else normalize_encoding(req.get("compress"))
-        if raw or not isinstance(content, bytes):
-            stored = content
-        else:
-            stored = compression.compress(content, enc, req.get("compression_level"))
-        caps = self._caps
-        self._require_writable("write", key)
-        if not caps.local and caps.multipart and len(stored) > self.composite_upload_threshold \
-                and len(stored) > self.stream_settings.part_size:
-            from .streaming import put_in_parts
-
-            put_in_parts(self, key, stored, enc, req.get("content_type") or "application/octet-stream",
-                         req.get("cache_control"), req.get("storage_class"))
-            return
-        md5 = integrity.md5_base64(stored) if caps.wants_md5 else None
-        crc = integrity.crc32c_base64(stored) if caps.wants_crc32c else None
-        with self._lock(key, True):
-            self._call(
-                self.backend.put, key, stored, encoding=enc,
-                content_type=req.get("content_type") or "application/octet-stream",
-                cache_control=req.get("cache_control"), storage_class=req.get("storage_class"),
-                md5=md5, crc32c=crc,
-            )
-
     def put(
         self,
         path: str,
@@ -538,17 +430,17 @@ class CloudFiles:
                "compression_level": compression_level, "cache_control": cache_control,
                "storage_class": storage_class, "raw": raw}
         _validate_put_options(req)
-        if _is_stream(content) and not (self._caps.python_objects and _is_python_object(content)):
+        if _is_stream(content) and not (self._core.features.python_objects and _is_python_object(content)):
             self._require_writable("write", path)
             inputs.check_binary_stream(content, path)
             if raw:
                 raise InvalidInputError("raw=True is not supported for streamed content; use bytes")
             from .streaming import upload_stream
 
-            upload_stream(self, path, content, compress=compress, compression_level=compression_level,
+            upload_stream(self._core, path, content, compress=compress, compression_level=compression_level,
                           content_type=content_type, cache_control=cache_control, storage_class=storage_class)
             return 1
-        self._put_one(req)
+        self._core.write(req)
         return 1
 
     def puts(
@@ -597,7 +489,7 @@ class CloudFiles:
             reqs: Iterable[dict] = list(inputs.iter_put_requests(items, defaults))
             for r in reqs:
                 _validate_put_options(r)
-                r["content"] = self._content(r["content"], r["path"], r)
+                r["content"] = self._core.content_for(r["content"], r["path"], r)
         else:
             reqs = _validated(inputs.iter_put_requests(items, defaults))
 
@@ -620,7 +512,7 @@ class CloudFiles:
 
         def one(req):
             try:
-                _record(tm, lambda: self._put_one(req), lambda _: _stored_size(req.get("content")))
+                _record(tm, lambda: self._core.write(req), lambda _: _stored_size(req.get("content")))
             except InvalidInputError:
                 raise
             except Exception as err:
@@ -629,7 +521,8 @@ class CloudFiles:
             return req["path"], None
 
         try:
-            for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading"):
+            for path, err in self._schedule(one, reqs, total=total, progress=progress, desc="Uploading",
+                                            writes=True):
                 if err is None:
                     count += 1
                 else:
@@ -652,11 +545,11 @@ class CloudFiles:
         """
         from . import streaming
 
-        key = self._key(path)
+        key = self._core.key(path)
         if mode in ("rb", "r"):
-            return io.BufferedReader(streaming.Reader(self, key, raw=raw), buffer_size=1024 * 1024)
+            return io.BufferedReader(streaming.Reader(self._core, key, raw=raw), buffer_size=1024 * 1024)
         if mode in ("wb", "w"):
-            return streaming.Writer(self, key, compress=compress, compression_level=compression_level,
+            return streaming.Writer(self._core, key, compress=compress, compression_level=compression_level,
                                     content_type=content_type, cache_control=cache_control,
                                     storage_class=storage_class)
         raise InvalidInputError(f"mode must be 'rb' or 'wb', got {mode!r}")
@@ -665,14 +558,16 @@ class CloudFiles:
         """Chunks of one file in order (decoded unless ``raw``), fetched in parallel parts."""
         from . import streaming
 
-        return streaming.stream(self, self._key(path), raw=raw)
+        return streaming.stream(self._core, self._core.key(path), raw=raw)
 
-    def download_file(self, path: str, local_path: str, raw: bool = False) -> int:
+    def download_file(self, path: str, local_path: str, raw: bool = False, resume: bool = True) -> int:
         """Save one file to ``local_path`` (decoded unless ``raw``), atomically and
-        verified, in parallel parts; returns the bytes written."""
+        verified, in parallel parts; returns the bytes written. With ``resume``, a
+        large download keeps a partial file beside ``local_path`` that a rerun
+        continues (docs/api.md)."""
         from . import streaming
 
-        return streaming.download_to_file(self, self._key(path), local_path, raw=raw)
+        return streaming.download_to_file(self._core, self._core.key(path), local_path, raw=raw, resume=resume)
 
     def upload_file(self, local_path: str, path: str, compress=None, compression_level: Optional[int] = None,
                     content_type: Optional[str] = None, cache_control: Optional[str] = None,
@@ -680,7 +575,7 @@ class CloudFiles:
         """Upload a local file in parallel parts without reading it whole; returns stored bytes."""
         from . import streaming
 
-        return streaming.upload_file(self, local_path, path, compress=compress,
+        return streaming.upload_file(self._core, local_path, path, compress=compress,
                                      compression_level=compression_level, content_type=content_type,
                                      cache_control=cache_control, storage_class=storage_class)
 
@@ -725,9 +620,9 @@ class CloudFiles:
         """Delete one or many files; deleting a missing file is not an error.
         ``executor``/``batch_size``: as for :meth:`get`."""
         if isinstance(paths, str):
-            key = self._key(paths)  # a bad key is refused as such, read-only or not
+            key = self._core.key(paths)  # a bad key is refused as such, read-only or not
             self._require_writable("delete", paths)
-            self._locked_call(self.backend.delete, key, exclusive=True)
+            self._core.locked_call(self.backend.delete, key, exclusive=True)
             return
         self._require_writable("delete")
         keys = inputs.to_iter(paths)
@@ -742,17 +637,17 @@ class CloudFiles:
         if nproc > 1:
             self._in_processes("delete", list(keys), nproc, progress=False)
             return
-        batch = self._caps.batch_delete
+        batch = self._core.features.batch_delete
         errors: dict = {}
         if batch > 1:
             def one(keys_batch):
                 try:
-                    self._call(self.backend.delete_many, keys_batch)
+                    self._core.call(self.backend.delete_many, keys_batch)
                     return len(keys_batch), None
                 except Exception as err:
                     return len(keys_batch), (keys_batch, err)
 
-            batches = iter_batches((self._key(k) for k in keys), batch)
+            batches = iter_batches((self._core.key(k) for k in keys), batch)
             bar_total = None
             for n, failure in self._schedule(one, batches, total=bar_total, progress=progress, desc="Deleting"):
                 if failure:
@@ -761,7 +656,7 @@ class CloudFiles:
         else:
             def one(key):
                 try:
-                    self._locked_call(self.backend.delete, self._key(key), exclusive=True)
+                    self._core.locked_call(self.backend.delete, self._core.key(key), exclusive=True)
                     return key, None
                 except Exception as err:
                     return key, err
@@ -777,7 +672,7 @@ class CloudFiles:
         """``True``/``False`` for one path; ``{path: bool}`` for many.
         ``executor``/``batch_size``: as for :meth:`get`."""
         if isinstance(paths, str):
-            return self._locked_call(self.backend.exists, self._key(paths))
+            return self._core.locked_call(self.backend.exists, self._core.key(paths))
         keys = inputs.to_iter(paths)
         shipping = self._shipping(executor)
         if shipping is not None:
@@ -791,21 +686,21 @@ class CloudFiles:
             for part in self._in_processes("exists", list(keys), nproc, progress=False):
                 out.update(part)
             return out
-        return self._batched_map(keys, self._caps.batch_exists, self.backend.exists_many,
+        return self._batched_map(keys, self._core.features.batch_exists, self.backend.exists_many,
                                  self.backend.exists, total, progress, "Checking")
 
     def _batched_map(self, keys, batch, many_fn, one_fn, total, progress, desc) -> dict:
         out: dict = {}
         if batch > 1:
             def run(b):
-                res = self._call(many_fn, [self._key(k) for k in b])
-                return {k: res[self._key(k)] for k in b}
+                res = self._core.call(many_fn, [self._core.key(k) for k in b])
+                return {k: res[self._core.key(k)] for k in b}
 
             for part in self._schedule(run, iter_batches(keys, batch), progress=progress, desc=desc):
                 out.update(part)
         else:
             def run_one(k):
-                return k, self._locked_call(one_fn, self._key(k))
+                return k, self._core.locked_call(one_fn, self._core.key(k))
 
             for k, v in self._schedule(run_one, keys, total=total, progress=progress, desc=desc):
                 out[k] = v
@@ -818,7 +713,7 @@ class CloudFiles:
         ``return_sum=True`` returns the total stored bytes of the files that exist.
         """
         if isinstance(paths, str) and not return_sum:
-            return self._locked_call(self.backend.size, self._key(paths))
+            return self._core.locked_call(self.backend.size, self._core.key(paths))
         keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
         sizes = self._batched_map(keys, 1, None, self.backend.size, total, progress, "Sizing")
         if return_sum:
@@ -849,7 +744,7 @@ class CloudFiles:
         :class:`UnsupportedOperationError`. ``return_recording=True`` returns
         ``(result, TransmissionMonitor)`` (one interval per file).
         """
-        if not self._caps.acl:
+        if not self._core.features.acl:
             raise UnsupportedOperationError(f"{self.protocol}:// has no access control lists to read")
         getter = self.backend.get_acl
         keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
@@ -864,7 +759,7 @@ class CloudFiles:
     def head(self, paths: GetPathType, total: Optional[int] = None, progress: Optional[bool] = None):
         """Metadata dict (``None`` if missing) of one path, or ``{path: dict}``."""
         if isinstance(paths, str):
-            return self._locked_call(self.backend.head, self._key(paths))
+            return self._core.locked_call(self.backend.head, self._core.key(paths))
         return self._batched_map(inputs.to_iter(paths), 1, None, self.backend.head, total, progress, "Head")
 
     def touch(self, paths: GetPathType, progress: Optional[bool] = None, total: Optional[int] = None,
@@ -875,15 +770,15 @@ class CloudFiles:
         keys = [paths] if isinstance(paths, str) else inputs.to_iter(paths)
 
         def one(k):
-            key = self._key(k)
-            if self._call(self.backend.exists, key):
-                if self._caps.touch and not nocopy:
-                    self._call(self.backend.touch, key)
+            key = self._core.key(k)
+            if self._core.call(self.backend.exists, key):
+                if self._core.features.touch and not nocopy:
+                    self._core.call(self.backend.touch, key)
             else:
-                self._put_one({"path": key, "content": b""})
+                self._core.write({"path": key, "content": b""})
             return k
 
-        for _ in self._schedule(one, keys, total=total, progress=progress, desc="Touching"):
+        for _ in self._schedule(one, keys, total=total, progress=progress, desc="Touching", writes=True):
             pass
 
     # ------------------------------------------------------------------ list
@@ -928,16 +823,7 @@ class CloudFiles:
         return self._backend_listing(prefix, flat, sizes)
 
     def _backend_listing(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
-        if not self._caps.listable:
-            raise UnsupportedOperationError(f"{self.protocol}:// cannot list {self.cloudpath}")
-        # A failed page restarts the listing, skipping entries already yielded.
-        if sizes:
-            fn = lambda: self.backend.list_sizes(prefix, flat)  # noqa: E731
-        else:
-            fn = lambda: ((k, None) for k in self.backend.list(prefix, flat))  # noqa: E731
-        if self._caps.local:  # nothing transient to resume from
-            return fn()
-        return retry.resumable(fn, lambda kv: kv[0], self.retry_policy)
+        return self._core.listing(prefix, flat, sizes)
 
     def _flat_into_directory(self, prefix: str, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
         it = self._backend_listing(prefix, True, sizes)
@@ -998,11 +884,13 @@ class CloudFiles:
         dest = cf_dest if isinstance(cf_dest, CloudFiles) else CloudFiles(cf_dest)
         if isinstance(paths, CloudFiles):  # cloud-files lets a CloudFiles stand for its listing
             paths = None if paths.cloudpath == self.cloudpath else _files_of(paths)
-        return transfer(self, dest, paths, block_size=block_size, reencode=reencode,
+        runner = Runner(max(self.num_threads, dest.num_threads, 1), self.green, self.executor)
+        return transfer(self._core, dest._core, paths, block_size=block_size, reencode=reencode,
                         content_type=content_type, allow_missing=allow_missing,
                         progress=self.progress if progress is None else progress,
                         skip_existing=skip_existing, parallel=self._use_processes(parallel),
-                        executor=self.executor if executor is None else executor, batch_size=batch_size)
+                        executor=self.executor if executor is None else executor, batch_size=batch_size,
+                        runner=runner)
 
     def transfer_from(self, cf_src: Union["CloudFiles", str], paths: Optional[Iterable] = None,
                       block_size: int = 64, reencode=None, content_type=None,
@@ -1039,8 +927,9 @@ class CloudFiles:
         from .transfer import move_files
 
         dest = cf_dest if isinstance(cf_dest, CloudFiles) else CloudFiles(cf_dest)
-        move_files(self, dest, paths, block_size=block_size,
-                   progress=self.progress if progress is None else progress)
+        runner = Runner(max(self.num_threads, dest.num_threads, 1), self.green, self.executor)
+        move_files(self._core, dest._core, paths, block_size=block_size,
+                   progress=self.progress if progress is None else progress, runner=runner)
 
     def cleanup(self, older_than: Union[str, float] = "1d", dry_run: bool = True) -> list:
         """Temporaries left by killed writers under this cloudpath and older than
@@ -1049,7 +938,7 @@ class CloudFiles:
         them unless ``dry_run``; returns :class:`cloudfiles.cleanup.Leftover` records."""
         from . import cleanup
 
-        return cleanup.cleanup(self, older_than, dry_run=dry_run)
+        return cleanup.cleanup(self._core, older_than, dry_run=dry_run)
 
     # ---------------------------------------------------------- item access
     def __getitem__(self, key):
@@ -1348,47 +1237,6 @@ def _is_stream(content: Any) -> bool:
 
 def _files_of(cf: "CloudFiles") -> Iterator[str]:
     return (k for k in cf.list() if not k.endswith("/"))
-
-
-def _is_python_object(content: Any) -> bool:
-    """Content that is neither bytes-like, text, a file object nor an iterator of chunks."""
-    if isinstance(content, (bytes, bytearray, memoryview, str)) or hasattr(content, "read"):
-        return False
-    try:
-        return iter(content) is not content
-    except TypeError:
-        return True
-
-
-def _backend_options(cls, protocol: str, keywords: dict, given: dict, fsync: Optional[bool], **common: Any):
-    """The backend's options (its ``options_type``) from the constructor's keywords
-    and ``options=``; a name the backend does not take raises InvalidInputError."""
-    from .backends.base import _COMMON_OPTIONS
-
-    clash = sorted(k for k in given if k in _COMMON_OPTIONS or k in keywords)
-    if clash:
-        raise InvalidInputError(f"pass {', '.join(clash)} as CloudFiles keyword(s), not in options=")
-    otype = cls.options_type
-    values = dict(common, **keywords, **given)
-    if "fsync" in {f.name for f in dataclasses.fields(otype)}:
-        values["fsync"] = _fsync_setting(fsync)
-    elif fsync is not None:
-        values["fsync"] = fsync  # refused below: only file:// writes local files
-    return otype.build(values, f"{protocol}://")
-
-
-def _fsync_setting(fsync: Optional[bool]) -> bool:
-    """The ``fsync=`` argument, or ``CLOUDFILES_FSYNC`` (1/true/yes/on) when it is None."""
-    if fsync is not None:
-        if not isinstance(fsync, bool):
-            raise InvalidInputError(f"fsync must be True, False or None, got {fsync!r}")
-        return fsync
-    value = os.environ.get("CLOUDFILES_FSYNC", "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise InvalidInputError(f"CLOUDFILES_FSYNC must be 1 or 0, got {value!r}")
 
 
 def _parse_parallel(parallel) -> int:

@@ -189,9 +189,13 @@ def _run_transfer(cf, spec: BatchSpec):
     kw = spec.kwargs
     dest = _client(spec.dest, spec.dest_options or {})
     index = kw.get("dest_index")
-    job = _Job(cf, dest, target_encoding(kw.get("reencode")), kw.get("content_type"), kw.get("skip"), index)
+    job = _Job(cf.core, dest.core, target_encoding(kw.get("reencode")), kw.get("content_type"), kw.get("skip"),
+               index)
     items = [tuple(i) for i in spec.items]
-    result = _run_threads(job, items, kw.get("block_size", 64), False, len(items))
+    from .runner import Runner
+
+    runner = Runner(max(cf.num_threads, dest.num_threads, 1), cf.green)
+    result = _run_threads(job, items, kw.get("block_size", 64), False, len(items), runner)
     for k, err in list(result.failed.items()):
         result.failed[k] = _plain_error(err)
     return result

@@ -60,10 +60,12 @@ class ObjectMeta:
         cannot be checked, e.g. under SSE-KMS, is left out)."""
         from .integrity import Checksums
 
-        return Checksums(md5=self.md5, crc32c=self.crc32c, etag=self.etag if self._etag().verifiable else None,
+        return Checksums(md5=self.md5, crc32c=self.crc32c, etag=self.etag if self.etag_says().verifiable else None,
                          size=self.size, multipart_part_size=self.multipart_part_size)
 
-    def _etag(self) -> "EtagKind":
+    def etag_says(self) -> "EtagKind":
+        """What the ETag says about the stored bytes: ``etag_kind`` as the backend
+        judged it from the service's answer, else judged by the ETag's shape."""
         from .backends.wire.etag import OPAQUE, etag_kind
 
         kind = self.etag_kind or etag_kind(self.etag)
@@ -77,7 +79,7 @@ class ObjectMeta:
         """
         if self.md5:
             return self.md5
-        return self.etag.lower() if self.etag and self._etag().is_md5 else None
+        return self.etag.lower() if self.etag and self.etag_says().is_md5 else None
 
     def head_dict(self) -> dict:
         """The reference library's ``head()`` dict for this object."""

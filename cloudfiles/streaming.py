@@ -22,8 +22,8 @@ import os
 import threading
 import uuid
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Optional, Union
 
 from . import compression, integrity
@@ -33,7 +33,7 @@ from .exceptions import (CRC32CIntegrityError, IntegrityError, InvalidInputError
                          UnsupportedOperationError)
 
 if TYPE_CHECKING:
-    from .cloudfiles import CloudFiles
+    from .objects import ObjectCore
 
 MiB = 1024 * 1024
 
@@ -57,8 +57,13 @@ class StreamSettings:
 DEFAULT = StreamSettings()
 
 
-def settings_for(cf: "CloudFiles", part_size: Optional[int] = None, parallel: Optional[int] = None) -> StreamSettings:
-    base = getattr(cf, "stream_settings", DEFAULT)
+def _core(cf) -> "ObjectCore":
+    """These functions work on an object core; a CloudFiles stands for its own."""
+    return getattr(cf, "core", cf)
+
+
+def settings_for(cf: "ObjectCore", part_size: Optional[int] = None, parallel: Optional[int] = None) -> StreamSettings:
+    base = cf.stream_settings
     minimum = cf.backend.features.min_part_size
     ps = max(part_size or base.part_size, minimum)
     return StreamSettings(part_size=ps, parallel=parallel or base.parallel, threshold=max(base.threshold, ps))
@@ -139,7 +144,7 @@ class _WholeObjectCheck:
 
 
 # -------------------------------------------------------------------- reading
-def _read_part_streamed(cf: "CloudFiles", key: str, start: int, end: int) -> bytearray:
+def _read_part_streamed(cf: "ObjectCore", key: str, start: int, end: int) -> bytearray:
     """Bytes ``[start, end)`` collected from a streamed ranged read into one
     buffer of the exact size (the answer is never held twice)."""
     buf = bytearray(end - start)
@@ -165,7 +170,7 @@ def _read_part_streamed(cf: "CloudFiles", key: str, start: int, end: int) -> byt
     return buf
 
 
-def _fetch_part(cf: "CloudFiles", key: str, start: int, end: int, sink=None) -> bytes:
+def _fetch_part(cf: "ObjectCore", key: str, start: int, end: int, sink=None) -> bytes:
     streamed = cf.backend.features.range_streaming
 
     def attempt() -> bytes:
@@ -180,13 +185,13 @@ def _fetch_part(cf: "CloudFiles", key: str, start: int, end: int, sink=None) -> 
             )
         return res.content
 
-    data = cf._call(attempt)
+    data = cf.call(attempt)
     if sink is not None:
         sink(start, data)  # runs in the fetching thread, in parallel with the others
     return data
 
 
-def iter_parts(cf: "CloudFiles", key: str, stat: ObjectStat, settings: StreamSettings,
+def iter_parts(cf: "ObjectCore", key: str, stat: ObjectStat, settings: StreamSettings,
                start: int = 0, end: Optional[int] = None, verify: bool = True,
                sink=None) -> Iterator[bytes]:
     """Stored bytes of ``key`` in order, fetched ``settings.parallel`` parts at a time.
@@ -216,7 +221,7 @@ def iter_parts(cf: "CloudFiles", key: str, stat: ObjectStat, settings: StreamSet
             yield data
         return
 
-    pool = ThreadPoolExecutor(max_workers=min(settings.parallel, len(ranges)), thread_name_prefix="cf-read")
+    pool = cf.runner.local().executor(min(settings.parallel, len(ranges)))
     window: deque[Future] = deque()
     pending = iter(ranges)
     try:
@@ -242,19 +247,20 @@ def iter_parts(cf: "CloudFiles", key: str, stat: ObjectStat, settings: StreamSet
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def stat_or_raise(cf: "CloudFiles", key: str) -> ObjectStat:
-    st = cf._call(cf.backend.stat, key)
+def stat_or_raise(cf: "ObjectCore", key: str) -> ObjectStat:
+    st = cf.call(cf.backend.stat, key)
     if st is None:
         raise NotFoundError(f"{cf.abspath(key)} does not exist")
     return st
 
 
-def stream(cf: "CloudFiles", key: str, raw: bool = False, part_size: Optional[int] = None,
+def stream(cf: "ObjectCore", key: str, raw: bool = False, part_size: Optional[int] = None,
            parallel: Optional[int] = None, stat: Optional[ObjectStat] = None) -> Iterator[bytes]:
     """Chunks of ``key`` (decoded unless ``raw``), fetched in parallel parts, verified.
 
     ``stat`` saves a metadata request when the caller already has one.
     """
+    cf = _core(cf)
     settings = settings_for(cf, part_size, parallel)
     st = stat or stat_or_raise(cf, key)
     enc = compression.normalize_content_encoding(st.encoding)
@@ -266,15 +272,16 @@ def stream(cf: "CloudFiles", key: str, raw: bool = False, part_size: Optional[in
     if not compression.is_supported(enc):
         raise compression.unsupported_error(enc, key)
     # Bounded per stored part (docs/security.md): any size streams, a bomb fails fast.
-    yield from compression.decode_chunks(parts, enc, key, getattr(cf, "max_decompressed_size", None))
+    yield from compression.decode_chunks(parts, enc, key, cf.max_decompressed_size)
 
 
 class Reader(io.RawIOBase):
     """A read-only file object over a stored object (decoded unless ``raw``)."""
 
-    def __init__(self, cf: "CloudFiles", key: str, raw: bool = False, part_size: Optional[int] = None,
+    def __init__(self, cf: "ObjectCore", key: str, raw: bool = False, part_size: Optional[int] = None,
                  parallel: Optional[int] = None):
         super().__init__()
+        cf = _core(cf)
         self._chunks = stream(cf, key, raw=raw, part_size=part_size, parallel=parallel)
         self._buf = b""
         self._pos = 0
@@ -319,7 +326,7 @@ def _needs_ordered_hash(st: ObjectStat) -> bool:
     return bool(sums.md5 or sums.crc32c or etag_kind(sums.etag).verifiable)
 
 
-def _download_into_fd(cf: "CloudFiles", key: str, st: ObjectStat, settings: StreamSettings, fd: int) -> None:
+def _download_into_fd(cf: "ObjectCore", key: str, st: ObjectStat, settings: StreamSettings, fd: int) -> None:
     """Parallel ranged reads straight into per-thread buffers, each written in
     place: for objects whose only check is their size (plain web servers)."""
     local = threading.local()
@@ -341,17 +348,17 @@ def _download_into_fd(cf: "CloudFiles", key: str, st: ObjectStat, settings: Stre
                 raise IntegrityError(f"part {a}-{b} of {key!r}: expected {b - a} bytes, got {n}")
             _pwrite_all(fd, view, a)
 
-        cf._call(attempt)
+        cf.call(attempt)
 
     ranges = [(o, min(o + settings.part_size, st.size)) for o in range(0, st.size, settings.part_size)]
     if not ranges:
         return
-    with ThreadPoolExecutor(min(settings.parallel, len(ranges)), thread_name_prefix="cf-read") as pool:
+    with cf.runner.local().executor(min(settings.parallel, len(ranges))) as pool:
         for _ in pool.map(one, ranges):
             pass
 
 
-def _slice_plan(cf: "CloudFiles", st: ObjectStat, settings: StreamSettings) -> Optional[tuple[int, int]]:
+def _slice_plan(cf: "ObjectCore", st: ObjectStat, settings: StreamSettings) -> Optional[tuple[int, int]]:
     """``(part size, parts per slice)`` when ``key`` can be read as a few large
     contiguous slices, one streamed request each; None otherwise.
 
@@ -375,7 +382,7 @@ def _slice_plan(cf: "CloudFiles", st: ObjectStat, settings: StreamSettings) -> O
     return align, -(-parts // min(settings.parallel, parts))
 
 
-def _download_slices(cf: "CloudFiles", key: str, st: ObjectStat, plan: tuple[int, int], fd: int) -> None:
+def _download_slices(cf: "ObjectCore", key: str, st: ObjectStat, plan: tuple[int, int], fd: int) -> None:
     """Read ``key`` as contiguous slices in parallel, each one streamed request
     written in place chunk by chunk (memory: a chunk per thread), hashing each
     part of ``align`` bytes for the multipart ETag check."""
@@ -406,9 +413,9 @@ def _download_slices(cf: "CloudFiles", key: str, st: ObjectStat, plan: tuple[int
                 raise IntegrityError(f"slice {a}-{b} of {key!r}: got {pos[0] - a} of {b - a} bytes")
             return hasher.part_digests() if hasher is not None else []
 
-        return cf._call(attempt)
+        return cf.call(attempt)
 
-    with ThreadPoolExecutor(len(starts), thread_name_prefix="cf-slice") as pool:
+    with cf.runner.local().executor(len(starts)) as pool:
         digests = [d for part in pool.map(one, starts) for d in part]
     if multipart:
         got = multipart_etag_of(digests)
@@ -416,7 +423,7 @@ def _download_slices(cf: "CloudFiles", key: str, st: ObjectStat, plan: tuple[int
             raise MD5IntegrityError(f"multipart ETag mismatch for {key!r}: expected {etag}, got {got}")
 
 
-def fill_fd(cf: "CloudFiles", key: str, st: ObjectStat, settings: StreamSettings, fd: int) -> None:
+def fill_fd(cf: "ObjectCore", key: str, st: ObjectStat, settings: StreamSettings, fd: int) -> None:
     """Write the stored bytes of ``key`` into ``fd`` at their offsets, in parallel
     parts, verified against the object's checksums; memory about
     ``parallel * part_size`` whatever the object's size."""
@@ -433,22 +440,39 @@ def fill_fd(cf: "CloudFiles", key: str, st: ObjectStat, settings: StreamSettings
         _download_into_fd(cf, key, st, settings, fd)
 
 
-def download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool = False,
+def download_to_file(cf: "ObjectCore", key: str, local_path: str, raw: bool = False,
                      part_size: Optional[int] = None, parallel: Optional[int] = None,
-                     attempts: int = 3) -> int:
+                     attempts: int = 3, resume: bool = True) -> int:
     """Download ``key`` into ``local_path`` atomically; returns the bytes written.
 
     Parts land in a temporary file beside the destination, which is renamed
-    into place only after the whole-object check passed.
+    into place only after the whole-object check passed. With ``resume``, an
+    object of more than one part whose stored bytes are the output goes
+    through a resumable partial file (:mod:`cloudfiles.resume`).
     """
+    from . import budget
+
+    cf = _core(cf)
     settings = settings_for(cf, part_size, parallel)
+    with budget.for_stream(settings.part_size, settings.parallel) as granted:  # shared with other transfers
+        return _download_to_file(cf, key, local_path, raw, replace(settings, parallel=granted), attempts, resume)
+
+
+def _download_to_file(cf: "ObjectCore", key: str, local_path: str, raw: bool, settings: StreamSettings,
+                      attempts: int, resume: bool) -> int:
     directory = os.path.dirname(os.path.abspath(local_path))
     os.makedirs(directory, exist_ok=True)
     last_err: Optional[BaseException] = None
+    first: Optional[ObjectStat] = stat_or_raise(cf, key)
+    if resume and first.size > settings.part_size and (
+            raw or compression.normalize_content_encoding(first.encoding) is None):
+        from . import resume as _resume
+
+        return _resume.download(cf, key, local_path, settings, _resume.install_at(local_path), attempts, first)
     for _ in range(attempts):
         tmp = f"{local_path}.cftmp-{uuid.uuid4().hex[:12]}"
         try:
-            st = stat_or_raise(cf, key)
+            st, first = first or stat_or_raise(cf, key), None
             enc = compression.normalize_content_encoding(st.encoding)
             if raw or enc is None:
                 # Stored bytes are the output: parts are written in place, in parallel.
@@ -484,15 +508,16 @@ class Writer(io.RawIOBase):
     succeeds; an exception inside a ``with`` block aborts the upload.
     """
 
-    def __init__(self, cf: "CloudFiles", key: str, compress=None, compression_level: Optional[int] = None,
+    def __init__(self, cf: "ObjectCore", key: str, compress=None, compression_level: Optional[int] = None,
                  content_type: Optional[str] = None, cache_control: Optional[str] = None,
                  storage_class: Optional[str] = None, part_size: Optional[int] = None,
                  parallel: Optional[int] = None, stored_as: Optional[str] = None):
         super().__init__()
+        cf = _core(cf)
         if not cf.backend.features.writable:
             raise UnsupportedOperationError(f"{cf.protocol}:// is read-only: cannot write {cf.abspath(key)}")
         self._cf = cf
-        self._key = cf._key(key)
+        self._key = cf.key(key)
         self._mp = multipart_uploader(cf.backend)  # native parts, or the buffered fallback
         self._settings = settings_for(cf, part_size, parallel)
         if stored_as is not None:  # the bytes written are already encoded: label them, do not encode
@@ -505,7 +530,7 @@ class Writer(io.RawIOBase):
                           cache_control=cache_control, storage_class=storage_class)
         self._buf = bytearray()
         self._upload = None
-        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pool = None
         self._slots = threading.BoundedSemaphore(self._settings.parallel)
         self._futures: list[Future] = []
         self._next_part = 1
@@ -548,9 +573,9 @@ class Writer(io.RawIOBase):
             raise self._failed
         cf = self._cf
         if self._upload is None:
-            self._upload = cf._call(self._mp.multipart_begin, self._key, part_size=self._settings.part_size,
+            self._upload = cf.call(self._mp.multipart_begin, self._key, part_size=self._settings.part_size,
                                     **self._meta)
-            self._pool = ThreadPoolExecutor(self._settings.parallel, thread_name_prefix="cf-write")
+            self._pool = cf.runner.local().executor(self._settings.parallel)
         number, offset = self._next_part, self._offset
         self._next_part += 1
         self._offset += len(part)
@@ -562,7 +587,7 @@ class Writer(io.RawIOBase):
             try:
                 md5 = integrity.md5_base64(part) if caps.wants_md5 else None
                 crc = integrity.crc32c_base64(part) if caps.wants_crc32c else None
-                return cf._call(self._mp.multipart_put_part, self._upload, number, part, offset,
+                return cf.call(self._mp.multipart_put_part, self._upload, number, part, offset,
                                 md5=md5, crc32c=crc)
             except BaseException as err:
                 self._failed = err
@@ -584,12 +609,12 @@ class Writer(io.RawIOBase):
                 req = {"path": self._key, "content": tail, "compress": self._encoding, "raw": True,
                        "content_type": self._meta["content_type"], "cache_control": self._meta["cache_control"],
                        "storage_class": self._meta["storage_class"]}
-                self._cf._put_one(req)
+                self._cf.write(req)
             else:
                 if tail:
                     self._send(tail)
                 parts = [f.result() for f in self._futures]
-                self._cf._call(self._mp.multipart_complete, self._upload, parts)
+                self._cf.call(self._mp.multipart_complete, self._upload, parts)
                 self._upload = None
         except BaseException:
             self.abort()
@@ -620,8 +645,9 @@ class Writer(io.RawIOBase):
             self.close()
 
 
-def upload_stream(cf: "CloudFiles", key: str, source: Union[BinaryIO, Iterable[bytes]], **kwargs) -> int:
+def upload_stream(cf: "ObjectCore", key: str, source: Union[BinaryIO, Iterable[bytes]], **kwargs) -> int:
     """Upload from a binary file object or an iterable of bytes; returns stored bytes."""
+    cf = _core(cf)
     w = Writer(cf, key, **kwargs)
     ps = w._settings.part_size
     try:
@@ -643,13 +669,18 @@ def upload_stream(cf: "CloudFiles", key: str, source: Union[BinaryIO, Iterable[b
     return w.bytes_written
 
 
-def upload_file(cf: "CloudFiles", local_path: str, key: str, **kwargs) -> int:
-    """Upload a local file in parallel parts without reading it whole."""
-    with open(local_path, "rb") as f:
-        return upload_stream(cf, key, f, **kwargs)
+def upload_file(cf: "ObjectCore", local_path: str, key: str, **kwargs) -> int:
+    """Upload a local file in parallel parts without reading it whole (its parts
+    in flight come out of the process's byte budget, cloudfiles/budget.py)."""
+    from . import budget
+
+    cf = _core(cf)
+    settings = settings_for(cf, kwargs.get("part_size"), kwargs.get("parallel"))
+    with budget.for_stream(settings.part_size, settings.parallel) as granted, open(local_path, "rb") as f:
+        return upload_stream(cf, key, f, **dict(kwargs, parallel=granted))
 
 
-def copy_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, stat: ObjectStat,
+def copy_large(src: "ObjectCore", key: str, dest: "ObjectCore", dest_key: str, stat: ObjectStat,
                part_size: Optional[int] = None, parallel: Optional[int] = None,
                content_type: Optional[str] = None, attempts: int = 3) -> int:
     """Copy one large object between any two backends with its stored encoding;
@@ -699,14 +730,19 @@ def copy_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, s
     raise last_err
 
 
-def _copy_into_file_backend(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, stat: ObjectStat,
+def _copy_into_file_backend(src: "ObjectCore", key: str, dest: "ObjectCore", dest_key: str, stat: ObjectStat,
                             settings: StreamSettings, encoding: Optional[str], attempts: int) -> int:
     """Stored bytes of ``key`` written in place into a file:// destination's
     temporary file (its multipart upload), which is renamed into place only
     after the whole-object check passed."""
+    if stat.size > settings.part_size:  # resumable (dest is file://)
+        from . import resume
+
+        final, installer = dest.backend.resumable_target(dest_key, encoding)
+        return resume.download(src, key, final, settings, installer, attempts, stat)
     last_err: Optional[BaseException] = None
     for _ in range(attempts):
-        upload = dest._call(dest.backend.multipart_begin, dest_key,
+        upload = dest.call(dest.backend.multipart_begin, dest_key,
                             encoding=encoding)
         try:
             fill_fd(src, key, stat, settings, upload.fd)
@@ -725,15 +761,20 @@ def _copy_into_file_backend(src: "CloudFiles", key: str, dest: "CloudFiles", des
     raise last_err
 
 
-def reencode_large(src: "CloudFiles", key: str, dest: "CloudFiles", dest_key: str, stat: ObjectStat,
-                   target: Optional[str], content_type: Optional[str] = None) -> int:
+def reencode_large(src: "ObjectCore", key: str, dest: "ObjectCore", dest_key: str, stat: ObjectStat,
+                   target: Optional[str], content_type: Optional[str] = None,
+                   parallel: Optional[int] = None) -> int:
     """Copy one large object stored as ``target`` (None: decompressed): decoded
     in parallel parts, re-encoded on the fly into a parallel multipart write;
-    returns the stored bytes written."""
-    return upload_stream(dest, dest_key, stream(src, key, stat=stat), compress=target, content_type=content_type)
+    returns the stored bytes written. ``parallel`` parts in flight in all."""
+    readers = writers = None
+    if parallel is not None:
+        readers, writers = max(1, parallel // 2), max(1, parallel - parallel // 2)
+    return upload_stream(dest, dest_key, stream(src, key, stat=stat, parallel=readers), compress=target,
+                         content_type=content_type, parallel=writers)
 
 
-def put_in_parts(cf: "CloudFiles", key: str, stored, encoding: Optional[str], content_type: Optional[str],
+def put_in_parts(cf: "ObjectCore", key: str, stored, encoding: Optional[str], content_type: Optional[str],
                  cache_control: Optional[str] = None, storage_class: Optional[str] = None) -> None:
     """Upload bytes already in memory (stored form, labelled ``encoding``) as a
     parallel multipart upload (S3) or composite upload (GCS): ``put`` of an

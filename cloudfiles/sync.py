@@ -151,13 +151,6 @@ def _ascending(entries: Iterable[ObjectMeta], where: str) -> Iterator[ObjectMeta
 
 
 # ------------------------------------------------------------- comparison
-def _multipart(etag: Optional[str]) -> Optional[tuple[str, int]]:
-    head, sep, count = (etag or "").partition("-")
-    if sep and len(head) == 32 and count.isdigit() and all(c in "0123456789abcdefABCDEF" for c in head):
-        return head.lower(), int(count)
-    return None
-
-
 def listed_verdict(a: ObjectMeta, b: ObjectMeta) -> Optional[bool]:
     """Whether two listed objects hold the same stored bytes, judged by comparable
     listed checksums only: True/False, or None when no pair is comparable."""
@@ -166,9 +159,9 @@ def listed_verdict(a: ObjectMeta, b: ObjectMeta) -> Optional[bool]:
         return am == bm
     if a.crc32c and b.crc32c:
         return a.crc32c == b.crc32c
-    pa, pb = _multipart(a.etag), _multipart(b.etag)
-    if pa and pb and pa[1] == pb[1]:
-        return pa[0] == pb[0]
+    ka, kb = a.etag_says(), b.etag_says()  # the ETag rule: cloudfiles/backends/wire/etag.py
+    if ka.is_multipart and kb.is_multipart and ka.parts == kb.parts:
+        return a.etag.lower() == b.etag.lower()  # type: ignore[union-attr]
     return None
 
 
@@ -346,9 +339,14 @@ def resolve_check(src: "CloudFiles", dest: "CloudFiles", action: Action) -> Acti
     return Action(COPY, action.key, action.size, "content")
 
 
-def _run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_run: bool,
-               block_size: int, executor=None) -> tuple[SyncResult, list[Action]]:
-    """Carry out one batch; return its result and the copies/deletes it resolved to."""
+def run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_run: bool,
+              block_size: int, executor=None) -> tuple[SyncResult, list[Action]]:
+    """Carry out one batch of actions (checks resolved first, then copies, then deletes);
+    return its result and the copies/deletes it did (or, ``dry_run``, would do).
+
+    Everything it needs is in its arguments, so another executor can run it elsewhere
+    with the two places rebuilt there; :func:`execute` runs it in the calling thread
+    (``executor``: its copies on a cluster)."""
     from .scheduler import schedule
 
     result = SyncResult(dry_run=dry_run)
@@ -502,7 +500,7 @@ def execute(src: "CloudFiles", dest: "CloudFiles", actions: Iterable[Action], *,
             result.skipped += skipped
             done: list[Action] = []
             if batch:
-                part, done = _run_batch(src, dest, batch, dry_run, block_size, executor)
+                part, done = run_batch(src, dest, batch, dry_run, block_size, executor)
                 result.merge(part)
                 if on_action is not None:
                     for a in done:

@@ -47,7 +47,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
-from . import compression, integrity, inputs, keys
+from . import budget, compression, integrity, inputs, keys
 from .backends.wire.etag import etag_kind, multipart_match
 from .compression import normalize_content_encoding, normalize_encoding
 from .exceptions import (
@@ -60,9 +60,17 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
-    from .cloudfiles import CloudFiles
+    from .objects import ObjectCore
+    from .runner import Runner
 
-_KEEP = object()
+class _Keep:
+    """Marker: keep each file's stored encoding (a singleton that survives pickling)."""
+
+    def __reduce__(self):
+        return "_KEEP"
+
+
+_KEEP = _Keep()
 _MISSING = object()
 SKIP_MODES = ("exists", "size", "checksum")
 # Below this many explicit paths a HEAD per file beats listing the destination.
@@ -168,7 +176,7 @@ class Fingerprint:
         return etag.lower() if etag_kind(etag).is_md5 else None
 
 
-def fingerprint(cf: "CloudFiles", key: str, read_local: bool = True) -> Optional[Fingerprint]:
+def fingerprint(cf: "ObjectCore", key: str, read_local: bool = True) -> Optional[Fingerprint]:
     """Size/encoding/checksums of ``key`` in ``cf`` (``None`` if missing).
 
     Local backends (file://, mem://) are read and hashed on the spot, which is
@@ -176,26 +184,26 @@ def fingerprint(cf: "CloudFiles", key: str, read_local: bool = True) -> Optional
     one metadata request.
     """
     if read_local and cf.backend.features.local:
-        threshold = getattr(getattr(cf, "stream_settings", None), "threshold", None)
-        size = cf._call(cf.backend.size, key) if threshold is not None else None
+        threshold = cf.stream_settings.threshold
+        size = cf.call(cf.backend.size, key) if threshold is not None else None
         if size is not None and size > threshold:
             return _streamed_fingerprint(cf, key)
-        res = cf._fetch(key, None, None)
+        res = cf.fetch(key, None, None)
         if res.content is None:
             return None
         return Fingerprint(len(res.content), normalize_content_encoding(res.encoding),
                            integrity.Checksums(size=len(res.content)), res.content)
-    st = cf._call(cf.backend.stat, key)
+    st = cf.call(cf.backend.stat, key)
     if st is None:
         return None
     return Fingerprint(st.size, normalize_content_encoding(st.encoding), st.checksums or integrity.Checksums())
 
 
-def _streamed_fingerprint(cf: "CloudFiles", key: str) -> Optional[Fingerprint]:
+def _streamed_fingerprint(cf: "ObjectCore", key: str) -> Optional[Fingerprint]:
     """A large local file's fingerprint: its md5 hashed part by part, never held whole."""
     from . import streaming
 
-    st = cf._call(cf.backend.stat, key)
+    st = cf.call(cf.backend.stat, key)
     if st is None:
         return None
     import hashlib
@@ -239,15 +247,20 @@ def same_stored(a: Fingerprint, b: Fingerprint) -> Optional[bool]:
     return None
 
 
+def core_of(end) -> "ObjectCore":
+    """The object core of a :class:`~cloudfiles.CloudFiles` (or the core itself)."""
+    return getattr(end, "core", end)
+
+
 # ---------------------------------------------------------------- copying
-def check_dest_key(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str) -> None:
+def check_dest_key(src: "ObjectCore", dest: "ObjectCore", key: str, dkey: str) -> None:
     """Refuse (``UnsafeKeyError``) an unclean ``dkey`` that would be re-rooted (see the module docstring)."""
     same_place = (src.path.path or "").rstrip("/") == (dest.path.path or "").rstrip("/")
     if dest.protocol == "file" or not (same_place and key == dkey):
         keys.check_relative(dkey)
 
 
-def copy_one(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str, target=_KEEP,
+def copy_one(src: "ObjectCore", dest: "ObjectCore", key: str, dkey: str, target=_KEEP,
              content_type: Optional[str] = None, size: Optional[int] = None,
              data: Optional[tuple] = None) -> Optional[tuple[int, bool]]:
     """Copy one file; return ``(stored bytes written, server_side)``, or ``None``
@@ -256,24 +269,24 @@ def copy_one(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str, target=
     ``size`` (stored size, if known from a listing) routes large objects to the
     streamed copy; ``data`` is ``(stored bytes, encoding)`` already read.
     """
-    skey, dkey = src._key(key), dest._key(dkey)
+    skey, dkey = src.key(key), dest.key(dkey)
     keep = target is _KEEP
     if keep and content_type is None and data is None and src.backend.features.server_side_copy \
             and dest.backend.features.server_side_copy and src.backend.same_service(dest.backend):
         try:
-            if src._call(src.backend.copy_within, skey, dest.backend, dkey):
+            if src.call(src.backend.copy_within, skey, dest.backend, dkey):
                 return (size or 0), True
         except NotFoundError:
             return None
     if data is None:
-        threshold = getattr(getattr(src, "stream_settings", None), "threshold", None)
+        threshold = src.stream_settings.threshold
         stat = None
         if size is None and threshold is not None:
             # The size decides the route: a large object must never be read whole.
             if src.backend.features.local:
-                size = src._call(src.backend.size, skey)
+                size = src.call(src.backend.size, skey)
             else:
-                stat = src._call(src.backend.stat, skey)
+                stat = src.call(src.backend.stat, skey)
                 size = None if stat is None else stat.size
             if size is None:
                 return None
@@ -281,27 +294,34 @@ def copy_one(src: "CloudFiles", dest: "CloudFiles", key: str, dkey: str, target=
             from . import streaming
 
             stat = stat or streaming.stat_or_raise(src, skey)
-            if keep:
-                return streaming.copy_large(src, skey, dest, dkey, stat, content_type=content_type), False
-            return streaming.reencode_large(src, skey, dest, dkey, stat, target, content_type), False
-        res = src._fetch(skey, None, None)
-        if res.content is None:
-            return None
-        content, enc = res.content, normalize_content_encoding(res.encoding)
-    else:
-        content, enc = data
-    if not keep and target != enc:
-        content = compression.compress(compression.decompress(content, enc, skey), target)
-        enc = target
-    dest._put_one({"path": dkey, "content": content, "compress": enc, "raw": True,
-                   "content_type": content_type})
-    return len(content), False
+            settings = streaming.settings_for(dest, None, None)
+            with budget.for_stream(settings.part_size, settings.parallel) as parallel:  # docs: cloudfiles/budget.py
+                if keep:
+                    return streaming.copy_large(src, skey, dest, dkey, stat, content_type=content_type,
+                                                parallel=parallel), False
+                return streaming.reencode_large(src, skey, dest, dkey, stat, target, content_type,
+                                                parallel=parallel), False
+    # A whole read: its bytes (twice when re-encoding) come out of the process's budget.
+    with budget.for_whole(size if data is None else len(data[0]), 1 if keep else 2):
+        if data is None:
+            res = src.fetch(skey, None, None)
+            if res.content is None:
+                return None
+            content, enc = res.content, normalize_content_encoding(res.encoding)
+        else:
+            content, enc = data
+        if not keep and target != enc:
+            content = compression.compress(compression.decompress(content, enc, skey), target)
+            enc = target
+        dest.write({"path": dkey, "content": content, "compress": enc, "raw": True,
+                    "content_type": content_type})
+        return len(content), False
 
 
-def _decoded_md5(fp: Fingerprint, cf: "CloudFiles", key: str) -> str:
+def _decoded_md5(fp: Fingerprint, cf: "ObjectCore", key: str) -> str:
     data = fp.data
     if data is None:
-        data = cf.get(key, raw=True)
+        data, _enc = cf.read(key, raw=True)
         if data is None:
             raise NotFoundError(f"{cf.abspath(key)} does not exist")
     return integrity.md5_hex(compression.decompress(data, fp.encoding, key))
@@ -336,13 +356,13 @@ class _Job:
     def _already_there(self, key: str, dkey: str, size: Optional[int]) -> tuple[Optional[bool], Optional[tuple]]:
         """(True, _) skip; (False, data) copy, reusing ``data`` if read; (None, _) source missing."""
         src, dest = self.src, self.dest
-        skey, dk = src._key(key), dest._key(dkey)
+        skey, dk = src.key(key), dest.key(dkey)
         if self.dest_index is not None:
             dsize = self.dest_index.get(dk, _MISSING)
             if dsize is _MISSING:
                 return False, None
         else:
-            dsize = dest._call(dest.backend.size, dk)
+            dsize = dest.call(dest.backend.size, dk)
             if dsize is None:
                 return False, None
         if self.skip == "exists":
@@ -376,7 +396,7 @@ def _common_dir(keys: list[str]) -> str:
     return prefix[: prefix.rfind("/") + 1] if "/" in prefix else ""
 
 
-def _dest_index(dest: "CloudFiles", dkeys: Optional[list[str]]) -> Optional[dict]:
+def _dest_index(dest: "ObjectCore", dkeys: Optional[list[str]]) -> Optional[dict]:
     """Stored sizes of the destination from one listing, or None when heads are cheaper."""
     if dkeys is not None and len(dkeys) < _LIST_DEST_MIN:
         return None
@@ -384,14 +404,14 @@ def _dest_index(dest: "CloudFiles", dkeys: Optional[list[str]]) -> Optional[dict
         return None
     prefix = "" if dkeys is None else _common_dir(dkeys)
     try:
-        return dict(dest.list_sizes(prefix))
+        return dict(dest.listing(prefix, False, True))
     except CloudFilesError:
         return None
 
 
 def transfer(
-    src: "CloudFiles",
-    dest: "CloudFiles",
+    src: "ObjectCore",
+    dest: "ObjectCore",
     paths: Optional[Iterable] = None,
     block_size: int = 64,
     reencode: Union[str, bool, None] = None,
@@ -402,6 +422,7 @@ def transfer(
     parallel: int = 1,
     executor: Any = None,
     batch_size: Optional[int] = None,
+    runner: Optional["Runner"] = None,
 ) -> TransferResult:
     """Copy ``paths`` (default: everything listed in ``src``) from ``src`` to ``dest``.
 
@@ -409,10 +430,12 @@ def transfer(
     dicts (which may add ``'size'``, the stored size from a listing, to save a
     metadata request per file). ``block_size`` bounds the files in flight. ``parallel`` > 1 splits
     the work over processes; an ``executor`` of other processes (a process pool,
-    a Dask client) gets batches of ``batch_size`` files (:mod:`cloudfiles.dispatch`).
+    a Dask client) gets batches of ``batch_size`` files (:mod:`cloudfiles.dispatch`);
+    ``runner`` (default: 20 threads) runs the copies in this process.
     See the module docstring for ``reencode`` and ``skip_existing``. Raises :class:`TransferError` (with ``.errors`` and
     ``.result``) after every file was attempted if any failed.
     """
+    src, dest = core_of(src), core_of(dest)
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise InvalidInputError(f"block_size must be a positive int, got {block_size!r}")
     if not dest.backend.features.writable:
@@ -435,7 +458,7 @@ def transfer(
     total: Optional[int] = None
     if paths is None:
         # One listing gives the keys and their sizes (large files stream).
-        items = ((k, k, s) for k, s in src.list_sizes() if not k.endswith("/"))
+        items = ((k, k, s) for k, s in src.files())
         if skip or parallel > 1 or progress:
             items = list(items)
             total = len(items)
@@ -454,7 +477,7 @@ def transfer(
 
     dest_index = None
     if skip:
-        dkeys = None if paths is None else ([dest._key(d) for _, d, _ in items] if total is not None else [])
+        dkeys = None if paths is None else ([dest.key(d) for _, d, _ in items] if total is not None else [])
         if paths is not None and total is None:
             dest_index = None  # a generator of unknown length: ask per file
         else:
@@ -464,14 +487,15 @@ def transfer(
     # a child process cannot see storage that lives in this one (mem://)
     nproc = 1 if src.backend.features.process_local or dest.backend.features.process_local else parallel
     if nproc > 1 and total and total > 1:
-        result = _run_processes(job, items, nproc, block_size, progress, total)  # type: ignore[arg-type]
+        result = _run_processes(job, items, nproc, block_size, progress, total,  # type: ignore[arg-type]
+                                runner.concurrency if runner else 20)
     else:
-        result = _run_threads(job, items, block_size, progress, total)
+        result = _run_threads(job, items, block_size, progress, total, runner)
 
     return finish(result, src, allow_missing)
 
 
-def finish(result: TransferResult, src: "CloudFiles", allow_missing: bool) -> TransferResult:
+def finish(result: TransferResult, src: "ObjectCore", allow_missing: bool) -> TransferResult:
     """Turn missing sources into failures unless ``allow_missing``; raise
     :class:`TransferError` (``.errors``, ``.result``) if any file failed."""
     missing_sources = set()
@@ -494,17 +518,22 @@ def finish(result: TransferResult, src: "CloudFiles", allow_missing: bool) -> Tr
     return result
 
 
-def _run_threads(job: _Job, items: Iterable, block_size: int, progress, total: Optional[int]) -> TransferResult:
-    from .scheduler import schedule
+def _run_threads(job: _Job, items: Iterable, block_size: int, progress, total: Optional[int],
+                 runner: Optional["Runner"] = None) -> TransferResult:
+    from .runner import DEFAULT_RUNNER
 
-    src, dest = job.src, job.dest
-    threads = max(src.num_threads, dest.num_threads)
-    threads = min(threads, block_size)
+    runner = runner or DEFAULT_RUNNER
+    threads = min(runner.concurrency, block_size)
+    sf, df = job.src.backend.features, job.dest.backend.features
+    if sf.local and df.local and threads > 1:  # no network to wait on (cloudfiles/localcap.py)
+        from .localcap import local_threads
+
+        threads = local_threads(threads, True, df.process_local)
     if total is not None:
         threads = min(threads, max(total, 1))
     result = TransferResult()
-    for key, status, n, server_side in schedule(job.run, items, concurrency=threads, green=src.green,
-                                                progress=progress, total=total, desc="Transferring"):
+    for key, status, n, server_side in runner.map(job.run, items, concurrency=threads,
+                                                  progress=progress, total=total, desc="Transferring"):
         _tally(result, key, status, n, server_side)
     return result
 
@@ -524,18 +553,10 @@ def _tally(result: TransferResult, key: str, status: Any, n: int, server_side: b
 
 
 # ------------------------------------------------------------- processes
-def _child(src_spec: tuple, dest_spec: tuple, target, content_type, skip, dest_index,
-           chunk: list, block_size: int) -> TransferResult:
-    from .cloudfiles import CloudFiles
+def _child(job: "_Job", chunk: list, block_size: int, threads: int) -> TransferResult:
+    from .runner import Runner
 
-    def build(spec):
-        cloudpath, kwargs = spec
-        kw = dict(kwargs)
-        kw["parallel"], kw["progress"] = 1, False
-        return CloudFiles(cloudpath, **kw)
-
-    job = _Job(build(src_spec), build(dest_spec), target, content_type, skip, dest_index)
-    result = _run_threads(job, chunk, block_size, False, len(chunk))
+    result = _run_threads(job, chunk, block_size, False, len(chunk), Runner(threads))
     for k, err in list(result.failed.items()):
         try:
             pickle.dumps(err)
@@ -544,16 +565,13 @@ def _child(src_spec: tuple, dest_spec: tuple, target, content_type, skip, dest_i
     return result
 
 
-def _run_processes(job: _Job, items: list, nproc: int, block_size: int, progress, total: int) -> TransferResult:
+def _run_processes(job: _Job, items: list, nproc: int, block_size: int, progress, total: int,
+                   threads: int = 20) -> TransferResult:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     chunk_size = max(1, min(max(block_size, 1) * 8, -(-total // (nproc * 4))))
     chunks = [items[i:i + chunk_size] for i in range(0, total, chunk_size)]
-    target = job.target
-    # _KEEP is a module singleton: pass a marker that survives pickling.
-    target_arg = "__keep__" if target is _KEEP else target
-    specs = [(cf.cloudpath, getattr(cf, "_init_kwargs", {})) for cf in (job.src, job.dest)]
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     bar = None
@@ -564,8 +582,7 @@ def _run_processes(job: _Job, items: list, nproc: int, block_size: int, progress
     result = TransferResult()
     pool = ProcessPoolExecutor(max_workers=min(nproc, len(chunks)), mp_context=ctx, initializer=_child_init)
     try:
-        futures = {pool.submit(_child_entry, specs[0], specs[1], target_arg, job.content_type, job.skip,
-                               job.dest_index, c, block_size): len(c) for c in chunks}
+        futures = {pool.submit(_child, job, c, block_size, threads): len(c) for c in chunks}
         for fut in as_completed(futures):
             result.merge(fut.result())
             if bar is not None:
@@ -603,28 +620,25 @@ def _stop_pool(pool) -> None:
             proc.kill()
 
 
-def _child_entry(src_spec, dest_spec, target_arg, content_type, skip, dest_index, chunk, block_size):
-    target = _KEEP if target_arg == "__keep__" else target_arg
-    return _child(src_spec, dest_spec, target, content_type, skip, dest_index, chunk, block_size)
-
-
 # ------------------------------------------------------------------ moving
-def move_files(src: "CloudFiles", dest: "CloudFiles", paths: Iterable, block_size: int = 64,
-               progress=False, reencode: Union[str, bool, None] = None, parallel: int = 1) -> TransferResult:
+def move_files(src: "ObjectCore", dest: "ObjectCore", paths: Iterable, block_size: int = 64,
+               progress=False, reencode: Union[str, bool, None] = None, parallel: int = 1,
+               runner: Optional["Runner"] = None) -> TransferResult:
     """Transfer, then delete only the sources whose copy succeeded.
 
     A file moved onto itself (same place, same name) is left alone.
     """
+    src, dest = core_of(src), core_of(dest)
     if isinstance(paths, (str, dict)):
         paths = [paths]
     pairs = list(_pairs(inputs.to_iter(paths)))
     same_place = src.cloudpath == dest.cloudpath
-    pairs = [(s, d) for s, d in pairs if not (same_place and src._key(s) == dest._key(d))]
+    pairs = [(s, d) for s, d in pairs if not (same_place and src.key(s) == dest.key(d))]
     failed: dict = {}
     result = TransferResult()
     try:
         result = transfer(src, dest, pairs, block_size=block_size, progress=progress,
-                          reencode=reencode, parallel=parallel)
+                          reencode=reencode, parallel=parallel, runner=runner)
     except TransferError as err:
         result = getattr(err, "result", result)
         failed = err.errors
@@ -633,8 +647,23 @@ def move_files(src: "CloudFiles", dest: "CloudFiles", paths: Iterable, block_siz
         raise_after = None
     to_delete = [s for s, _ in pairs if s not in failed]
     if to_delete:
-        src.delete(to_delete)
+        delete_keys(src, [src.key(k) for k in to_delete], runner)
     if raise_after is not None:
         raise raise_after
     return result
 
+
+
+def delete_keys(core: "ObjectCore", keys: list[str], runner: Optional["Runner"] = None) -> None:
+    """Delete ``keys`` (already relative) in batches where the service has batch delete."""
+    from .runner import DEFAULT_RUNNER
+
+    runner = runner or DEFAULT_RUNNER
+    batch = core.features.batch_delete
+    if batch > 1:
+        work = list(core.batches(keys, batch))
+        for _ in runner.map(core.delete_batch, work):
+            pass
+    else:
+        for _ in runner.map(core.delete, keys, total=len(keys)):
+            pass

@@ -28,7 +28,7 @@ def cleanup(cloudpath: str, older_than: str, force: bool) -> None:
         parse_age(older_than)
     except ValueError as err:
         fail(f"--older-than: {err}")
-    found = run_cleanup(CloudFiles(cloudpath), older_than, dry_run=not force)
+    found = run_cleanup(CloudFiles(cloudpath).core, older_than, dry_run=not force)
     verb = "removed" if force else "would remove"
     for item in found:
         size = f", {item.size} bytes" if item.size is not None else ""

@@ -12,7 +12,8 @@ import click
 
 from cloudfiles import CloudFiles
 from cloudfiles.exceptions import CloudFilesError, NotFoundError, TransferError
-from cloudfiles.transfer import TransferResult, move_files, transfer
+from cloudfiles.runner import Runner
+from cloudfiles.transfer import TransferResult, move_files
 
 from .memory import bound_malloc
 from .sync import FILTERS_HELP, with_filters
@@ -289,13 +290,15 @@ def _run(command: str, jobs: list[Job], move: bool, reencode, block_size: int, s
                 pairs = job.pairs
                 if pairs is None:
                     pairs = [(k, k) for k in src.list() if not k.endswith("/")]
-                move_files(src, dest, pairs, block_size=block_size, progress=progress, reencode=reencode,
-                           parallel=parallel)
+                runner = Runner(max(src.num_threads, dest.num_threads, 1), src.green, src.executor)
+                move_files(src.core, dest.core, pairs, block_size=block_size, progress=progress,
+                           reencode=reencode, parallel=parallel, runner=runner)
                 if job.pairs is None and src.protocol == "file":
                     _remove_empty_dirs(src.path.path)
             else:
-                res = transfer(src, dest, job.pairs, block_size=block_size, reencode=reencode, progress=progress,
-                               skip_existing=skip, parallel=parallel, executor=executor, batch_size=batch_size)
+                res = src.transfer_to(dest, job.pairs, block_size=block_size, reencode=reencode,
+                                      progress=progress, skip_existing=skip, parallel=parallel,
+                                      executor=executor, batch_size=batch_size)
                 total.merge(res)
         except TransferError as err:
             ok = False

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 from cloudfiles import CloudFiles
@@ -37,11 +36,11 @@ def applies(src: CloudFiles, dest: CloudFiles, reencode) -> bool:
 def download(src: CloudFiles, key: str, dest: CloudFiles, dkey: str, chunk: int = CHUNK) -> Optional[int]:
     """Download ``key`` into ``dkey`` through ``dkey.part``; return the bytes fetched now
     (``None`` if the source is missing). A ``.part`` left by an earlier run is continued."""
-    st = src._call(src.backend.stat, src._key(key))
+    st = src.core.stat(src.core.key(key))
     if st is None:
         return None
     enc = normalize_content_encoding(st.encoding)
-    path = dest.backend._path(dest._key(dkey))  # validated local path (cloudfiles.keys)
+    path = dest.backend._path(dest.core.key(dkey))  # validated local path (cloudfiles.keys)
     final = path + (SUFFIXES[enc] if enc else "")
     part = final + PART_SUFFIX
     os.makedirs(os.path.dirname(part), exist_ok=True)
@@ -58,7 +57,7 @@ def download(src: CloudFiles, key: str, dest: CloudFiles, dkey: str, chunk: int 
             f.truncate()
         while st.size is None or have < st.size:
             end = None if st.size is None else min(have + chunk, st.size)
-            res = src._fetch(src._key(key), have if end is not None else None, end)
+            res = src.core.fetch(src.core.key(key), have if end is not None else None, end)
             if res.content is None:
                 raise FileNotFoundError(f"{src.abspath(key)} disappeared during the download")
             f.write(res.content)
@@ -121,7 +120,7 @@ def run_resumable(command: str, jobs: list, block_size: int, src_options: dict, 
                 return key, err
             return key, None
 
-        with ThreadPoolExecutor(max_workers=max(1, min(src.num_threads, block_size, len(pairs) or 1))) as pool:
+        with src.runner.local().executor(max(1, min(src.num_threads, block_size, len(pairs) or 1))) as pool:
             for key, err in pool.map(one, pairs):
                 if err is not None:
                     errors[key] = err

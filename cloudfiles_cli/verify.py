@@ -1,7 +1,6 @@
 """``verify``: do two files or two directories hold the same content?"""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import click
@@ -23,10 +22,10 @@ def _stored(cf: CloudFiles, key: str, fp: Fingerprint) -> bytes:
 
 def compare(scf: CloudFiles, skey: str, tcf: CloudFiles, tkey: str) -> Optional[str]:
     """``None`` when both hold the same content, else why not ('missing', 'differs: ...')."""
-    a = fingerprint(scf, skey)
+    a = fingerprint(scf.core, skey)
     if a is None:
         return "missing in source"
-    b = fingerprint(tcf, tkey)
+    b = fingerprint(tcf.core, tkey)
     if b is None:
         return "missing in target"
     if a.encoding == b.encoding:
@@ -95,7 +94,7 @@ def verify(ctx, source, target, only_matching, quiet, verbose, md5):
     pairs_by_name = {name: (sk, tk) for name, sk, tk in pairs}
     threads = max(scf.num_threads, tcf.num_threads, 4)
     differing = []
-    with ThreadPoolExecutor(max_workers=min(threads, max(1, len(pairs)))) as pool:
+    with scf.runner.local().executor(min(threads, max(1, len(pairs)))) as pool:
         for name, why in pool.map(run, pairs):
             if why is not None:
                 differing.append(name)
@@ -129,7 +128,7 @@ def _details(scf: CloudFiles, tcf: CloudFiles, name: str, keys: tuple) -> None:
     """``-v``: what each side stores for a differing file (one metadata request a side)."""
     sk, tk = keys
     try:
-        click.echo(f"  source: {_describe(fingerprint(scf, sk))}")
-        click.echo(f"  target: {_describe(fingerprint(tcf, tk))}")
+        click.echo(f"  source: {_describe(fingerprint(scf.core, sk))}")
+        click.echo(f"  target: {_describe(fingerprint(tcf.core, tk))}")
     except Exception as err:  # the difference itself was already reported
         click.echo(f"  (details unavailable: {wrap_errors(err)})")

@@ -402,7 +402,7 @@ def test_parallel_composite_upload(bucket, emu):
     assert head["Parts-Count"] == 50 and head["Content-Md5"] is None
     assert head["Content-Type"] == "application/x-big"
     assert cf.get("obj") == data
-    assert b"".join(streaming.stream(cf, "obj", part_size=4096, parallel=3)) == data
+    assert b"".join(streaming.stream(cf.core, "obj", part_size=4096, parallel=3)) == data
     root = CloudFiles(f"gs://{bucket}/")
     assert list(root.list(gcs_backend.TMP_PREFIX)) == []  # temporary parts are gone
 

@@ -43,6 +43,10 @@ class Places:
             return CloudFiles("file://" + str(self.tmp / name), **kw)
         if kind == "mem":
             return CloudFiles(f"mem://m-{name}/root", **kw)
+        if kind == "gcs":
+            server = self.request.getfixturevalue("gcs_server")
+            self.request.getfixturevalue("monkeypatch").setenv("STORAGE_EMULATOR_HOST", server.endpoint)
+            return CloudFiles(f"gs://{server.create_bucket()}/root", **kw)
         server = self.s3()
         bucket = bucket or server.make_bucket()
         endpoint = px.url if px is not None else server.endpoint
@@ -73,7 +77,8 @@ def contents(cf: CloudFiles) -> dict:
     return {k: cf.get(k) for k in cf.list() if not k.endswith("/")}
 
 
-PAIRS = [("file", "s3"), ("s3", "file"), ("s3", "s3"), ("mem", "mem"), ("mem", "file"), ("file", "mem")]
+PAIRS = [("file", "s3"), ("s3", "file"), ("s3", "s3"), ("mem", "mem"), ("mem", "file"), ("file", "mem"),
+         ("file", "gcs"), ("gcs", "s3")]
 
 
 @pytest.mark.parametrize("src_kind,dest_kind", PAIRS)
@@ -285,8 +290,7 @@ def test_keys_with_unusual_characters(places):
 
 def _seed_for_delete(places, px):
     server = places.s3()
-    src = places.make("s3", px)
-    src.backend.list_page_size = 2  # S3: a page size for tests (the http backend has an option)
+    src = places.make("s3", px, list_page_size=2)
     dest = places.make("mem")
     src.puts([(f"k{i:02d}", b"v") for i in range(10)])
     dest.puts([(f"k{i:02d}", b"v") for i in range(10)] + [("zz-extra", b"e"), ("a-extra", b"e")])
@@ -317,8 +321,7 @@ def test_a_destination_listing_failing_midway_deletes_nothing(places):
     px = places.proxy()
     server = places.s3()
     src = places.make("mem")
-    dest = places.make("s3", px)
-    dest.backend.list_page_size = 2
+    dest = places.make("s3", px, list_page_size=2)
     src.puts([(f"k{i:02d}", b"v") for i in range(6)])
     dest.puts([(f"k{i:02d}", b"v") for i in range(0, 6, 2)] + [("a-extra", b"e"), ("k99", b"e")])
     before = snapshot(dest)

@@ -119,6 +119,7 @@ def test_key_root():
     assert root.join("a/b") == "data/v1/a/b" and root.join("/a") == "data/v1/a"
     assert root.relative(root.join("a/b")) == "a/b"
     assert root.scope("a") == "data/v1/a" and root.scope() == "data/v1/"
+    assert root.contains("data/v1/a") and not root.contains("data/v10/a")
     empty = KeyRoot("")
     assert not empty and empty.join("a/b") == "a/b" and empty.relative("a/b") == "a/b" and KeyRoot(None) == empty
     assert pickle.loads(pickle.dumps(root)) == root and hash(root) == hash(KeyRoot("data/v1"))

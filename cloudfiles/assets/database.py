@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from cloudfiles import CloudFiles
 from cloudfiles.exceptions import InvalidInputError
-from cloudfiles.scheduler import schedule
+from cloudfiles.runner import schedule
 
 from . import naming
 from .config import AssetsConfigError, load_config

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, Mapping, Optional
 
+from ..runner import DEFAULT_RUNNER
 from ..exceptions import UnsupportedOperationError
 from ..integrity import Checksums
 from ..meta import ObjectMeta
@@ -48,6 +49,8 @@ class Features:
     sync: bool = False  # sync(key) makes a written object durable (fsync)
     acl: bool = False  # get_acl(key) reads the object's access control (None if missing)
     python_objects: bool = False  # put/get keep non-bytes content as the Python object itself
+    pinned_reads: bool = False  # ranged reads take ``pin=`` (an ObjectStat) and fail with
+    #                             ObjectChangedError when the object is no longer that version
     local: bool = False  # CPU-bound, in-process (no network): few threads are best, no resume
     process_local: bool = False  # storage lives in this process: child processes cannot see it
     # -- requirements of the service (not switchable) ---------------------
@@ -212,6 +215,10 @@ class Backend:
         if isinstance(legacy, Features):  # a backend written against the old name
             cls.features = legacy
             del cls.capabilities
+
+    # Where a backend fans out its own requests (S3's parallel part copy); the
+    # object core sets its runner here so green=/executor= reach it too.
+    runner: Any = DEFAULT_RUNNER
 
     def __init__(self, cloudpath: CloudPath, options: BackendOptions):
         self.cloudpath = cloudpath
@@ -389,11 +396,17 @@ class ObjectStat:
     size: int
     encoding: Optional[str] = None
     checksums: Optional[Checksums] = None
+    # The object's identity, as cloudfiles.meta.ObjectMeta names it: which version of the
+    # object these bytes are (a resumed download continues only the same one).
+    etag: Optional[str] = None  # the service's ETag, md5 or not
+    version: Optional[str] = None  # GCS generation / S3 VersionId
+    last_modified: Optional["_dt.datetime"] = None
 
     @classmethod
     def from_meta(cls, meta: ObjectMeta) -> "ObjectStat":
         """The parts of ``meta`` a download needs (ETags that cannot be checked left out)."""
-        return cls(size=meta.size, encoding=meta.encoding, checksums=meta.checksums)  # type: ignore[arg-type]
+        return cls(size=meta.size, encoding=meta.encoding, checksums=meta.checksums,  # type: ignore[arg-type]
+                   etag=meta.etag, version=meta.version, last_modified=meta.last_modified)
 
 
 @dataclass

@@ -348,6 +348,19 @@ class FileBackend(Backend):
             upload.fd = -1
         _unlink(upload.tmp)
 
+    def resumable_target(self, key: str, encoding: Optional[str] = None):
+        """``(final path, installer)`` for a resumable download of ``key`` stored as
+        ``encoding`` (cloudfiles.resume): the partial lives beside the final path, and
+        ``installer(fd, tmp)`` puts it in place as :meth:`put` would (closing ``fd``)."""
+        path = self._path(key)
+        index = localwrite.index_of(encoding)
+        self._ensure_dir(os.path.dirname(path))
+
+        def install(fd: int, tmp: str) -> None:
+            localwrite.install(fd, tmp, path, index, False, self.fsync)
+
+        return path + localwrite.SUFFIXES[index], install
+
     # -- leftovers of killed writers (cloudfiles.cleanup) ----------------------
     def leftovers(self, cutoff: float):
         """Our temporary files under the root last modified before ``cutoff`` (a walk

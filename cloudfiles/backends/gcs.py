@@ -47,6 +47,7 @@ from ..exceptions import (
     MD5IntegrityError,
     NetworkError,
     NotFoundError,
+    ObjectChangedError,
     PreconditionFailedError,
     ServerError,
 )
@@ -279,7 +280,7 @@ class GCSBackend(Backend):
 
     features = Features(
         server_side_copy=True, batch_delete=100, batch_exists=100, multipart=True, conditional_writes=True,
-        leftovers=True, acl=True, wants_md5=True, wants_crc32c=True,
+        leftovers=True, acl=True, range_streaming=True, pinned_reads=True, wants_md5=True, wants_crc32c=True,
     )
     _batch_broken: set = set()  # endpoints whose batch route is missing: go per item at once
     #: GCS's ``maxBytesRewrittenPerCall`` for copies (None: let the service decide).
@@ -385,6 +386,37 @@ class GCSBackend(Backend):
             # 200: the server ignored the range (e.g. it transcoded): cut out here.
             return GetResult(ranges.body(rng, status, h, resp.data, what), encoding)
         return GetResult(resp.data, encoding, get_checksums(h, "gcs"))
+
+    def read_range_to(self, key: str, start: int, end: int, sink, pin=None) -> Optional[int]:
+        """Stream stored bytes ``[start, end)`` of ``key`` to ``sink(chunk)`` as they
+        arrive (constant memory); returns the byte count, or None if missing.
+
+        ``pin`` (a stat of the object) adds ``ifGenerationMatch``: a replaced object
+        raises ObjectChangedError instead of handing out the new one's bytes.
+        """
+        name = self._name(key)
+        what = f"GET gs://{self.bucket}/{name} bytes {start}-{end - 1}"
+        params = {"alt": "media"}
+        if pin is not None and pin.version:
+            params["ifGenerationMatch"] = str(pin.version)
+        resp = connections.request(
+            self._pm, "GET", self._obj_url(name) + self._query(params), what=what,
+            headers=self._headers({"Accept-Encoding": "gzip", "Range": f"bytes={start}-{end - 1}"}),
+            limits=self._limits, sink=sink)
+        if resp.status == 412 and pin is not None:
+            raise ObjectChangedError(
+                f"gs://{self.bucket}/{name} changed during the download (generation {pin.version} is gone)")
+        if resp.status == 404:
+            self._missing_or_raise(resp, what)
+            return None
+        if resp.status != 206:
+            if resp.status >= 300:
+                raise self._fail(resp, what)
+            raise ServerError(f"{what}: expected a 206 partial answer, got HTTP {resp.status}")
+        first, _, last = resp.headers.get("Content-Range", "").partition(" ")[2].partition("/")[0].partition("-")
+        if not first.isdigit() or not last.isdigit() or int(first) != start:
+            raise ServerError(f"{what}: answered with Content-Range {resp.headers.get('Content-Range')!r}")
+        return int(last) - int(first) + 1
 
     # ------------------------------------------------------------------ put
     def put(self, key, content, encoding=None, content_type=None, cache_control=None,

@@ -57,14 +57,15 @@ from ..exceptions import (
     CloudPathError,
     InvalidInputError,
     ListingError,
+    ObjectChangedError,
     UnsupportedOperationError,
 )
 from ..listings import PageGuard
 from ..meta import ObjectMeta
-from .base import Backend, BackendOptions, Features, GetResult
+from .base import Backend, BackendOptions, Features, GetResult, ObjectStat
 from .wire import ranges
 from .wire.errors import annotate
-from .wire.headers import get_checksums, http_meta
+from .wire.headers import get_checksums, http_date, http_meta
 from .wire.keyroot import KeyRoot
 
 LISTING_KINDS = ("html", "s3", "gcs")
@@ -108,7 +109,7 @@ class HTTPOptions(BackendOptions):
 class HTTPBackend(Backend):
     """GET/HEAD over plain HTTP(S); ``put``/``delete`` raise UnsupportedOperationError."""
 
-    features = Features(writable=False, listable=True, range_into=True)
+    features = Features(writable=False, listable=True, range_into=True, pinned_reads=True)
     options_type = HTTPOptions
 
     def __init__(self, cloudpath, options: BackendOptions):
@@ -200,7 +201,7 @@ class HTTPBackend(Backend):
             return ranges.nothing_to_read(lambda: self.stat_meta(key), enc)
         raise self._fail(res, "GET", final)
 
-    def read_range_into(self, key: str, start: int, buf: memoryview) -> Optional[int]:
+    def read_range_into(self, key: str, start: int, buf: memoryview, pin: Optional[ObjectStat] = None) -> Optional[int]:
         """Read bytes ``[start, start + len(buf))`` of ``key`` straight into ``buf``.
 
         The large-download path uses this: the body is copied into ``buf`` as it
@@ -208,11 +209,19 @@ class HTTPBackend(Backend):
         is anything but a plain 206 (a redirect, a server ignoring Range, an error,
         an encoded body): the caller then uses :meth:`get`, which handles every
         case. A 206 whose Content-Range disagrees with the range raises.
+
+        ``pin`` (a stat of the object) sends ``If-Match`` with its strong ETag and
+        compares the ETag and Last-Modified the answer carries with it: a replaced
+        object raises ObjectChangedError.
         """
         url = self.url(key)
         want = len(buf)
         hdrs = dict(self._headers)
         hdrs["Range"] = f"bytes={start}-{start + want - 1}"
+        strong = pin.etag if pin is not None and pin.etag and not pin.etag.startswith("W/") else None
+        if strong and "\r" not in strong and "\n" not in strong:
+            hdrs["If-Match"] = strong if strong.startswith('"') else f'"{strong}"'
+
         got = 0
 
         def sink(chunk: bytes) -> None:
@@ -226,6 +235,8 @@ class HTTPBackend(Backend):
             res = request(self._pm, "GET", url, headers=hdrs, limits=self._limits, sink=sink)
         except CloudFilesError as err:
             raise annotate(err, "http", url) from None
+        if pin is not None:
+            _check_pin(res, pin, url)
         if res.status != 206 or res.headers.get("Content-Encoding"):
             return None
         expected = ranges.streamed(start, start + want, res.status, res.headers, f"GET {url}")
@@ -648,3 +659,18 @@ def _child_text(el, name: str) -> str:
         if _local(child.tag) == name:
             return child.text or ""
     return ""
+
+
+def _check_pin(res, pin: ObjectStat, url: str) -> None:
+    """Raise ObjectChangedError when a ranged answer is not from the version ``pin`` describes."""
+    if res.status == 412:
+        raise ObjectChangedError(f"GET {url}: the object changed during the download (If-Match failed)")
+    if res.status != 206:
+        return
+    etag = res.headers.get("ETag")
+    if pin.etag and etag and etag.strip('"') != pin.etag.strip('"'):
+        raise ObjectChangedError(f"GET {url}: the object changed during the download "
+                                 f"(ETag {etag} where {pin.etag} was)")
+    modified = http_date(res.headers.get("Last-Modified"))
+    if pin.last_modified is not None and modified is not None and modified != pin.last_modified:
+        raise ObjectChangedError(f"GET {url}: the object changed during the download (Last-Modified {modified})")

@@ -33,7 +33,6 @@ import os
 import re
 import threading
 import xml.etree.ElementTree as ET
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 from urllib.parse import quote, unquote, urlsplit
@@ -49,6 +48,7 @@ from ..exceptions import (
     InvalidInputError,
     MD5IntegrityError,
     NotFoundError,
+    ObjectChangedError,
     ServerError,
     ThrottledError,
 )
@@ -217,7 +217,7 @@ class S3Backend(Backend):
 
     features = Features(server_side_copy=True, batch_delete=1000, multipart=True, range_streaming=True,
                         conditional_writes=True, touch=True, leftovers=True, acl=True, wants_md5=True,
-                        min_part_size=5 * MiB)
+                        min_part_size=5 * MiB, pinned_reads=True)
     #: keys per ListObjectsV2 page (None: the service's default, 1000 on AWS)
     list_page_size: Optional[int] = None
     #: the largest object one CopyObject may copy (5 GiB on AWS); larger ones are
@@ -507,16 +507,23 @@ class S3Backend(Backend):
             )
         raise self._error(resp, what)
 
-    def read_range_to(self, key: str, start: int, end: int, sink) -> Optional[int]:
+    def read_range_to(self, key: str, start: int, end: int, sink, pin: Optional[ObjectStat] = None) -> Optional[int]:
         """Stream bytes ``[start, end)`` of ``key`` to ``sink(chunk)`` as they arrive.
 
         One request for the whole range, constant memory: the large-download
         path reads big contiguous slices this way. Returns the byte count, or
-        None if the object is missing.
+        None if the object is missing. ``pin`` (a stat of the object) sends
+        ``If-Match`` with its ETag: a replaced object raises ObjectChangedError.
         """
         full = self.root.join(key)
         what = f"GET {self._where(full)} bytes {start}-{end - 1}"
-        resp = self._request("GET", full, what, headers={"range": f"bytes={start}-{end - 1}"}, sink=sink)
+        headers = {"range": f"bytes={start}-{end - 1}"}
+        if pin is not None and pin.etag:
+            _check_header_value("ETag", pin.etag)
+            headers["if-match"] = f'"{pin.etag.strip(chr(34))}"'
+        resp = self._request("GET", full, what, headers=headers, sink=sink)
+        if resp.status == 412 and pin is not None:
+            raise ObjectChangedError(f"{self._where(full)} changed during the download (ETag {pin.etag} no longer matches)")
         if resp.status == 404:
             self._check_bucket_after_404(what)
             return None
@@ -941,7 +948,7 @@ class S3Backend(Backend):
 
         try:
             workers = max(1, min(self.copy_threads, len(spans)))
-            with ThreadPoolExecutor(workers, thread_name_prefix="cf-s3-copy") as pool:
+            with self.runner.local().executor(workers) as pool:
                 futures = [pool.submit(copy_part, *r) for r in spans]
                 try:
                     infos = [f.result() for f in futures]

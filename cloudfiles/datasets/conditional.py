@@ -20,30 +20,33 @@ from typing import TYPE_CHECKING, Optional
 from ..exceptions import PreconditionFailedError
 
 if TYPE_CHECKING:
-    from ..cloudfiles import CloudFiles
+    from ..objects import ObjectCore
 
 
-def supported(cf: "CloudFiles") -> bool:
+def supported(cf: "ObjectCore") -> bool:
     """True when ``cf``'s backend can do conditional writes."""
+    cf = getattr(cf, "core", cf)  # a CloudFiles stands for its core
     return cf.backend.features.conditional_writes
 
 
-def read_versioned(cf: "CloudFiles", key: str) -> tuple[Optional[bytes], Optional[str]]:
+def read_versioned(cf: "ObjectCore", key: str) -> tuple[Optional[bytes], Optional[str]]:
     """Stored bytes of ``key`` and the token a later :func:`put_if` must present."""
+    cf = getattr(cf, "core", cf)  # a CloudFiles stands for its core
     b = cf.backend
     if b.features.conditional_writes:
-        return cf._call(b.read_versioned, key)
-    content = cf._call(b.get, key).content
+        return cf.call(b.read_versioned, key)
+    content = cf.call(b.get, key).content
     return content, None
 
 
-def put_if(cf: "CloudFiles", key: str, content: bytes, expected: Optional[str]) -> str:
+def put_if(cf: "ObjectCore", key: str, content: bytes, expected: Optional[str]) -> str:
     """Write ``content`` at ``key`` only if it still has token ``expected``
     (``None``: only if absent); return the new token.
 
     Raises :class:`PreconditionFailedError` when someone else changed ``key``
     meanwhile, or when the backend cannot make the write conditional.
     """
+    cf = getattr(cf, "core", cf)
     b = cf.backend
     if not b.features.conditional_writes:
         raise PreconditionFailedError(

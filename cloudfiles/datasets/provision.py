@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from ..cloudfiles import CloudFiles
 from ..exceptions import CloudFilesError, CredentialsError, NotFoundError
-from ..scheduler import schedule
+from ..runner import schedule
 from . import unpack as _unpack
 from .errors import DatasetError, DatasetIntegrityError, combined
 from .layout import (CHECKSUM, LOCAL_MANIFEST, LOCAL_RECORD, MANIFEST_FORMAT, content_hash, partitions_of, scan,

@@ -31,7 +31,7 @@ from .. import paths as _paths
 from ..cloudfiles import CloudFiles
 from ..compression import normalize_encoding
 from ..exceptions import CloudFilesError, PreconditionFailedError
-from ..scheduler import schedule
+from ..runner import schedule
 from . import conditional, config as _config
 from .errors import (
     DatasetError,
@@ -826,7 +826,7 @@ class Datasets:
         cf = self._rcf(name)
         key = f"tags/{tag}.json"
         _require_conditional(cf, name, tag)
-        content, token = conditional.read_versioned(cf, key)
+        content, token = conditional.read_versioned(cf.core, key)
         current = json.loads(content) if content else None
         cur_version = current.get("version") if isinstance(current, dict) else None
         if expect != "any":
@@ -845,14 +845,14 @@ class Datasets:
         history = list(current.get("history", [])) if isinstance(current, dict) else []
         history.append({"version": target, "moved": moved})
         doc = {"tag": tag, "version": target, "moved": moved, "history": history[-100:]}
-        conditional.put_if(cf, key, json.dumps(doc).encode(), token)
+        conditional.put_if(cf.core, key, json.dumps(doc).encode(), token)
         durable(cf, key)
         return {"name": name, "tag": tag, "version": target, "previous": cur_version, "moved": True}
 
 
 def _require_conditional(cf: CloudFiles, name: str, tag: str) -> None:
     """Refuse to move a tag where the remote cannot make the write conditional."""
-    if not conditional.supported(cf):
+    if not conditional.supported(cf.core):
         raise PreconditionFailedError(
             f"{cf.protocol}:// offers no conditional writes here, so tag {tag} of {name} cannot be "
             "moved safely (another writer's move could be silently lost); refusing"

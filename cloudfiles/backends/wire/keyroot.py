@@ -31,6 +31,10 @@ class KeyRoot:
         """The full listing prefix for ``prefix`` (kept as given: it is matched, not joined)."""
         return self.prefix + prefix
 
+    def contains(self, full: str) -> bool:
+        """``full`` lies under this root (always, for the empty root)."""
+        return full.startswith(self.prefix)
+
     def relative(self, full: str) -> str:
         """``full`` (a key under this root, e.g. from a listing) relative to the root."""
         return full[len(self.prefix):] if self.prefix and full.startswith(self.prefix) else full
