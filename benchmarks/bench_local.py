@@ -1,7 +1,8 @@
 """Small-file throughput on file:// and mem://: this library against the reference.
 
 Puts, gets, lists, exists-checks and deletes N small files (default 5,000 of
-1 KiB), raw and gzip, on file:// and mem://, through this checkout's
+1 KiB), raw and gzip, on file:// and mem://, with the default ``num_threads`` and
+with ``num_threads=20`` (what cloud-files users write), through this checkout's
 ``cloudfiles`` and through the reference ``cloud-files`` from PyPI (in its own
 venv, see ``common.ensure_reference_python``), in the same run. Each library
 runs the identical workload (benchmarks/local_worker.py) in its own
@@ -15,6 +16,7 @@ targets: geometric mean >= 2x and no phase below 1x.
     python benchmarks/bench_local.py                     # 5,000 files, 2 runs per library
     python benchmarks/bench_local.py --files 1000 --repeat 1 --json out.json
     python benchmarks/bench_local.py --profile           # + cProfile hotspots of ours
+    python benchmarks/bench_local.py --threads default,4,20   # num_threads settings (default: default,20)
 """
 from __future__ import annotations
 
@@ -80,17 +82,18 @@ def summarise(runs: dict[str, list[dict]], stat: str) -> list[dict]:
     for label, outs in runs.items():
         for out in outs:
             for row in out["results"]:
-                key = (row["phase"], row["backend"], row["encoding"])
+                key = (row["phase"], row["backend"], row["encoding"], row.get("threads", "default"))
                 seconds.setdefault(key, {}).setdefault(label, []).append(row["seconds"])
                 files[key] = row["files"]
     rows = []
-    for key in sorted(seconds, key=lambda k: (PHASES.index(k[0]), k[1], k[2])):
-        phase, backend, encoding = key
+    for key in sorted(seconds, key=lambda k: (PHASES.index(k[0]), k[1], k[2], k[3])):
+        phase, backend, encoding, threads = key
         ours_s = pick(seconds[key]["ours"])
         ref_s = pick(seconds[key]["reference"])
         ours_rate = files[key] / ours_s
         ref_rate = files[key] / ref_s
-        rows.append({"phase": phase, "backend": backend, "encoding": encoding, "files": files[key],
+        rows.append({"phase": phase, "backend": backend, "encoding": encoding, "threads": threads,
+                     "files": files[key],
                      "ours_seconds": ours_s, "reference_seconds": ref_s,
                      "ours_files_per_s": ours_rate, "reference_files_per_s": ref_rate,
                      "ratio": ours_rate / ref_rate,
@@ -102,8 +105,8 @@ def summarise(runs: dict[str, list[dict]], stat: str) -> list[dict]:
 def report(rows: list[dict], ref_version: str, stat: str, repeat: int) -> tuple[str, float, bool]:
     """The table, geometric mean and the pass/fail line; returns (text, geomean, passed)."""
     table = common.format_table(
-        ["phase", "backend", "encoding", "ours files/s", f"ref {ref_version} files/s", "ratio"],
-        [[r["phase"], r["backend"], r["encoding"], f"{r['ours_files_per_s']:,.0f}",
+        ["phase", "backend", "encoding", "num_threads", "ours files/s", f"ref {ref_version} files/s", "ratio"],
+        [[r["phase"], r["backend"], r["encoding"], r["threads"], f"{r['ours_files_per_s']:,.0f}",
           f"{r['reference_files_per_s']:,.0f}", f"{r['ratio']:.2f}x"] for r in rows],
     )
     gm = common.geomean(r["ratio"] for r in rows)
@@ -115,7 +118,7 @@ def report(rows: list[dict], ref_version: str, stat: str, repeat: int) -> tuple[
         f"geometric mean of ratios over {len(rows)} phases: {gm:.2f}x "
         f"({stat} of {repeat} runs per library)",
         f"slowest phase relative to the reference: {slowest['phase']} {slowest['backend']}/"
-        f"{slowest['encoding']} at {slowest['ratio']:.2f}x",
+        f"{slowest['encoding']} num_threads={slowest['threads']} at {slowest['ratio']:.2f}x",
         f"{'PASS' if passed else 'FAIL'}: target geometric mean >= {TARGET_GEOMEAN:.1f}x "
         f"({'met' if gm >= TARGET_GEOMEAN else 'missed'}) and every phase >= {TARGET_MIN_RATIO:.1f}x "
         f"({'met' if slowest['ratio'] >= TARGET_MIN_RATIO else 'missed'})",
@@ -132,7 +135,7 @@ def profile_ours(interp: common.Interpreter, configs: list[list[str]], rows: lis
                         "run_id": f"profile-{os.getpid()}", "profile_dir": prof_dir})
     out = []
     for r in sorted(rows, key=lambda r: r["ratio"])[:worst]:
-        path = os.path.join(prof_dir, f"{r['backend']}-{r['encoding']}-{r['phase']}.pstats")
+        path = os.path.join(prof_dir, f"{r['backend']}-{r['encoding']}-{r['threads']}-{r['phase']}.pstats")
         out.append(f"\n=== {r['phase']} {r['backend']}/{r['encoding']}: ratio {r['ratio']:.2f}x "
                    f"(ours {r['ours_files_per_s']:,.0f}/s, reference {r['reference_files_per_s']:,.0f}/s) ===")
         for sort in ("tottime", "cumulative"):
@@ -166,6 +169,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                    help="how to combine repeats per phase (default: best, i.e. fastest run)")
     p.add_argument("--backends", default="file,mem", help="comma list from file,mem")
     p.add_argument("--encodings", default="raw,gzip", help="comma list, e.g. raw,gzip,br,zstd")
+    p.add_argument("--threads", default="default,20",
+                   help="comma list of num_threads settings, 'default' meaning none passed (default: default,20;"
+                        " 20 is what cloud-files users write)")
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--ref-python", help="python of the reference venv (default: $CLOUDFILES_REF_PYTHON "
                                         "or benchmarks/.venv-ref, created if missing)")
@@ -187,6 +193,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     bad = [e for e in a.encodings if e not in ("raw", "gzip", "br", "zstd", "xz", "bzip2")]
     if bad or not a.encodings:
         p.error(f"--encodings takes raw, gzip, br, zstd, xz, bzip2; got {a.encodings}")
+    a.threads = [t.strip() for t in a.threads.split(",") if t.strip()]
+    if not a.threads or any(t != "default" and not t.isdigit() for t in a.threads):
+        p.error(f"--threads takes 'default' and/or thread counts, got {a.threads}")
+    a.threads = [t if t == "default" else int(t) for t in a.threads]
     return a
 
 
@@ -200,7 +210,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     ref_version = infos["reference"]["version"]
-    configs = [[b, e] for b in a.backends for e in a.encodings]
+    configs = [[b, e, t] for b in a.backends for e in a.encodings for t in a.threads]
     print(f"ours: {infos['ours']['module_file']} ({infos['ours']['version']}); reference: cloud-files "
           f"{ref_version} ({infos['reference']['module_file']})", file=sys.stderr)
     print(f"{a.files} files x {a.size} B, configs {configs}, {a.repeat} runs per library", file=sys.stderr)

@@ -84,12 +84,14 @@ class _Timer:
 
 
 def run_config(CloudFiles, cloudpath: str, files: list[tuple[str, bytes]], encoding: Optional[str],
-               timer: _Timer) -> list[str]:
-    """Put, get, list, exists and delete ``files`` under ``cloudpath``; return problems found."""
+               timer: _Timer, threads: Optional[int] = None) -> list[str]:
+    """Put, get, list, exists and delete ``files`` under ``cloudpath``; return problems found.
+
+    ``threads``: ``CloudFiles(cloudpath, num_threads=threads)``; None: the library's default."""
     problems: list[str] = []
     names = [name for name, _ in files]
     expected = dict(files)
-    cf = CloudFiles(cloudpath)
+    cf = CloudFiles(cloudpath) if threads is None else CloudFiles(cloudpath, num_threads=threads)
     if list(cf.list()):
         problems.append(f"{cloudpath} was not empty before the run")
     requests = [{"path": name, "content": data, "compress": encoding} for name, data in files]
@@ -127,24 +129,27 @@ def main(params: dict[str, Any]) -> dict[str, Any]:
     profile_dir = params.get("profile_dir")
     results = []
     problems = []
-    for backend, encoding in params["configs"]:
+    for config in params["configs"]:
+        backend, encoding = config[0], config[1]
+        threads = config[2] if len(config) > 2 and config[2] != "default" else None
+        tname = "default" if threads is None else str(threads)
         enc = None if encoding == "raw" else encoding
         if backend == "file":
-            local = os.path.join(base_dir, f"{run_id}-{encoding}")
+            local = os.path.join(base_dir, f"{run_id}-{encoding}-{tname}")
             os.makedirs(local)
             cloudpath = "file://" + local
         elif backend == "mem":
-            cloudpath = f"mem://bench-{run_id}/{encoding}"
+            cloudpath = f"mem://bench-{run_id}/{encoding}-{tname}"
         else:
             raise ValueError(f"unknown backend {backend!r}: this workload covers file and mem")
-        timer = _Timer(profile_dir, f"{backend}-{encoding}")
+        timer = _Timer(profile_dir, f"{backend}-{encoding}-{tname}")
         try:
-            found = run_config(CloudFiles, cloudpath, files, enc, timer)
+            found = run_config(CloudFiles, cloudpath, files, enc, timer, threads)
         except Exception as err:  # report which configuration broke, then stop
             raise RuntimeError(f"{backend}/{encoding} at {cloudpath}: {type(err).__name__}: {err}") from err
         problems += [f"{backend}/{encoding}: {p}" for p in found]
         for phase in PHASES:
-            results.append({"backend": backend, "encoding": encoding, "phase": phase,
+            results.append({"backend": backend, "encoding": encoding, "threads": tname, "phase": phase,
                             "seconds": timer.seconds[phase], "files": len(files),
                             "inner_runs": timer.runs[phase]})
     return {"data_digest": digest(files), "results": results, "problems": problems}

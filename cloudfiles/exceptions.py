@@ -170,6 +170,11 @@ class PreconditionFailedError(CloudFilesError):
     """A conditional write lost a race: the object changed since it was read."""
 
 
+class ObjectChangedError(PreconditionFailedError):
+    """The object was replaced while it was being read in parts (its ETag or
+    generation no longer matches the one the read was pinned to)."""
+
+
 class ListingError(CloudFilesError):
     """A server's listing cannot be followed: a repeated page token, pages going
     backwards, keys outside the prefix asked for, or more pages than the bound."""

@@ -108,7 +108,7 @@ class ObjectCore:
         self.backend = self._build_backend(cls)
         # Where part-level work (parallel parts of one large object) runs; the
         # facade sets its own (threads, green threads or its executor).
-        self.runner: Runner = DEFAULT_RUNNER
+        self.runner = DEFAULT_RUNNER
         self.features = self.backend.features
         self.locking = locking
         self._lock_dir = lock_dir
@@ -121,6 +121,16 @@ class ObjectCore:
             parallel=part_threads or DEFAULT.parallel,
             threshold=DEFAULT.threshold if large_threshold is None else large_threshold,
         )
+
+    @property
+    def runner(self) -> Runner:
+        """Where part-level work of this core (and its backend's own fan-out) runs."""
+        return self._runner
+
+    @runner.setter
+    def runner(self, runner: Runner) -> None:
+        self._runner = runner
+        self.backend.runner = runner
 
     # ------------------------------------------------------------ identity
     def __reduce__(self):
@@ -155,6 +165,7 @@ class ObjectCore:
         """Rebuild the backend on fresh connection pools."""
         self.backend.close()
         self.backend = self._build_backend(type(self.backend))
+        self.backend.runner = self._runner
 
     def require_writable(self, what: str, key: str = "") -> None:
         """Refuse (``UnsupportedOperationError``) to change a read-only service."""
@@ -313,24 +324,48 @@ class ObjectCore:
         return iter_batches(keys, size)
 
     # ------------------------------------------------------------ listing
-    def listing(self, prefix: str = "", flat: bool = False, sizes: bool = False
-                ) -> Iterator[tuple[str, Optional[int]]]:
-        """``(key, size or None)`` under ``prefix``, sorted; a failed page resumes the listing."""
+    def entries(self, kind: str, prefix: str = "", flat: bool = False,
+                start_after: Optional[str] = None) -> Iterator:
+        """Keys (``kind='keys'``), ``(key, size)`` pairs (``'sizes'``) or ObjectMeta (``'meta'``)
+        under ``prefix``, sorted, only keys after ``start_after``; a failed page resumes
+        the listing after the last key yielded (not from page 1)."""
         if not self.features.listable:
             from .exceptions import UnsupportedOperationError
 
             raise UnsupportedOperationError(f"{self.protocol}:// cannot list {self.cloudpath}")
-        if sizes:
-            fn = lambda: self.backend.list_sizes(prefix, flat)  # noqa: E731
-        else:
-            fn = lambda: ((k, None) for k in self.backend.list(prefix, flat))  # noqa: E731
+        method, position = LISTERS[kind]
+        lister = getattr(self.backend, method)
         if self.features.local:  # nothing transient to resume from
-            return fn()
-        return retry.resumable(fn, lambda kv: kv[0], self.retry_policy)
+            return lister(prefix, flat, start_after)
+        return retry.resumable(lambda last: lister(prefix, flat, start_after if last is None else last),
+                               position, self.retry_policy)
+
+    def listing(self, prefix: str = "", flat: bool = False, sizes: bool = False,
+                start_after: Optional[str] = None) -> Iterator[tuple[str, Optional[int]]]:
+        """``(key, size or None)`` under ``prefix``, sorted; a failed page resumes the listing."""
+        if sizes:
+            return self.entries("sizes", prefix, flat, start_after)
+        return ((k, None) for k in self.entries("keys", prefix, flat, start_after))
 
     def files(self, prefix: str = "") -> Iterator[tuple[str, Optional[int]]]:
         """``(key, stored size)`` of every file (no directories) under ``prefix``."""
         return ((k, s) for k, s in self.listing(prefix, False, True) if not k.endswith("/"))
+
+
+def _key_of_pair(item: tuple) -> str:
+    return item[0]
+
+
+def _key_of_meta(meta: Any) -> str:
+    return meta.key
+
+
+def _itself(key: str) -> str:
+    return key
+
+
+#: listing kinds: the backend method and how to read an item's key (its position)
+LISTERS = {"keys": ("list", _itself), "sizes": ("list_sizes", _key_of_pair), "meta": ("list_meta", _key_of_meta)}
 
 
 def _rebuild(cloudpath: str, options: dict) -> ObjectCore:

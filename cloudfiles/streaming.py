@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Optional, Union
 
 from . import compression, integrity
@@ -55,6 +55,11 @@ class StreamSettings:
 
 
 DEFAULT = StreamSettings()
+
+
+def _core(cf) -> "ObjectCore":
+    """These functions work on an object core; a CloudFiles stands for its own."""
+    return getattr(cf, "core", cf)
 
 
 def settings_for(cf: "ObjectCore", part_size: Optional[int] = None, parallel: Optional[int] = None) -> StreamSettings:
@@ -255,6 +260,7 @@ def stream(cf: "ObjectCore", key: str, raw: bool = False, part_size: Optional[in
 
     ``stat`` saves a metadata request when the caller already has one.
     """
+    cf = _core(cf)
     settings = settings_for(cf, part_size, parallel)
     st = stat or stat_or_raise(cf, key)
     enc = compression.normalize_content_encoding(st.encoding)
@@ -275,6 +281,7 @@ class Reader(io.RawIOBase):
     def __init__(self, cf: "ObjectCore", key: str, raw: bool = False, part_size: Optional[int] = None,
                  parallel: Optional[int] = None):
         super().__init__()
+        cf = _core(cf)
         self._chunks = stream(cf, key, raw=raw, part_size=part_size, parallel=parallel)
         self._buf = b""
         self._pos = 0
@@ -435,20 +442,37 @@ def fill_fd(cf: "ObjectCore", key: str, st: ObjectStat, settings: StreamSettings
 
 def download_to_file(cf: "ObjectCore", key: str, local_path: str, raw: bool = False,
                      part_size: Optional[int] = None, parallel: Optional[int] = None,
-                     attempts: int = 3) -> int:
+                     attempts: int = 3, resume: bool = True) -> int:
     """Download ``key`` into ``local_path`` atomically; returns the bytes written.
 
     Parts land in a temporary file beside the destination, which is renamed
-    into place only after the whole-object check passed.
+    into place only after the whole-object check passed. With ``resume``, an
+    object of more than one part whose stored bytes are the output goes
+    through a resumable partial file (:mod:`cloudfiles.resume`).
     """
+    from . import budget
+
+    cf = _core(cf)
     settings = settings_for(cf, part_size, parallel)
+    with budget.for_stream(settings.part_size, settings.parallel) as granted:  # shared with other transfers
+        return _download_to_file(cf, key, local_path, raw, replace(settings, parallel=granted), attempts, resume)
+
+
+def _download_to_file(cf: "ObjectCore", key: str, local_path: str, raw: bool, settings: StreamSettings,
+                      attempts: int, resume: bool) -> int:
     directory = os.path.dirname(os.path.abspath(local_path))
     os.makedirs(directory, exist_ok=True)
     last_err: Optional[BaseException] = None
+    first: Optional[ObjectStat] = stat_or_raise(cf, key)
+    if resume and first.size > settings.part_size and (
+            raw or compression.normalize_content_encoding(first.encoding) is None):
+        from . import resume as _resume
+
+        return _resume.download(cf, key, local_path, settings, _resume.install_at(local_path), attempts, first)
     for _ in range(attempts):
         tmp = f"{local_path}.cftmp-{uuid.uuid4().hex[:12]}"
         try:
-            st = stat_or_raise(cf, key)
+            st, first = first or stat_or_raise(cf, key), None
             enc = compression.normalize_content_encoding(st.encoding)
             if raw or enc is None:
                 # Stored bytes are the output: parts are written in place, in parallel.
@@ -489,6 +513,7 @@ class Writer(io.RawIOBase):
                  storage_class: Optional[str] = None, part_size: Optional[int] = None,
                  parallel: Optional[int] = None, stored_as: Optional[str] = None):
         super().__init__()
+        cf = _core(cf)
         if not cf.backend.features.writable:
             raise UnsupportedOperationError(f"{cf.protocol}:// is read-only: cannot write {cf.abspath(key)}")
         self._cf = cf
@@ -622,6 +647,7 @@ class Writer(io.RawIOBase):
 
 def upload_stream(cf: "ObjectCore", key: str, source: Union[BinaryIO, Iterable[bytes]], **kwargs) -> int:
     """Upload from a binary file object or an iterable of bytes; returns stored bytes."""
+    cf = _core(cf)
     w = Writer(cf, key, **kwargs)
     ps = w._settings.part_size
     try:
@@ -644,9 +670,14 @@ def upload_stream(cf: "ObjectCore", key: str, source: Union[BinaryIO, Iterable[b
 
 
 def upload_file(cf: "ObjectCore", local_path: str, key: str, **kwargs) -> int:
-    """Upload a local file in parallel parts without reading it whole."""
-    with open(local_path, "rb") as f:
-        return upload_stream(cf, key, f, **kwargs)
+    """Upload a local file in parallel parts without reading it whole (its parts
+    in flight come out of the process's byte budget, cloudfiles/budget.py)."""
+    from . import budget
+
+    cf = _core(cf)
+    settings = settings_for(cf, kwargs.get("part_size"), kwargs.get("parallel"))
+    with budget.for_stream(settings.part_size, settings.parallel) as granted, open(local_path, "rb") as f:
+        return upload_stream(cf, key, f, **dict(kwargs, parallel=granted))
 
 
 def copy_large(src: "ObjectCore", key: str, dest: "ObjectCore", dest_key: str, stat: ObjectStat,
@@ -704,6 +735,11 @@ def _copy_into_file_backend(src: "ObjectCore", key: str, dest: "ObjectCore", des
     """Stored bytes of ``key`` written in place into a file:// destination's
     temporary file (its multipart upload), which is renamed into place only
     after the whole-object check passed."""
+    if stat.size > settings.part_size:  # resumable (dest is file://)
+        from . import resume
+
+        final, installer = dest.backend.resumable_target(dest_key, encoding)
+        return resume.download(src, key, final, settings, installer, attempts, stat)
     last_err: Optional[BaseException] = None
     for _ in range(attempts):
         upload = dest.call(dest.backend.multipart_begin, dest_key,
@@ -726,11 +762,16 @@ def _copy_into_file_backend(src: "ObjectCore", key: str, dest: "ObjectCore", des
 
 
 def reencode_large(src: "ObjectCore", key: str, dest: "ObjectCore", dest_key: str, stat: ObjectStat,
-                   target: Optional[str], content_type: Optional[str] = None) -> int:
+                   target: Optional[str], content_type: Optional[str] = None,
+                   parallel: Optional[int] = None) -> int:
     """Copy one large object stored as ``target`` (None: decompressed): decoded
     in parallel parts, re-encoded on the fly into a parallel multipart write;
-    returns the stored bytes written."""
-    return upload_stream(dest, dest_key, stream(src, key, stat=stat), compress=target, content_type=content_type)
+    returns the stored bytes written. ``parallel`` parts in flight in all."""
+    readers = writers = None
+    if parallel is not None:
+        readers, writers = max(1, parallel // 2), max(1, parallel - parallel // 2)
+    return upload_stream(dest, dest_key, stream(src, key, stat=stat, parallel=readers), compress=target,
+                         content_type=content_type, parallel=writers)
 
 
 def put_in_parts(cf: "ObjectCore", key: str, stored, encoding: Optional[str], content_type: Optional[str],

@@ -47,7 +47,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
-from . import compression, integrity, inputs, keys
+from . import budget, compression, integrity, inputs, keys
 from .backends.wire.etag import etag_kind, multipart_match
 from .compression import normalize_content_encoding, normalize_encoding
 from .exceptions import (
@@ -294,21 +294,28 @@ def copy_one(src: "ObjectCore", dest: "ObjectCore", key: str, dkey: str, target=
             from . import streaming
 
             stat = stat or streaming.stat_or_raise(src, skey)
-            if keep:
-                return streaming.copy_large(src, skey, dest, dkey, stat, content_type=content_type), False
-            return streaming.reencode_large(src, skey, dest, dkey, stat, target, content_type), False
-        res = src.fetch(skey, None, None)
-        if res.content is None:
-            return None
-        content, enc = res.content, normalize_content_encoding(res.encoding)
-    else:
-        content, enc = data
-    if not keep and target != enc:
-        content = compression.compress(compression.decompress(content, enc, skey), target)
-        enc = target
-    dest.write({"path": dkey, "content": content, "compress": enc, "raw": True,
-                   "content_type": content_type})
-    return len(content), False
+            settings = streaming.settings_for(dest, None, None)
+            with budget.for_stream(settings.part_size, settings.parallel) as parallel:  # docs: cloudfiles/budget.py
+                if keep:
+                    return streaming.copy_large(src, skey, dest, dkey, stat, content_type=content_type,
+                                                parallel=parallel), False
+                return streaming.reencode_large(src, skey, dest, dkey, stat, target, content_type,
+                                                parallel=parallel), False
+    # A whole read: its bytes (twice when re-encoding) come out of the process's budget.
+    with budget.for_whole(size if data is None else len(data[0]), 1 if keep else 2):
+        if data is None:
+            res = src.fetch(skey, None, None)
+            if res.content is None:
+                return None
+            content, enc = res.content, normalize_content_encoding(res.encoding)
+        else:
+            content, enc = data
+        if not keep and target != enc:
+            content = compression.compress(compression.decompress(content, enc, skey), target)
+            enc = target
+        dest.write({"path": dkey, "content": content, "compress": enc, "raw": True,
+                    "content_type": content_type})
+        return len(content), False
 
 
 def _decoded_md5(fp: Fingerprint, cf: "ObjectCore", key: str) -> str:
@@ -517,6 +524,11 @@ def _run_threads(job: _Job, items: Iterable, block_size: int, progress, total: O
 
     runner = runner or DEFAULT_RUNNER
     threads = min(runner.concurrency, block_size)
+    sf, df = job.src.backend.features, job.dest.backend.features
+    if sf.local and df.local and threads > 1:  # no network to wait on (cloudfiles/localcap.py)
+        from .localcap import local_threads
+
+        threads = local_threads(threads, True, df.process_local)
     if total is not None:
         threads = min(threads, max(total, 1))
     result = TransferResult()

@@ -7,12 +7,12 @@ import json
 import os
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import click
 
 from cloudfiles import CloudFiles
+from cloudfiles.runner import Runner
 from cloudfiles.exceptions import CloudFilesError, NotFoundError, TransferError
 
 from .memory import bound_malloc
@@ -214,7 +214,7 @@ def cat(ctx, paths, byte_range, no_sign_request):
             ctx.exit(1)
         return
     ok = True
-    with ThreadPoolExecutor(max_workers=min(16, max(1, len(items)))) as pool:
+    with Runner(16).executor(min(16, max(1, len(items)))) as pool:
         for i in range(0, len(items), 64):
             for data, err in pool.map(fetch, items[i:i + 64]):
                 if err is not None:

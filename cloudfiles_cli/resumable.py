@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 from cloudfiles import CloudFiles
@@ -121,7 +120,7 @@ def run_resumable(command: str, jobs: list, block_size: int, src_options: dict, 
                 return key, err
             return key, None
 
-        with ThreadPoolExecutor(max_workers=max(1, min(src.num_threads, block_size, len(pairs) or 1))) as pool:
+        with src.runner.local().executor(max(1, min(src.num_threads, block_size, len(pairs) or 1))) as pool:
             for key, err in pool.map(one, pairs):
                 if err is not None:
                     errors[key] = err

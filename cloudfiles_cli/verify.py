@@ -1,7 +1,6 @@
 """``verify``: do two files or two directories hold the same content?"""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import click
@@ -95,7 +94,7 @@ def verify(ctx, source, target, only_matching, quiet, verbose, md5):
     pairs_by_name = {name: (sk, tk) for name, sk, tk in pairs}
     threads = max(scf.num_threads, tcf.num_threads, 4)
     differing = []
-    with ThreadPoolExecutor(max_workers=min(threads, max(1, len(pairs)))) as pool:
+    with scf.runner.local().executor(min(threads, max(1, len(pairs)))) as pool:
         for name, why in pool.map(run, pairs):
             if why is not None:
                 differing.append(name)

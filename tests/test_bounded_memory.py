@@ -137,3 +137,95 @@ def test_local_copy_and_move_are_bounded(remote, big, tmp_path):
     moved = tmp_path / "sub" / "moved.bin"
     check(run_cli(["mv", copy, moved], env), idle, "mv file -> file")
     assert not copy.exists() and md5_of(moved) == digest
+
+
+# ---------------------------------------------------------- many mid-size files at once
+# Twelve files, each above the large-object threshold, copied by 20 threads: each one
+# streaming with its own (part_threads + 2) x 8 MiB would hold 12 x 80 MiB. The one
+# byte budget (cloudfiles/budget.py, 128 MiB by default) keeps the sum bounded.
+MANY, MANY_SIZE = 12, 40 * MiB
+
+_LIB_WRAPPER = """\
+import atexit, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+def _peak():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                sys.stderr.write('PEAK_KIB ' + line.split()[1] + '\\n')
+atexit.register(_peak)
+from cloudfiles import CloudFiles, budget
+src, dest = sys.argv[1], sys.argv[2]
+kw = lambda p: dict(num_threads=20)
+r = CloudFiles(src, **kw(src)).transfer_to(CloudFiles(dest, **kw(dest)))
+assert r.transferred == int(sys.argv[3]), r
+sys.stderr.write('BUDGET_PEAK %d\\n' % budget.get().peak)
+"""
+
+
+def run_lib(args: list, env: dict, timeout: float = 300) -> tuple[int, int]:
+    """Run a transfer_to in its own interpreter; return (peak RSS MiB, budget peak MiB)."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    full = dict(os.environ, **env)
+    full["PYTHONPATH"] = repo + os.pathsep + full.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-c", _LIB_WRAPPER] + [str(a) for a in args], env=full,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout, cwd=repo)
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0, f"{args} exited {proc.returncode}: {err[-2000:]}"
+    peak = int(err.rsplit("PEAK_KIB ", 1)[1].split()[0]) // 1024
+    return peak, int(err.rsplit("BUDGET_PEAK ", 1)[1].split()[0]) // MiB
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    """Twelve 40 MiB files of distinct bytes, and their md5s by name."""
+    root = tmp_path_factory.mktemp("many")
+    block = bytearray(os.urandom(4 * MiB))
+    sums = {}
+    for n in range(MANY):
+        h = hashlib.md5()
+        with open(root / f"f{n:02d}.bin", "wb") as f:
+            for i in range(MANY_SIZE // len(block)):
+                block[:8] = (n * 1000 + i).to_bytes(8, "little")
+                f.write(block)
+                h.update(block)
+        sums[f"f{n:02d}.bin"] = h.hexdigest()
+    return root, sums
+
+
+def _same_tree(directory, sums: dict) -> None:
+    assert {p.name: md5_of(p) for p in directory.iterdir()} == sums
+
+
+def test_many_files_cp_r_up_and_down_share_one_budget(many, s3_server, tmp_path):
+    root, sums = many
+    env = {"AWS_ACCESS_KEY_ID": s3_server.access_key, "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
+           "AWS_DEFAULT_REGION": s3_server.region}
+    url = s3_server.cloudpath(s3_server.make_bucket(), "many")
+    peak_up = run_cli(["cp", "-r", root, url], env, timeout=300)
+    assert peak_up < BUDGET_MIB, f"cp -r file -> s3 of {MANY} x {MANY_SIZE // MiB} MiB: peak RSS {peak_up} MiB"
+    out = tmp_path / "down"
+    peak_down = run_cli(["cp", "-r", url, out], env, timeout=300)
+    assert peak_down < BUDGET_MIB, f"cp -r s3 -> file: peak RSS {peak_down} MiB"
+    _same_tree(out, sums)
+
+
+def test_many_files_transfer_to_with_20_threads_shares_one_budget(many, s3_server, tmp_path):
+    """Library ``transfer_to`` with ``num_threads=20``, up (Writer parts) and down
+    (single-part objects, hashed in order: part buffers)."""
+    root, sums = many
+    bucket = s3_server.make_bucket()
+    env = s3_server.secrets
+    up = s3_server.cloudpath(bucket, "up")
+    peak, granted = run_lib(["file://" + str(root), up, MANY], env)
+    assert granted <= 128, granted
+    assert peak < BUDGET_MIB, f"transfer_to file -> s3: peak RSS {peak} MiB (budget peak {granted} MiB)"
+    client = s3_server.boto3_client()
+    for name in sums:  # single-part copies: their md5 ETags make downloads hash in order
+        with open(root / name, "rb") as f:
+            client.put_object(Bucket=bucket, Key=f"single/{name}", Body=f)
+    out = tmp_path / "down"
+    peak, granted = run_lib([s3_server.cloudpath(bucket, "single"), "file://" + str(out), MANY], env)
+    assert granted <= 128, granted
+    assert peak < BUDGET_MIB, f"transfer_to s3 -> file: peak RSS {peak} MiB (budget peak {granted} MiB)"
+    _same_tree(out, sums)

@@ -109,7 +109,15 @@ def test_http_256mb_parts_truncated_every_time_never_give_short_output(http_big,
     out = tmp_path / "big.out"
     with pytest.raises((IntegrityError, TransientError)):
         cf.download_file("big.bin", str(out))
-    assert_only(tmp_path)  # neither a short file nor a temporary one
+    # No short file; only the resumable partial (hidden from listings) and its journal.
+    assert_only(tmp_path, ".big.out.cftmp-part", ".big.out.cftmp-part.json")
+    # With the network healthy again a rerun fetches only the two parts that never arrived.
+    px.reset()
+    assert cf.download_file("big.bin", str(out)) == HTTP_SIZE
+    assert px.count("GET", http_big["rx"]) == 2
+    assert file_md5(out) == http_big["md5"]
+    assert_only(tmp_path, "big.out")
+    out.unlink()
     # A streaming reader raises too, after handing out only bytes that were right.
     px.reset()
     px.truncate(method="GET", path=http_big["rx"], skip=1, times=None)
