@@ -75,6 +75,7 @@ _MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MISSING = (404, 410)
 _WHOLE = ranges.ByteRange(0, None)
+_FIRST_BYTE = ranges.ByteRange(0, 1)
 # Codings the facade can decode; advertising them keeps GCS from transcoding
 # (we want the stored bytes) and lets dynamic-compression servers compress.
 _ACCEPT_ENCODING = "gzip, br, zstd"
@@ -216,7 +217,7 @@ class HTTPBackend(Backend):
         url = self.url(key)
         want = len(buf)
         hdrs = dict(self._headers)
-        hdrs["Range"] = f"bytes={start}-{start + want - 1}"
+        hdrs["Range"] = ranges.ByteRange(start, start + want).header()
         strong = pin.etag if pin is not None and pin.etag and not pin.etag.startswith("W/") else None
         if strong and "\r" not in strong and "\n" not in strong:
             hdrs["If-Match"] = strong if strong.startswith('"') else f'"{strong}"'
@@ -260,7 +261,7 @@ class HTTPBackend(Backend):
             return res.headers, int(res.headers["Content-Length"])
         if res.status not in (200, 405, 501):
             raise self._fail(res, "HEAD", final)
-        res, final = self._send("GET", url, {"Range": "bytes=0-0"}, key=True)
+        res, final = self._send("GET", url, {"Range": _FIRST_BYTE.header()}, key=True)
         if res.status in _MISSING:
             return None
         if res.status == 200:
