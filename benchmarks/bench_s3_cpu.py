@@ -6,6 +6,7 @@ just its request loop: N puts of 1 KiB objects, then N gets of them, over T
 threads. Server CPU is not counted. Usage::
 
     python benchmarks/bench_s3_cpu.py [--requests 2000] [--threads 20] [--size 1024] [--repeat 1]
+        [--clients cloudfiles,cf-green,reference,obstore]
 
 The reference library runs under the python ``common.ensure_reference_python()``
 finds (``$CLOUDFILES_REF_PYTHON``, else ``$CLOUDFILES_REF_VENV`` or
@@ -35,12 +36,16 @@ ACCESS, SECRET, REGION = (common.MOTO_SECRETS[k] for k in
 # given the repository root to put first on sys.path.
 _CLOUDFILES_CLIENT = r'''
 import json, sys, time
+if len(sys.argv) > 8 and sys.argv[8] == "green":
+    import gevent.monkey
+    gevent.monkey.patch_all()
 if len(sys.argv) > 7:
     sys.path.insert(0, sys.argv[7])
 from cloudfiles import CloudFiles
 endpoint, bucket, prefix, n, threads, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 secrets = {"AWS_ACCESS_KEY_ID": "%s", "AWS_SECRET_ACCESS_KEY": "%s", "AWS_DEFAULT_REGION": "%s"}
-cf = CloudFiles(f"s3://{endpoint}/{bucket}/{prefix}", secrets=secrets, num_threads=threads)
+cf = CloudFiles(f"s3://{endpoint}/{bucket}/{prefix}", secrets=secrets, num_threads=threads,
+                green=len(sys.argv) > 8 and sys.argv[8] == "green")
 data = b"x" * size
 files = [(f"k{i}", data) for i in range(n)]
 cf.put("warm", data, compress=None); cf.get("warm")
@@ -55,6 +60,7 @@ print(json.dumps({"put_cpu": t1 - t0, "get_cpu": t2 - t1, "put_wall": w1 - w0, "
 
 CLIENTS = {
     "cloudfiles": _CLOUDFILES_CLIENT,
+    "cf-green": _CLOUDFILES_CLIENT,  # ours with green=True after gevent.monkey.patch_all()
     "reference": _CLOUDFILES_CLIENT,
     "obstore": r'''
 import json, sys, time
@@ -87,8 +93,10 @@ def run_client(name: str, python: str, endpoint: str, bucket: str, n: int, threa
         # no PYTHON* variables: ours finds the checkout through argv, the others must not
         env = common.child_env(ours=False, base=dict(os.environ, AWS_EC2_METADATA_DISABLED="true"))
         argv = [python, script, endpoint, bucket, f"p-{uuid.uuid4().hex[:8]}", str(n), str(threads), str(size)]
-        if name == "cloudfiles":
+        if name in ("cloudfiles", "cf-green"):
             argv.append(REPO)
+        if name == "cf-green":
+            argv.append("green")
         out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
     finally:
         os.unlink(script)
@@ -103,10 +111,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=20)
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=1, help="runs per client; the best (least CPU) is kept")
-    ap.add_argument("--clients", default="cloudfiles,reference,obstore")
+    ap.add_argument("--clients", default="cloudfiles,reference,obstore",
+                    help="comma-separated: cloudfiles, cf-green (ours on gevent), reference, obstore")
     args = ap.parse_args()
 
-    pythons = {"cloudfiles": sys.executable, "obstore": sys.executable}
+    pythons = {"cloudfiles": sys.executable, "cf-green": sys.executable, "obstore": sys.executable}
     names = args.clients.split(",")
     if "reference" in names:
         pythons["reference"] = common.ensure_reference_python()

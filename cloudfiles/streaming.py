@@ -57,6 +57,11 @@ class StreamSettings:
 DEFAULT = StreamSettings()
 
 
+def _core(cf) -> "ObjectCore":
+    """These functions work on an object core; a CloudFiles stands for its own."""
+    return getattr(cf, "core", cf)
+
+
 def settings_for(cf: "ObjectCore", part_size: Optional[int] = None, parallel: Optional[int] = None) -> StreamSettings:
     base = cf.stream_settings
     minimum = cf.backend.features.min_part_size
@@ -255,6 +260,7 @@ def stream(cf: "ObjectCore", key: str, raw: bool = False, part_size: Optional[in
 
     ``stat`` saves a metadata request when the caller already has one.
     """
+    cf = _core(cf)
     settings = settings_for(cf, part_size, parallel)
     st = stat or stat_or_raise(cf, key)
     enc = compression.normalize_content_encoding(st.encoding)
@@ -275,6 +281,7 @@ class Reader(io.RawIOBase):
     def __init__(self, cf: "ObjectCore", key: str, raw: bool = False, part_size: Optional[int] = None,
                  parallel: Optional[int] = None):
         super().__init__()
+        cf = _core(cf)
         self._chunks = stream(cf, key, raw=raw, part_size=part_size, parallel=parallel)
         self._buf = b""
         self._pos = 0
@@ -445,12 +452,13 @@ def download_to_file(cf: "ObjectCore", key: str, local_path: str, raw: bool = Fa
     """
     from . import budget
 
+    cf = _core(cf)
     settings = settings_for(cf, part_size, parallel)
     with budget.for_stream(settings.part_size, settings.parallel) as granted:  # shared with other transfers
         return _download_to_file(cf, key, local_path, raw, replace(settings, parallel=granted), attempts, resume)
 
 
-def _download_to_file(cf: "CloudFiles", key: str, local_path: str, raw: bool, settings: StreamSettings,
+def _download_to_file(cf: "ObjectCore", key: str, local_path: str, raw: bool, settings: StreamSettings,
                       attempts: int, resume: bool) -> int:
     directory = os.path.dirname(os.path.abspath(local_path))
     os.makedirs(directory, exist_ok=True)
@@ -505,6 +513,7 @@ class Writer(io.RawIOBase):
                  storage_class: Optional[str] = None, part_size: Optional[int] = None,
                  parallel: Optional[int] = None, stored_as: Optional[str] = None):
         super().__init__()
+        cf = _core(cf)
         if not cf.backend.features.writable:
             raise UnsupportedOperationError(f"{cf.protocol}:// is read-only: cannot write {cf.abspath(key)}")
         self._cf = cf
@@ -638,6 +647,7 @@ class Writer(io.RawIOBase):
 
 def upload_stream(cf: "ObjectCore", key: str, source: Union[BinaryIO, Iterable[bytes]], **kwargs) -> int:
     """Upload from a binary file object or an iterable of bytes; returns stored bytes."""
+    cf = _core(cf)
     w = Writer(cf, key, **kwargs)
     ps = w._settings.part_size
     try:
@@ -664,6 +674,7 @@ def upload_file(cf: "ObjectCore", local_path: str, key: str, **kwargs) -> int:
     in flight come out of the process's byte budget, cloudfiles/budget.py)."""
     from . import budget
 
+    cf = _core(cf)
     settings = settings_for(cf, kwargs.get("part_size"), kwargs.get("parallel"))
     with budget.for_stream(settings.part_size, settings.parallel) as granted, open(local_path, "rb") as f:
         return upload_stream(cf, key, f, **dict(kwargs, parallel=granted))
