@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
 import posixpath
 
 from . import compression, inputs, paths, retry
 from .backends.base import iter_batches
 from .locking import FileLocks
-from .objects import DEFAULT_COMPOSITE_UPLOAD_THRESHOLD, ObjectCore  # noqa: F401 (re-exported)
+from .objects import DEFAULT_COMPOSITE_UPLOAD_THRESHOLD, LISTERS, ObjectCore  # noqa: F401 (re-exported)
 from .objects import is_python_object as _is_python_object
 from .compression import normalize_encoding
 from .exceptions import (
@@ -28,6 +28,9 @@ from .exceptions import (
     UnsupportedOperationError,
 )
 from .runner import Runner
+
+if TYPE_CHECKING:
+    from .meta import ObjectMeta
 
 GetPathType = Union[str, dict, Iterable[Union[str, dict]]]
 
@@ -637,7 +640,8 @@ class CloudFiles:
         if nproc > 1:
             self._in_processes("delete", list(keys), nproc, progress=False)
             return
-        batch = self._core.features.batch_delete
+        # per-key advisory locks (locking=True) need per-key deletes
+        batch = 1 if self._core.locking else self._core.features.batch_delete
         errors: dict = {}
         if batch > 1:
             def one(keys_batch):
@@ -783,56 +787,69 @@ class CloudFiles:
 
     # ------------------------------------------------------------------ list
     def list(self, prefix: str = "", flat: bool = False, size: bool = False,
-             return_resume_token: bool = False, resume_token: Optional[str] = None) -> Iterator:
+             return_resume_token: bool = False, resume_token: Optional[str] = None,
+             start_after: Optional[str] = None) -> Iterator:
         """Keys under ``prefix`` (lazily, sorted). ``flat`` lists one level; directories end in '/'.
 
         A flat listing of a prefix that names exactly one directory and no file
         (``'build'`` for ``build/...``) lists inside that directory, as cloud-files
         does. ``size=True`` yields ``(key, stored size)`` pairs instead
         (``None`` for directories), read from the listing itself.
+        ``start_after`` keeps only keys strictly greater than it (string order).
 
         ``return_resume_token=True`` adds a token to each item (``(key, token)``
         or ``(key, size, token)``); ``list(..., resume_token=token)`` later goes
         on after that item. Our token is the item's key (the reference's is the
-        service's page token, which repeats the rest of that page).
+        service's page token, which repeats the rest of that page), so
+        ``resume_token`` is ``start_after`` under the reference's name.
         """
         if resume_token is not None and not isinstance(resume_token, str):
             raise InvalidInputError(f"resume_token must be a str, got {type(resume_token).__name__}")
-        if not (return_resume_token or resume_token):
-            if size:
-                return self.list_sizes(prefix, flat)
-            return (k for k, _ in self._listing(prefix, flat, sizes=False))
-        items = self._listing(prefix, flat, sizes=size)
         if resume_token:
-            items = (kv for kv in items if kv[0] > resume_token)
+            start_after = resume_token if start_after is None else max(start_after, resume_token)
         if not return_resume_token:
-            return items if size else (k for k, _ in items)
+            if size:
+                return self.list_sizes(prefix, flat, start_after=start_after)
+            return self._listing(prefix, flat, "keys", start_after)
         if size:
-            return ((k, n, k) for k, n in items)
-        return ((k, k) for k, _ in items)
+            return ((k, n, k) for k, n in self._listing(prefix, flat, "sizes", start_after))
+        return ((k, k) for k in self._listing(prefix, flat, "keys", start_after))
 
-    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
+    def list_sizes(self, prefix: str = "", flat: bool = False,
+                   start_after: Optional[str] = None) -> Iterator[tuple[str, Optional[int]]]:
         """``(key, stored size)`` pairs from the listing itself (no request per file)."""
-        return self._listing(prefix, flat, sizes=True)
+        return self._listing(prefix, flat, "sizes", start_after)
 
-    def _listing(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+    def list_meta(self, prefix: str = "", flat: bool = False,
+                  start_after: Optional[str] = None) -> Iterator["ObjectMeta"]:
+        """:class:`cloudfiles.meta.ObjectMeta` of each key, with what the listing itself
+        tells (size, time, ETag/md5/crc32c where the service lists them; no request per file)."""
+        return self._listing(prefix, flat, "meta", start_after)
+
+    def _listing(self, prefix: str, flat: bool, kind: str, start_after: Optional[str]) -> Iterator:
         if not isinstance(prefix, str):
             raise InvalidInputError(f"prefix must be a str, got {type(prefix).__name__}")
+        if start_after is not None and not isinstance(start_after, str):
+            raise InvalidInputError(f"start_after must be a str or None, got {type(start_after).__name__}")
         if flat and prefix and not prefix.endswith("/"):
-            return self._flat_into_directory(prefix, sizes)
-        return self._backend_listing(prefix, flat, sizes)
+            return self._flat_into_directory(prefix, kind, start_after)
+        return self._backend_listing(prefix, flat, kind, start_after)
 
-    def _backend_listing(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
-        return self._core.listing(prefix, flat, sizes)
+    def _backend_listing(self, prefix: str, flat: bool, kind: str, start_after: Optional[str]) -> Iterator:
+        return self._core.entries(kind, prefix, flat, start_after)
 
-    def _flat_into_directory(self, prefix: str, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
-        it = self._backend_listing(prefix, True, sizes)
+    def _flat_into_directory(self, prefix: str, kind: str, start_after: Optional[str]) -> Iterator:
+        position = LISTERS[kind][1]
+        it = self._backend_listing(prefix, True, kind, None)
         first = next(it, None)
         if first is None:
             return
         second = next(it, None)
-        if second is None and first[0] == prefix + "/":
-            yield from self._backend_listing(prefix + "/", True, sizes)
+        if second is None and position(first) == prefix + "/":
+            yield from self._backend_listing(prefix + "/", True, kind, start_after)
+            return
+        if start_after is not None:
+            yield from self._backend_listing(prefix, True, kind, start_after)
             return
         yield first
         if second is not None:

@@ -97,3 +97,13 @@ class PageGuard:
             self._tokens.add(digest)
         self._last_token = token
         return token
+
+
+def subtree_after(directory: str, start_after: Optional[str]) -> Optional[bool]:
+    """Which keys of a directory (every key starting with ``directory``, which ends
+    in '/') are greater than ``start_after``: True all, False none, None some (walk in)."""
+    if start_after is None:
+        return True
+    if start_after.startswith(directory):
+        return None
+    return start_after < directory

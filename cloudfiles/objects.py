@@ -89,7 +89,9 @@ class ObjectCore:
             path = paths.to_https(path)
         self.path = path
         self.cloudpath = paths.ascloudpath(path)
-        self._root = self.cloudpath.rstrip("/") + "/"
+        from .backends.wire.keyroot import KeyRoot  # on first use: ``import cloudfiles`` stays light
+
+        self._root = KeyRoot(self.cloudpath)  # full cloudpaths given as keys must lie under it
         cls = backend_class(path.protocol)
         # Abilities switched off for this client (features=) stand in for the backend's own.
         self._features = cls.features if features is None else cls.features.restricted(
@@ -184,9 +186,9 @@ class ObjectCore:
         path = inputs.check_key(path)
         if "://" in path:
             norm = paths.normalize(path)
-            if not norm.startswith(self._root):
+            if not self._root.contains(norm):
                 raise InvalidInputError(f"{path!r} is not under {self.cloudpath}")
-            return norm[len(self._root):]
+            return self._root.relative(norm)
         return path
 
     # --------------------------------------------------------- call rules
@@ -322,24 +324,48 @@ class ObjectCore:
         return iter_batches(keys, size)
 
     # ------------------------------------------------------------ listing
-    def listing(self, prefix: str = "", flat: bool = False, sizes: bool = False
-                ) -> Iterator[tuple[str, Optional[int]]]:
-        """``(key, size or None)`` under ``prefix``, sorted; a failed page resumes the listing."""
+    def entries(self, kind: str, prefix: str = "", flat: bool = False,
+                start_after: Optional[str] = None) -> Iterator:
+        """Keys (``kind='keys'``), ``(key, size)`` pairs (``'sizes'``) or ObjectMeta (``'meta'``)
+        under ``prefix``, sorted, only keys after ``start_after``; a failed page resumes
+        the listing after the last key yielded (not from page 1)."""
         if not self.features.listable:
             from .exceptions import UnsupportedOperationError
 
             raise UnsupportedOperationError(f"{self.protocol}:// cannot list {self.cloudpath}")
-        if sizes:
-            fn = lambda: self.backend.list_sizes(prefix, flat)  # noqa: E731
-        else:
-            fn = lambda: ((k, None) for k in self.backend.list(prefix, flat))  # noqa: E731
+        method, position = LISTERS[kind]
+        lister = getattr(self.backend, method)
         if self.features.local:  # nothing transient to resume from
-            return fn()
-        return retry.resumable(fn, lambda kv: kv[0], self.retry_policy)
+            return lister(prefix, flat, start_after)
+        return retry.resumable(lambda last: lister(prefix, flat, start_after if last is None else last),
+                               position, self.retry_policy)
+
+    def listing(self, prefix: str = "", flat: bool = False, sizes: bool = False,
+                start_after: Optional[str] = None) -> Iterator[tuple[str, Optional[int]]]:
+        """``(key, size or None)`` under ``prefix``, sorted; a failed page resumes the listing."""
+        if sizes:
+            return self.entries("sizes", prefix, flat, start_after)
+        return ((k, None) for k in self.entries("keys", prefix, flat, start_after))
 
     def files(self, prefix: str = "") -> Iterator[tuple[str, Optional[int]]]:
         """``(key, stored size)`` of every file (no directories) under ``prefix``."""
         return ((k, s) for k, s in self.listing(prefix, False, True) if not k.endswith("/"))
+
+
+def _key_of_pair(item: tuple) -> str:
+    return item[0]
+
+
+def _key_of_meta(meta: Any) -> str:
+    return meta.key
+
+
+def _itself(key: str) -> str:
+    return key
+
+
+#: listing kinds: the backend method and how to read an item's key (its position)
+LISTERS = {"keys": ("list", _itself), "sizes": ("list_sizes", _key_of_pair), "meta": ("list_meta", _key_of_meta)}
 
 
 def _rebuild(cloudpath: str, options: dict) -> ObjectCore:

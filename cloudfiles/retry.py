@@ -159,15 +159,18 @@ def call(fn: Callable[..., T], *args, policy: RetryPolicy = DEFAULT_POLICY, **kw
 _NOTHING = object()
 
 
-def resumable(make: Callable[[], Iterable[T]], position: Callable[[T], Any],
+def resumable(make: Callable[[Any], Iterable[T]], position: Callable[[T], Any],
               policy: RetryPolicy = DEFAULT_POLICY) -> Iterator[T]:
-    """Iterate ``make()`` (e.g. a paged listing), restarting it after a retryable failure.
+    """Iterate ``make(None)`` (e.g. a paged listing), resuming it after a retryable failure.
 
-    Items must come in ascending ``position`` order (listings are sorted), so
-    a restarted iteration skips everything up to the last item already
-    yielded: nothing is lost or yielded twice. Up to ``policy.attempts``
-    consecutive failures without progress are tolerated, with the policy's
-    random backoff between them; other errors propagate at once.
+    Items must come in ascending ``position`` order (listings are sorted). After
+    a failure the iteration is made again as ``make(last)``, ``last`` the
+    position of the last item yielded, so a listing asks the service for what
+    follows it (``start_after``) instead of starting over at page 1; items at or
+    before ``last`` are still skipped, so nothing is yielded twice even if
+    ``make`` ignores its argument. Up to ``policy.attempts`` consecutive
+    failures without progress are tolerated, with the policy's random backoff
+    between them; other errors propagate at once.
     """
     failures = 0
     started = time.monotonic()
@@ -175,7 +178,7 @@ def resumable(make: Callable[[], Iterable[T]], position: Callable[[T], Any],
     while True:
         progressed = False
         try:
-            for item in make():
+            for item in make(None if last is _NOTHING else last):
                 pos = position(item)
                 if last is not _NOTHING and pos <= last:
                     continue

@@ -114,20 +114,17 @@ class SyncResult:
 def list_objects(cf: "CloudFiles", prefix: str = "") -> Iterator[ObjectMeta]:
     """Every file below ``prefix`` of ``cf`` as :class:`ObjectMeta`, in ascending key order.
 
-    One listing, streamed (with the listing's resume-after-failure for network
-    services). Uses the backends' ``list_meta`` where the interface has it, else
-    the sized listing (keys and sizes, no checksums). Directory entries are dropped.
+    One listing, streamed, from the backends' ``list_meta`` (sizes, ETags and
+    checksums where the listing tells them), resumed after the last key yielded
+    when a page of a network service fails. Directory entries are dropped.
     """
     from . import retry
-    from .backends.base import Backend
 
     backend = cf.backend
-    if hasattr(Backend, "list_meta"):  # the interface's detailed listing (sizes, ETags, checksums)
-        def make() -> Iterable[ObjectMeta]:
-            return backend.list_meta(prefix, False, None)
-    else:
-        def make() -> Iterable[ObjectMeta]:
-            return (ObjectMeta(key=k, size=s) for k, s in backend.list_sizes(prefix, False))
+
+    def make(after: Optional[str] = None) -> Iterable[ObjectMeta]:
+        return backend.list_meta(prefix, False, after)  # resumed after the last key yielded
+
     entries: Iterable[ObjectMeta]
     if backend.features.local:
         entries = make()

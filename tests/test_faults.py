@@ -657,22 +657,27 @@ def _assert_none_silently_wrong(results: list[dict], files: dict[str, bytes]) ->
 
 
 # -- listings ------------------------------------------------------------------
-def test_resumable_listing_skips_what_was_yielded_and_gives_up_loudly():
+def test_resumable_listing_resumes_after_what_was_yielded_and_gives_up_loudly():
     from cloudfiles.retry import resumable
 
     calls = []
 
-    def pages(fail_at: set):
-        def make():
-            calls.append(1)
-            for i in range(10):
+    def pages(fail_at: set, honour: bool = True):
+        def make(after):
+            calls.append(after)
+            start = 0 if after is None or not honour else int(after[1:]) + 1
+            for i in range(start, 10):
                 if (len(calls), i) in fail_at:
                     raise ServerError(f"page at {i}")
                 yield f"k{i}"
         return make
 
     assert list(resumable(pages({(1, 4), (2, 7)}), lambda k: k, FAST)) == [f"k{i}" for i in range(10)]
-    assert len(calls) == 3
+    assert calls == [None, "k3", "k6"]  # each retry asks for what follows the last key yielded
+    calls.clear()
+    # a lister that ignores its argument and starts over: nothing is yielded twice
+    assert list(resumable(pages({(1, 4), (2, 7)}, honour=False), lambda k: k, FAST)) == [f"k{i}" for i in range(10)]
+    assert calls == [None, "k3", "k6"]
     calls.clear()
     always = {(n, 0) for n in range(1, 20)}
     with pytest.raises(ServerError):
@@ -680,27 +685,33 @@ def test_resumable_listing_skips_what_was_yielded_and_gives_up_loudly():
     assert len(calls) == FAST.attempts
     calls.clear()
     with pytest.raises(AuthorizationError):
-        list(resumable(lambda: (_ for _ in ()).throw(AuthorizationError("no")), lambda k: k, FAST))
+        list(resumable(lambda after: (_ for _ in ()).throw(AuthorizationError("no")), lambda k: k, FAST))
 
 
 @pytest.mark.parametrize("net", [n for n in ("s3", "gcs") if _selected(n)], indirect=True)
-def test_listing_page_failure_mid_way_loses_and_repeats_nothing(net):
+def test_listing_page_failure_resumes_after_the_last_key(net):
     cf = net.cf()
-    if hasattr(cf.backend, "list_page_size"):  # S3: small pages, few objects
-        page = cf.backend.list_page_size = 10
-        keys = [f"L{i:04d}" for i in range(25)]
-    else:  # GCS pages hold 1000; the emulator takes 1005 objects in about a second
-        page = 1000
-        keys = [f"L{i:04d}" for i in range(1005)]
+    page = cf.backend.list_page_size = 10  # small pages, few objects
+    keys = [f"L{i:04d}" for i in range(25)]
+    if net.name == "s3":
+        resume = "start-after=prefix%2FL0009"
+    else:
+        resume = "startOffset=prefix%2FL0009"  # inclusive: the client drops the one repeated name
     net.direct.puts([{"path": k, "content": b"x"} for k in keys])
     net.px.status(503, method="GET", path=net.list_rx, skip=1, times=1)   # the second page
-    net.px.drop(mid=True, method="GET", path=net.list_rx, skip=1, times=1)  # the first page of the restart
+    net.px.drop(mid=True, method="GET", path=net.list_rx, skip=1, times=1)  # the first resumed request
     assert list(cf.list()) == keys
-    # page 1, page 2 (503), page 1 again (dropped), then every page
-    assert net.px.count("GET", net.list_rx) == 3 + -(-len(keys) // page)
+    lists = [s for s in net.px.seen if s.method == "GET" and re.search(net.list_rx, s.target)]
+    # page 1, page 2 (503), the resume (dropped), the resume again, then the pages after it:
+    # never page 1 again
+    assert len(lists) == 2 + -(-len(keys) // page)
+    assert [s.fault for s in lists[:3]] == [None, "status", "drop_mid"]
+    assert not any(resume in s.target for s in lists[:2])
+    assert all(resume in s.target for s in lists[2:4]), [s.target for s in lists]
     net.px.reset()
     net.px.status(503, method="GET", path=net.list_rx, skip=2, times=2)
     assert [k for k, _ in cf.list_sizes()] == keys
+    assert [m.key for m in cf.list_meta(start_after="L0003")] == keys[4:]
 
 
 # -- large objects (parallel parts) ----------------------------------------------

@@ -37,7 +37,7 @@ PROMISES = {
     "sync": ["sync"],
     "acl": ["get_acl"],
     "writable": ["put", "delete"],
-    "listable": ["list"],
+    "listable": ["list_meta"],  # list and list_sizes are built on it
 }
 PROTOCOLS = ["file", "mem", "s3", "gs", "http"]
 

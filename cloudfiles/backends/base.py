@@ -3,9 +3,10 @@
 A backend knows one service and nothing else: no compression, no retries,
 no threading, no result shaping (the facade does those). Keys passed to a
 backend are relative to the CloudPath it was built for. Required operations
-are ``get``, ``put``, ``stat_meta``, ``delete`` and ``list``; the rest have
+are ``get``, ``put``, ``stat_meta``, ``delete`` and ``list_meta``; the rest have
 defaults built on those (``head()``'s dict and ``stat()`` are derived from
-``stat_meta``, the one metadata parse of each backend), which backends override when the service offers a
+``stat_meta``, the one metadata parse of each backend; ``list`` and
+``list_sizes`` from ``list_meta``), which backends override when the service offers a
 cheaper native form (batch delete, server-side copy, sized listings).
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Features:
 
     # -- abilities: each True/ >1 promises the methods named beside it ------
     writable: bool = True  # put/delete/multipart_*; False: writes raise UnsupportedOperationError
-    listable: bool = True  # list/list_sizes
+    listable: bool = True  # list_meta (list and list_sizes are built on it)
     server_side_copy: bool = False  # copy_within(src_key, dest, dest_key) copies inside the service
     batch_delete: int = 1  # delete_many takes up to this many keys in one request
     batch_exists: int = 1  # exists_many takes up to this many keys in one request
@@ -278,15 +279,30 @@ class Backend:
         """Delete ``key``; deleting a missing key is not an error."""
         raise UnsupportedOperationError(f"{self.cloudpath.protocol}:// does not support deleting")
 
-    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
-        """Keys under ``prefix``, sorted; ``flat`` stops at the next '/' (dirs end in '/')."""
+    def list_meta(self, prefix: str = "", flat: bool = False,
+                  start_after: Optional[str] = None) -> Iterator["ObjectMeta"]:
+        """What the listing tells of each key under ``prefix``, sorted by key.
+
+        ``flat`` stops at the next '/': directories are entries whose key ends
+        in '/' with ``size`` None. ``start_after`` keeps only keys strictly
+        greater than it (plain string order of the whole key, so in a flat
+        listing the directory ``'a/'`` sorts before everything inside it and
+        ``start_after='a/b'`` skips it). Every backend's one listing loop: ``list``
+        and ``list_sizes`` are built on it.
+        """
         raise UnsupportedOperationError(f"{self.cloudpath.protocol}:// does not support listing")
 
+    def list(self, prefix: str = "", flat: bool = False, start_after: Optional[str] = None) -> Iterator[str]:
+        """Keys under ``prefix``, sorted; ``flat`` stops at the next '/' (dirs end in '/')."""
+        for meta in self.list_meta(prefix, flat, start_after):
+            yield meta.key
+
     # -- optional, with fallbacks -----------------------------------------
-    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
-        """``(key, stored size)`` pairs; directories (flat) have size ``None``."""
-        for key in self.list(prefix, flat):
-            yield key, (None if key.endswith("/") else self.size(key))
+    def list_sizes(self, prefix: str = "", flat: bool = False,
+                   start_after: Optional[str] = None) -> Iterator[tuple[str, Optional[int]]]:
+        """``(key, stored size)`` pairs from the listing; directories (flat) have size ``None``."""
+        for meta in self.list_meta(prefix, flat, start_after):
+            yield meta.key, meta.size
 
     def exists(self, key: str) -> bool:
         return self.stat_meta(key) is not None

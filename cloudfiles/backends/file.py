@@ -19,26 +19,20 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from ..compression import SUFFIX_TO_ENCODING
 from .. import keys
 from ..exceptions import CloudPathError, NotFoundError, PreconditionFailedError
-from . import localwrite
+from . import localwalk, localwrite
 from ..meta import ObjectMeta
 from .base import Backend, BackendOptions, Features, GetResult, check_range
 
 # The read order (see localwrite): plain first, then the reference's suffix order.
 _VARIANTS = list(zip(localwrite.SUFFIXES, localwrite.ENCODINGS))
 _TMP_MARK = localwrite.TMP_MARK
-_SUFFIX_TUPLE = tuple(SUFFIX_TO_ENCODING)
 _tmp_name = localwrite.tmp_name
 
 
 def _token(content: Optional[bytes]) -> Optional[str]:
     return None if content is None else hashlib.sha256(content).hexdigest()
-
-
-def _first(item: tuple) -> str:
-    return item[0]
 
 
 @dataclass
@@ -59,7 +53,7 @@ class FileOptions(BackendOptions):
 
 class FileBackend(Backend):
     features = Features(server_side_copy=True, local=True, acl=True, multipart=True, touch=True,
-                        leftovers=True, sync=True, conditional_writes=True)
+                        leftovers=True, sync=True, conditional_writes=True, batch_delete=1000)
     options_type = FileOptions
 
     def __init__(self, cloudpath, options: BackendOptions):
@@ -231,6 +225,31 @@ class FileBackend(Backend):
             _unlink(path + suffix)
         localwrite.forget_key(path)
 
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete a batch: every key is validated first (an unsafe one fails the batch
+        before anything is removed); then each directory is read once and only the
+        names present are unlinked, instead of trying all six names of every key."""
+        by_dir: dict[str, list[tuple[str, str]]] = {}
+        for key in keys:
+            path = self._path(key)
+            directory, name = os.path.split(path)
+            by_dir.setdefault(directory, []).append((path, name))
+        for directory, items in by_dir.items():
+            present: Optional[set] = None
+            if len(items) > 1:
+                try:
+                    with os.scandir(directory) as entries:
+                        present = {e.name for e in entries}
+                except (FileNotFoundError, NotADirectoryError):
+                    present = set()
+                except OSError:
+                    present = None  # unreadable: try every name
+            for path, name in items:
+                for suffix, _ in _VARIANTS:
+                    if present is None or name + suffix in present:
+                        _unlink(path + suffix)
+                localwrite.forget_key(path)
+
     # -- conditional writes: compare and swap under an flock -----------------
     # A hidden lock file beside the object (``.NAME.cflock``) excludes other
     # conditional writers on this machine, or on one NFS mount with working
@@ -271,15 +290,20 @@ class FileBackend(Backend):
                 continue
         raise NotFoundError(f"{key!r} does not exist under {self.root}")
 
-    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
-        for key, _ in self._scan(prefix, flat, sizes=False):
-            yield key
+    def list_meta(self, prefix: str = "", flat: bool = False,
+                  start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
+        """Size, modification time and encoding (from the name's suffix) of each key,
+        from one stat per file (see :mod:`.localwalk`); nothing is read or hashed."""
+        return self._scan(prefix, flat, True, start_after)
 
-    def list_sizes(self, prefix: str = "", flat: bool = False):
-        return self._scan(prefix, flat, sizes=True)
+    def list(self, prefix: str = "", flat: bool = False, start_after: Optional[str] = None) -> Iterator[str]:
+        for meta in self._scan(prefix, flat, False, start_after):
+            yield meta.key
 
-    def _scan(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
-        """Walk below ``prefix`` (see :func:`_walk` for how symlinks are treated)."""
+    def _scan(self, prefix: str, flat: bool, detail: bool,
+              start_after: Optional[str]) -> Iterator[ObjectMeta]:
+        """Stream the keys below ``prefix`` in order (see :mod:`.localwalk`, which also
+        says how symlinks are treated)."""
         base_dir, _, name_prefix = prefix.rpartition("/")
         if base_dir:
             keys.local_path(self.root, base_dir + "/x", self._real_root)
@@ -287,13 +311,7 @@ class FileBackend(Backend):
             keys.check_relative(prefix)
         start = os.path.join(self.root, base_dir) if base_dir else self.root
         rel_base = base_dir + "/" if base_dir else ""
-        out = _walk(self._real_root, start, rel_base, name_prefix, flat, sizes)
-        out.sort(key=_first)
-        prev = None
-        for item in out:
-            if item[0] != prev:  # name and name.gz both present: list once
-                yield item
-            prev = item[0]
+        return localwalk.walk(self._real_root, start, rel_base, name_prefix, flat, detail, start_after)
 
     def copy_within(self, src_key: str, dest: Backend, dest_key: str) -> bool:
         if not isinstance(dest, FileBackend):
@@ -426,75 +444,3 @@ def _copy_fd(src: int, dst: int) -> None:
         view = memoryview(chunk)
         while view:
             view = view[os.write(dst, view):]
-
-
-def _walk(real_root: str, start: str, rel_base: str, name_filter: str, flat: bool,
-          sizes: bool) -> list[tuple[str, Optional[int]]]:
-    """``(key, size)`` of every file below ``start``; ``flat`` lists one level.
-
-    The rule for symlinks: every real directory is walked at most once. Real
-    subdirectories are walked first; a symlink to a directory is followed
-    only afterwards, only when its target stays inside the (resolved) root
-    and that directory was not walked yet -- so ``d/loop -> .`` or a link to
-    a parent adds nothing, and a link to a sibling lists nothing twice. A
-    symlinked file is listed only when its target is a file inside the root;
-    links leading outside the root or nowhere are skipped. The walk is
-    iterative (no recursion limit on deep trees).
-    """
-    out: list[tuple[str, Optional[int]]] = []
-    walked: set[tuple[int, int]] = set()
-    pending: list[tuple[str, str, str]] = [(start, rel_base, name_filter)]  # real directories
-    links: list[tuple[str, str]] = []  # symlinked directories, followed after the real ones
-    while pending or links:
-        if not pending:
-            path, rel = links.pop(0)
-            real = os.path.realpath(path)
-            if not keys.inside(real_root, real):
-                continue
-            pending.append((real, rel, ""))
-            continue
-        directory, rel, name_filter = pending.pop()
-        try:
-            st = os.stat(directory)
-            entries = list(os.scandir(directory))
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            continue
-        ident = (st.st_dev, st.st_ino)
-        if ident in walked:
-            continue
-        walked.add(ident)
-        for entry in entries:
-            name = entry.name
-            if name_filter and not name.startswith(name_filter):
-                continue
-            if _TMP_MARK in name:
-                continue
-            try:
-                is_link = entry.is_symlink()
-                is_dir = entry.is_dir()
-                if is_link and not keys.inside(real_root, os.path.realpath(entry.path)):
-                    continue  # leads outside the root: not followed, not listed
-                if not is_dir and not entry.is_file():
-                    continue  # dangling link, socket, device ...
-            except OSError:
-                continue
-            if is_dir:
-                if flat:
-                    out.append((rel + name + "/", None))
-                elif is_link:
-                    links.append((entry.path, rel + name + "/"))
-                else:
-                    pending.append((entry.path, rel + name + "/", ""))
-                continue
-            if name.endswith(_SUFFIX_TUPLE):
-                key = rel + name[: name.rfind(".")]
-            else:
-                key = rel + name
-            size = None
-            if sizes:
-                try:
-                    size = entry.stat().st_size
-                except FileNotFoundError:
-                    continue
-            out.append((key, size))
-    return out

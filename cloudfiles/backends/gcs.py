@@ -43,7 +43,6 @@ from ..exceptions import (
     CRC32CIntegrityError,
     CredentialsError,
     InvalidInputError,
-    ListingError,
     MD5IntegrityError,
     NetworkError,
     NotFoundError,
@@ -53,11 +52,12 @@ from ..exceptions import (
 )
 from ..listings import PageGuard
 from ..meta import ObjectMeta
-from .base import Backend, BackendOptions, Features, GetResult, positive_int, PartInfo, iso_time, iter_batches
+from .base import Backend, BackendOptions, Features, GetResult, positive_int, PartInfo, iter_batches
 from .wire import ranges
 from .wire.errors import annotate, path_in
 from .wire.headers import gcs_meta, get_checksums
 from .wire.keyroot import KeyRoot
+from .wire.listing import GCS_FIELDS, Page, after, parse_gcs_page
 
 DEFAULT_ENDPOINT = "https://storage.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/devstorage.full_control",)
@@ -606,12 +606,15 @@ class GCSBackend(Backend):
             self._delete_name(name)  # throttled or failed inside the batch: try it directly
 
     # ----------------------------------------------------------------- list
-    def _pages(self, full_prefix: str, flat: bool, fields: str) -> Iterator[dict]:
-        """Listing pages for object names starting with ``full_prefix`` (bucket-relative)."""
-        params = {"prefix": full_prefix, "maxResults": self.list_page_size,
-                  "fields": f"items({fields}),prefixes,nextPageToken"}
+    def _pages(self, full_prefix: str, flat: bool, strip: int = 0,
+               start_offset: Optional[str] = None) -> Iterator[Page]:
+        """Listing pages for object names starting with ``full_prefix`` (bucket-relative),
+        from ``start_offset`` on (inclusive, as GCS's ``startOffset``)."""
+        params = {"prefix": full_prefix, "maxResults": self.list_page_size, "fields": GCS_FIELDS}
         if flat:
             params["delimiter"] = "/"
+        if start_offset is not None:
+            params["startOffset"] = start_offset
         what = f"LIST gs://{self.bucket}/{full_prefix}"
         guard = PageGuard(what, full_prefix)
         while True:
@@ -619,23 +622,23 @@ class GCSBackend(Backend):
             resp = self._request("GET", f"{self._api}/o" + self._query(params), what)
             if resp.status != 200:
                 raise self._fail(resp, what)
-            page = _listing_page(resp.data, what)
-            token = page["nextPageToken"]
-            if token:
-                guard.token(token)
-            guard.page([o["name"] for o in page["items"]], page["prefixes"])
+            page = parse_gcs_page(resp.data, what, strip)
+            if page.token:
+                guard.token(page.token)
+            guard.page(page.names, page.prefixes)
             yield page
-            if not token:
+            if not page.token:
                 return
-            params["pageToken"] = token
+            params["pageToken"] = page.token
 
-    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
+    def list_meta(self, prefix: str = "", flat: bool = False,
+                  start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
+        """objects.list pages (``startOffset`` when resuming), parsed by
+        :func:`.wire.listing.parse_gcs_page`: size, md5, crc32c, generation, times, encoding."""
         root = self._root
-        for page in self._pages(root.scope(prefix), flat, "name,size"):
-            entries = [(root.relative(o["name"]), o["size"]) for o in page["items"]]
-            entries += [(root.relative(p), None) for p in page["prefixes"]]
-            entries.sort(key=lambda e: e[0])
-            yield from entries
+        offset = None if start_after is None else root.scope(start_after)
+        for page in self._pages(root.scope(prefix), flat, len(root), offset):
+            yield from after(page.entries, start_after)
 
     def leftovers(self, cutoff: float):
         """Temporary part objects of composite uploads (bucket-wide, under TMP_PREFIX) created
@@ -643,24 +646,15 @@ class GCSBackend(Backend):
         from ..cleanup import Leftover
 
         now = _dt.datetime.now(_dt.timezone.utc).timestamp()
-        for page in self._pages(TMP_PREFIX, False, "name,size,timeCreated"):
-            for o in page["items"]:
-                created = iso_time(o.get("timeCreated"))
+        for page in self._pages(TMP_PREFIX, False):
+            for o in page.entries:
+                created = o.extra.get("time_created")
                 when = created.timestamp() if created else now
                 if when < cutoff:
-                    yield Leftover("composite part", f"gs://{self.bucket}/{o['name']}", now - when,
-                                   o["size"], o["name"])
+                    yield Leftover("composite part", f"gs://{self.bucket}/{o.key}", now - when, o.size, o.key)
 
     def remove_leftover(self, item) -> None:
         self._delete_name(item.handle)
-
-    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
-        root = self._root
-        for page in self._pages(root.scope(prefix), flat, "name"):
-            names = [root.relative(o["name"]) for o in page["items"]]
-            names += [root.relative(p) for p in page["prefixes"]]
-            names.sort()
-            yield from names
 
     # ------------------------------------------------------- server-side ops
     def same_service(self, other: Backend) -> bool:
@@ -775,7 +769,7 @@ class GCSBackend(Backend):
     def _delete_tmp(self, upload) -> None:
         """Remove an upload's temporary objects (best effort: they are garbage either way)."""
         try:
-            names = [o["name"] for page in self._pages(upload.tmp, False, "name") for o in page.get("items") or ()]
+            names = [o.key for page in self._pages(upload.tmp, False) for o in page.entries]
             for batch in iter_batches(names, self.features.batch_delete):
                 self._delete_names(batch)
         except CloudFilesError:
@@ -787,32 +781,6 @@ class _CompositeUpload:
 
     def __init__(self, name: str, tmp: str, meta: dict):
         self.name, self.tmp, self.meta = name, tmp, meta
-
-
-def _listing_page(data: bytes, what: str) -> dict:
-    """One objects.list page, checked: ``items`` (each a dict with a str ``name`` and an int or
-    None ``size``), ``prefixes`` (strs) and an optional str ``nextPageToken``."""
-    try:
-        doc = json.loads(data)
-    except ValueError as err:
-        raise ServerError(f"{what}: unreadable listing: {err}") from err
-    if not isinstance(doc, dict):
-        raise ListingError(f"{what}: the listing is not a JSON object")
-    items, prefixes, token = doc.get("items") or [], doc.get("prefixes") or [], doc.get("nextPageToken")
-    if not isinstance(items, list) or not isinstance(prefixes, list) \
-            or not all(isinstance(p, str) for p in prefixes) or not (token is None or isinstance(token, str)):
-        raise ListingError(f"{what}: malformed listing page")
-    out = []
-    for o in items:
-        if not isinstance(o, dict) or not isinstance(o.get("name"), str):
-            raise ListingError(f"{what}: malformed listing entry {str(o)[:200]}")
-        size = o.get("size")
-        try:
-            size = int(size) if size is not None else None
-        except (TypeError, ValueError):
-            raise ListingError(f"{what}: malformed size in listing entry {str(o)[:200]}") from None
-        out.append({"name": o["name"], "size": size, "timeCreated": o.get("timeCreated")})
-    return {"items": out, "prefixes": prefixes, "nextPageToken": token}
 
 
 def _parse_batch_response(content_type: str, data: bytes, count: int) -> Optional[list[tuple[int, bytes]]]:

@@ -38,10 +38,8 @@ Autoindex listings strip the compression suffixes ``file://`` writes
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
-import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
@@ -60,13 +58,14 @@ from ..exceptions import (
     ObjectChangedError,
     UnsupportedOperationError,
 )
-from ..listings import PageGuard
+from ..listings import PageGuard, subtree_after
 from ..meta import ObjectMeta
 from .base import Backend, BackendOptions, Features, GetResult, ObjectStat
 from .wire import ranges
 from .wire.errors import annotate
 from .wire.headers import get_checksums, http_date, http_meta
 from .wire.keyroot import KeyRoot
+from .wire.listing import GCS_FIELDS, after, parse_gcs_page, parse_s3_page
 
 LISTING_KINDS = ("html", "s3", "gcs")
 # HTML index pages deeper than this below the base URL end the listing with an
@@ -76,6 +75,7 @@ _MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MISSING = (404, 410)
 _WHOLE = ranges.ByteRange(0, None)
+_FIRST_BYTE = ranges.ByteRange(0, 1)
 # Codings the facade can decode; advertising them keeps GCS from transcoding
 # (we want the stored bytes) and lets dynamic-compression servers compress.
 _ACCEPT_ENCODING = "gzip, br, zstd"
@@ -217,7 +217,7 @@ class HTTPBackend(Backend):
         url = self.url(key)
         want = len(buf)
         hdrs = dict(self._headers)
-        hdrs["Range"] = f"bytes={start}-{start + want - 1}"
+        hdrs["Range"] = ranges.ByteRange(start, start + want).header()
         strong = pin.etag if pin is not None and pin.etag and not pin.etag.startswith("W/") else None
         if strong and "\r" not in strong and "\n" not in strong:
             hdrs["If-Match"] = strong if strong.startswith('"') else f'"{strong}"'
@@ -261,7 +261,7 @@ class HTTPBackend(Backend):
             return res.headers, int(res.headers["Content-Length"])
         if res.status not in (200, 405, 501):
             raise self._fail(res, "HEAD", final)
-        res, final = self._send("GET", url, {"Range": "bytes=0-0"}, key=True)
+        res, final = self._send("GET", url, {"Range": _FIRST_BYTE.header()}, key=True)
         if res.status in _MISSING:
             return None
         if res.status == 200:
@@ -287,24 +287,28 @@ class HTTPBackend(Backend):
         return None if found is None else found[1]
 
     # -- listing ----------------------------------------------------------------
-    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
-        for key, _ in self._list(prefix, flat, sizes=False):
-            yield key
-
-    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
-        return self._list(prefix, flat, sizes=True)
-
-    def _list(self, prefix: str, flat: bool, sizes: bool) -> Iterator[tuple[str, Optional[int]]]:
+    def list_meta(self, prefix: str = "", flat: bool = False,
+                  start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
+        """S3/GCS listings tell what their pages say (see :mod:`.wire.listing`); an HTML
+        index tells names only (``size`` None)."""
         if not isinstance(prefix, str):
             raise InvalidInputError(f"prefix must be a str, got {type(prefix).__name__}")
         kind = self.listing_kind()
         if kind == "s3":
-            yield from self._list_s3(prefix, flat)
-        elif kind == "gcs":
-            yield from self._list_gcs(prefix, flat)
-        else:
-            for key in self._list_html(prefix, flat):
-                yield key, (None if key.endswith("/") or not sizes else self.size(key))
+            return self._list_s3(prefix, flat, start_after)
+        if kind == "gcs":
+            return self._list_gcs(prefix, flat, start_after)
+        return (ObjectMeta(key=k) for k in self._list_html(prefix, flat, start_after))
+
+    def list_sizes(self, prefix: str = "", flat: bool = False,
+                   start_after: Optional[str] = None) -> Iterator[tuple[str, Optional[int]]]:
+        """Sizes from the S3/GCS listing; an HTML index has none, so each file is HEADed."""
+        html = self.listing_kind() == "html"
+        for meta in self.list_meta(prefix, flat, start_after):
+            if html and not meta.key.endswith("/"):
+                yield meta.key, self.size(meta.key)
+            else:
+                yield meta.key, meta.size
 
     def listing_kind(self) -> str:
         """Which listing this URL offers ('html', 's3' or 'gcs'), probing once if unknown."""
@@ -362,15 +366,16 @@ class HTTPBackend(Backend):
             raise UnsupportedOperationError(f"cannot list {self.base_url}: the URL names no bucket")
         return bucket, KeyRoot(rest).prefix, False
 
-    def _list_s3(self, prefix: str, flat: bool) -> Iterator[tuple[str, Optional[int]]]:
-        bucket, prefix_root, virtual = self._bucket_and_base()
-        base = KeyRoot(prefix_root)
+    def _list_s3(self, prefix: str, flat: bool, start_after: Optional[str]) -> Iterator[ObjectMeta]:
+        bucket, base, virtual = self._bucket_and_base()
         endpoint = f"{self.origin}/" if virtual else f"{self.origin}/{quote(bucket, safe='')}"
-        params = {"list-type": "2", "prefix": base.scope(prefix)}
+        params = {"list-type": "2", "prefix": base + prefix, "encoding-type": "url"}
         if self._page_size:
             params["max-keys"] = str(self._page_size)
         if flat:
             params["delimiter"] = "/"
+        if start_after is not None:
+            params["start-after"] = base + start_after
         token = None
         guard = PageGuard(f"S3 listing of {endpoint} prefix={params['prefix']!r}", params["prefix"])
         while True:
@@ -382,49 +387,26 @@ class HTTPBackend(Backend):
             res, final = self._send("GET", url)
             if res.status != 200:
                 raise self._fail(res, "GET", final)
-            try:
-                root = ET.fromstring(res.data)
-            except ET.ParseError as err:
-                raise UnsupportedOperationError(f"GET {final}: not an S3 listing ({err})") from err
-            entries: list[tuple[str, Optional[int]]] = []
-            names: list[str] = []
-            dirs: list[str] = []
-            truncated, token = False, None
-            for el in root:
-                tag = _local(el.tag)
-                if tag == "Contents":
-                    key = _child_text(el, "Key")
-                    size = _child_text(el, "Size")
-                    names.append(key)
-                    try:
-                        entries.append((base.relative(key), int(size) if size else None))
-                    except ValueError:
-                        raise ListingError(f"GET {final}: malformed size {size[:40]!r} for {key[:200]!r}") from None
-                elif tag == "CommonPrefixes":
-                    dirs.append(_child_text(el, "Prefix"))
-                    entries.append((base.relative(dirs[-1]), None))
-                elif tag == "IsTruncated":
-                    truncated = (el.text or "").strip().lower() == "true"
-                elif tag == "NextContinuationToken":
-                    token = (el.text or "").strip()
-            if truncated and token:
+            page = parse_s3_page(res.data, f"GET {final}", len(base), unreadable=UnsupportedOperationError)
+            token = page.token
+            if token:
                 guard.token(token)
-            guard.page(names, dirs)
-            entries.sort()
-            yield from entries
-            if not truncated or not token:
+            guard.page(page.names, page.prefixes)
+            yield from after(page.entries, start_after)
+            if not token:
                 return
 
-    def _list_gcs(self, prefix: str, flat: bool) -> Iterator[tuple[str, Optional[int]]]:
-        bucket, prefix_root, _ = self._bucket_and_base()
-        base = KeyRoot(prefix_root)
+    def _list_gcs(self, prefix: str, flat: bool, start_after: Optional[str]) -> Iterator[ObjectMeta]:
+        bucket, base, _ = self._bucket_and_base()
         api = _GCS_API if _GCS_HOST.match(urlsplit(self.origin).netloc) else self.origin
         endpoint = f"{api}/storage/v1/b/{quote(bucket, safe='')}/o"
-        params = {"prefix": base.scope(prefix), "fields": "items(name,size),prefixes,nextPageToken"}
+        params = {"prefix": base + prefix, "fields": GCS_FIELDS}
         if self._page_size:
             params["maxResults"] = str(self._page_size)
         if flat:
             params["delimiter"] = "/"
+        if start_after is not None:
+            params["startOffset"] = base + start_after
         token = None
         guard = PageGuard(f"GCS listing of {endpoint} prefix={params['prefix']!r}", params["prefix"])
         while True:
@@ -436,45 +418,27 @@ class HTTPBackend(Backend):
             res, final = self._send("GET", url)
             if res.status != 200:
                 raise self._fail(res, "GET", final)
-            try:
-                doc = json.loads(res.data)
-            except ValueError as err:
-                raise UnsupportedOperationError(f"GET {final}: not a GCS listing ({err})") from err
-            if not isinstance(doc, dict):
-                raise ListingError(f"GET {final}: a GCS listing page must be a JSON object")
-            items, dirs = doc.get("items") or [], doc.get("prefixes") or []
-            if not isinstance(items, list) or not isinstance(dirs, list) \
-                    or not all(isinstance(it, dict) and isinstance(it.get("name"), str) for it in items) \
-                    or not all(isinstance(p, str) for p in dirs):
-                raise ListingError(f"GET {final}: malformed GCS listing page")
-            token = doc.get("nextPageToken")
-            if token is not None and not isinstance(token, str):
-                raise ListingError(f"GET {final}: malformed nextPageToken {str(token)[:80]}")
+            page = parse_gcs_page(res.data, f"GET {final}", len(base), unreadable=UnsupportedOperationError)
+            token = page.token
             if token:
                 guard.token(token)
-            guard.page([it["name"] for it in items], dirs)
-            try:
-                entries = [(base.relative(it["name"]), int(it["size"]) if it.get("size") is not None else None)
-                           for it in items]
-            except (TypeError, ValueError):
-                raise ListingError(f"GET {final}: malformed size in a GCS listing entry") from None
-            entries += [(base.relative(p), None) for p in dirs]
-            entries.sort()
-            yield from entries
+            guard.page(page.names, page.prefixes)
+            yield from after(page.entries, start_after)
             if not token:
                 return
 
-    def _list_html(self, prefix: str, flat: bool) -> Iterator[str]:
+    def _list_html(self, prefix: str, flat: bool, start_after: Optional[str] = None) -> Iterator[str]:
         """Walk index pages below the base URL: each page (by its final URL, after
         redirects) is read once, pages redirected outside the base URL are
-        ignored, and more than MAX_HTML_DEPTH levels is a ListingError."""
+        ignored, and more than MAX_HTML_DEPTH levels is a ListingError. Pages of
+        directories wholly at or before ``start_after`` are not read."""
         directory, _, name_filter = prefix.rpartition("/")
         rel = directory + "/" if directory else ""
         guard = PageGuard(f"HTML index listing of {self.base_url + quote(rel, safe=_KEY_SAFE)}")
-        yield from self._walk_html(rel, name_filter, flat, guard, set(), 0)
+        yield from self._walk_html(rel, name_filter, flat, guard, set(), 0, start_after)
 
     def _walk_html(self, rel: str, name_filter: str, flat: bool, guard: PageGuard, seen: set,
-                   depth: int) -> Iterator[str]:
+                   depth: int, start_after: Optional[str] = None) -> Iterator[str]:
         if depth > MAX_HTML_DEPTH:
             raise ListingError(f"{guard.what}: index pages nest more than {MAX_HTML_DEPTH} levels deep "
                                f"(at {self.base_url + quote(rel, safe=_KEY_SAFE)}); does an index link to itself?")
@@ -493,12 +457,15 @@ class HTTPBackend(Backend):
             # Sorting a directory as "name/" keeps the whole walk in key order.
             entries.add((name + "/" if is_dir else name, is_dir))
         for sort_name, is_dir in sorted(entries):
-            if not is_dir:
-                yield rel + sort_name
-            elif flat:
-                yield rel + sort_name
-            else:
-                yield from self._walk_html(rel + sort_name, "", False, guard, seen, depth + 1)
+            key = rel + sort_name
+            if not is_dir or flat:
+                if start_after is None or key > start_after:
+                    yield key
+                continue
+            wanted = subtree_after(key, start_after)
+            if wanted is not False:
+                yield from self._walk_html(key, "", False, guard, seen, depth + 1,
+                                           None if wanted else start_after)
 
     def _index_entries(self, rel: str, seen: Optional[set] = None) -> Optional[list[tuple[str, bool]]]:
         """Direct children ``(name, is_dir)`` of directory ``rel`` from its index page;
@@ -648,17 +615,6 @@ def _known_listing(origin: str) -> Optional[str]:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme, parts.netloc
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _child_text(el, name: str) -> str:
-    for child in el:
-        if _local(child.tag) == name:
-            return child.text or ""
-    return ""
 
 
 def _check_pin(res, pin: ObjectStat, url: str) -> None:

@@ -192,17 +192,16 @@ class MemBackend(Backend):
             raise NotFoundError(f"{key!r} does not exist in mem://{self.cloudpath.bucket}")
         obj.modified = _dt.datetime.now(_dt.timezone.utc)
 
-    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
-        for key, _ in self.list_sizes(prefix, flat):
-            yield key
-
-    def list_sizes(self, prefix: str = "", flat: bool = False):
+    def list_meta(self, prefix: str = "", flat: bool = False,
+                  start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
+        """Sorted keys with size, time, encoding and the metadata stored beside the bytes."""
         root = self._root
         full = root.scope(prefix)
         keys = self._b.sorted_keys()
         i = bisect.bisect_left(keys, full)
+        if start_after is not None:
+            i = max(i, bisect.bisect_right(keys, root.scope(start_after)))
         objs = self._b.objects
-        last_dir = None
         while i < len(keys):
             k = keys[i]
             i += 1
@@ -213,13 +212,16 @@ class MemBackend(Backend):
                 slash = rel.find("/", len(prefix))
                 if slash >= 0:
                     d = rel[: slash + 1]
-                    if d != last_dir:
-                        last_dir = d
-                        yield d, None
+                    # skip the rest of d: its keys all sort below d[:-1] + '0' ('0' follows '/')
+                    i = bisect.bisect_left(keys, root.scope(d[:-1] + "0"), i)
+                    if start_after is None or d > start_after:
+                        yield ObjectMeta(key=d)
                     continue
             obj = objs.get(k)
             if obj is not None:
-                yield rel, _size(obj.data)
+                yield ObjectMeta(key=rel, size=_size(obj.data), last_modified=obj.modified,
+                                 encoding=obj.encoding, content_type=obj.content_type,
+                                 cache_control=obj.cache_control, storage_class=obj.storage_class)
 
     def copy_within(self, src_key, dest, dest_key) -> bool:
         if not isinstance(dest, MemBackend):

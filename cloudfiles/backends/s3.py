@@ -35,7 +35,7 @@ import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from .. import connections
 from .. import limits as _limits
@@ -61,6 +61,7 @@ from .wire.errors import annotate, path_in
 from .wire.etag import etag_kind, multipart_etag_of
 from .wire.headers import PART_SIZE_META, get_checksums, s3_meta
 from .wire.keyroot import KeyRoot
+from .wire.listing import after, parse_s3_page
 from .s3_auth import _amz_now, _canonical_query, _Credentials, _signing_key, resolve_credentials
 
 AWS_HOST_SUFFIX = "amazonaws.com"
@@ -517,7 +518,7 @@ class S3Backend(Backend):
         """
         full = self.root.join(key)
         what = f"GET {self._where(full)} bytes {start}-{end - 1}"
-        headers = {"range": f"bytes={start}-{end - 1}"}
+        headers = {"range": ranges.ByteRange(start, end).header()}
         if pin is not None and pin.etag:
             _check_header_value("ETag", pin.etag)
             headers["if-match"] = f'"{pin.etag.strip(chr(34))}"'
@@ -538,7 +539,7 @@ class S3Backend(Backend):
         """A HEAD's headers from ``GET bytes=0-0`` (Content-Length from Content-Range)."""
         full = self.root.join(key)
         what = f"GET {self._where(full)} bytes 0-0"
-        resp = self._request("GET", full, what, headers={"range": "bytes=0-0"})
+        resp = self._request("GET", full, what, headers={"range": ranges.ByteRange(0, 1).header()})
         if resp.status == 404:
             self._check_bucket_after_404(what)
             return None
@@ -625,14 +626,18 @@ class S3Backend(Backend):
                 raise AuthorizationError(msg)
             raise CloudFilesError(msg)
 
-    def _list_pages(self, prefix: str, flat: bool) -> Iterator[list[tuple[str, Optional[int]]]]:
+    def list_meta(self, prefix: str = "", flat: bool = False,
+                  start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
+        """ListObjectsV2 pages (``start-after`` when resuming), parsed by
+        :func:`.wire.listing.parse_s3_page`: size, ETag (see its rule), time, storage class."""
         full = self.root.scope(prefix)
         params = {"list-type": "2", "prefix": full, "encoding-type": "url"}
         if self.list_page_size:
             params["max-keys"] = str(self.list_page_size)
         if flat:
             params["delimiter"] = "/"
-        root = self.root
+        if start_after is not None:
+            params["start-after"] = self.root.scope(start_after)
         what = f"ListObjectsV2 {self._where()} prefix={full!r}"
         guard = PageGuard(what, full)
         while True:
@@ -641,46 +646,14 @@ class S3Backend(Backend):
             if resp.status != 200:
                 raise self._error(resp, what)
             self._bucket_ok = True
-            try:
-                doc = ET.fromstring(resp.data)
-            except ET.ParseError as err:
-                raise ServerError(f"{what}: unreadable listing: {err}") from err
-            encoded = (_text(doc, "EncodingType") or "") == "url"
-            names: list[str] = []
-            page: list[tuple[str, Optional[int]]] = []
-            for item in doc.iter(_NS + "Contents"):
-                k = _text(item, "Key") or ""
-                if encoded:
-                    k = unquote(k)
-                sz = _text(item, "Size")
-                names.append(k)
-                page.append((root.relative(k), int(sz) if sz else 0))
-            dirs: list[str] = []
-            for item in doc.iter(_NS + "CommonPrefixes"):
-                k = _text(item, "Prefix") or ""
-                if encoded:
-                    k = unquote(k)
-                dirs.append(k)
-                page.append((root.relative(k), None))
-            token = _text(doc, "NextContinuationToken")
-            more = (_text(doc, "IsTruncated") or "").lower() == "true" and bool(token)
-            if more:
-                guard.token(token)
-            guard.page(names, dirs)
-            page.sort(key=lambda kv: kv[0])
-            yield page
-            if not more:
+            page = parse_s3_page(resp.data, what, len(self.root))
+            if page.token:
+                guard.token(page.token)
+            guard.page(page.names, page.prefixes)
+            yield from after(page.entries, start_after)
+            if not page.token:
                 return
-            params = dict(params, **{"continuation-token": token})
-
-    def list_sizes(self, prefix: str = "", flat: bool = False) -> Iterator[tuple[str, Optional[int]]]:
-        for page in self._list_pages(prefix, flat):
-            yield from page
-
-    def list(self, prefix: str = "", flat: bool = False) -> Iterator[str]:
-        for page in self._list_pages(prefix, flat):
-            for k, _ in page:
-                yield k
+            params = dict(params, **{"continuation-token": page.token})
 
     def _copy(self, src_full: str, dest: "S3Backend", dest_full: str, extra: Optional[dict] = None) -> _Response:
         headers = {"x-amz-copy-source": "/" + quote(self.bucket, safe="") + "/" + quote(src_full, safe="/~")}

@@ -40,7 +40,8 @@ Errors
 Listing
   * ``maxResults`` (default and maximum 1000) and ``pageToken`` /
     ``nextPageToken`` pagination over names and prefixes together, in
-    lexicographic order (stock: everything in one page).
+    lexicographic order (stock: everything in one page); ``startOffset``
+    (names and prefixes at or after it; stock: ignored).
 
 Batch (``POST /batch/storage/v1``)
   * Replaced: each ``application/http`` part is parsed as a full HTTP request
@@ -454,6 +455,9 @@ class Emulator:
             return Out().error(400, "Invalid maxResults")
         objs, prefixes = self.storage.get_file_list(bucket, prefix, delimiter)
         entries = sorted([(o["name"], o) for o in objs] + [(p, None) for p in prefixes], key=lambda e: e[0])
+        offset = req.q("startOffset")
+        if offset:
+            entries = [e for e in entries if e[0] >= offset]
         token = req.q("pageToken")
         if token:
             try:
