@@ -640,7 +640,8 @@ class CloudFiles:
         if nproc > 1:
             self._in_processes("delete", list(keys), nproc, progress=False)
             return
-        batch = self._core.features.batch_delete
+        # per-key advisory locks (locking=True) need per-key deletes
+        batch = 1 if self._core.locking else self._core.features.batch_delete
         errors: dict = {}
         if batch > 1:
             def one(keys_batch):

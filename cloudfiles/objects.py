@@ -89,7 +89,9 @@ class ObjectCore:
             path = paths.to_https(path)
         self.path = path
         self.cloudpath = paths.ascloudpath(path)
-        self._root = self.cloudpath.rstrip("/") + "/"
+        from .backends.wire.keyroot import KeyRoot  # on first use: ``import cloudfiles`` stays light
+
+        self._root = KeyRoot(self.cloudpath)  # full cloudpaths given as keys must lie under it
         cls = backend_class(path.protocol)
         # Abilities switched off for this client (features=) stand in for the backend's own.
         self._features = cls.features if features is None else cls.features.restricted(
@@ -184,9 +186,9 @@ class ObjectCore:
         path = inputs.check_key(path)
         if "://" in path:
             norm = paths.normalize(path)
-            if not norm.startswith(self._root):
+            if not self._root.contains(norm):
                 raise InvalidInputError(f"{path!r} is not under {self.cloudpath}")
-            return norm[len(self._root):]
+            return self._root.relative(norm)
         return path
 
     # --------------------------------------------------------- call rules

@@ -18,8 +18,11 @@ Per file, the cheapest route that is correct:
 or an encoding name (``gzip``, ``br``, ``zstd``, ``xz``, ``bzip2``) stores
 them in that encoding.
 
-Resuming (``skip_existing``): the destination is listed once with its sizes;
-a file whose copy is already there is skipped. ``"exists"`` skips any existing
+Resuming (``skip_existing``): the destination is listed once (sizes and the
+checksums its listing carries: S3 ETags, GCS md5/crc32c), and so is the source
+when the whole of it is copied; a file whose copy is already there is skipped,
+with a metadata request only where a listing cannot answer (no checksum listed,
+or an S3 listing, which has no Content-Encoding, facing an encoded file). ``"exists"`` skips any existing
 destination file, ``"size"`` one whose stored size matches, and ``True``
 (``"checksum"``) additionally compares checksums wherever both sides expose
 comparable ones (md5 / plain ETag / crc32c / multipart ETag; local files are
@@ -60,6 +63,7 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
+    from .meta import ObjectMeta
     from .objects import ObjectCore
     from .runner import Runner
 
@@ -330,9 +334,10 @@ def _decoded_md5(fp: Fingerprint, cf: "ObjectCore", key: str) -> str:
 class _Job:
     """One transfer's settings, shared by every file (and picklable for processes)."""
 
-    def __init__(self, src, dest, target, content_type, skip, dest_index):
+    def __init__(self, src, dest, target, content_type, skip, dest_index, src_index=None):
         self.src, self.dest, self.target = src, dest, target
         self.content_type, self.skip, self.dest_index = content_type, skip, dest_index
+        self.src_index = src_index  # {key: ObjectMeta} from the source's listing (resume)
 
     def run(self, item: tuple) -> tuple[str, Any, int, bool]:
         key, dkey, size = item
@@ -357,17 +362,21 @@ class _Job:
         """(True, _) skip; (False, data) copy, reusing ``data`` if read; (None, _) source missing."""
         src, dest = self.src, self.dest
         skey, dk = src.key(key), dest.key(dkey)
+        dmeta = None
         if self.dest_index is not None:
-            dsize = self.dest_index.get(dk, _MISSING)
-            if dsize is _MISSING:
+            dmeta = self.dest_index.get(dk)
+            if dmeta is None:
                 return False, None
+            dsize = dmeta.size
         else:
             dsize = dest.call(dest.backend.size, dk)
             if dsize is None:
                 return False, None
         if self.skip == "exists":
             return True, None
-        sfp = fingerprint(src, skey)
+        smeta = self.src_index.get(skey) if self.src_index is not None else None
+        s_listed = listed_fingerprint(src, smeta)
+        sfp = s_listed or fingerprint(src, skey)
         if sfp is None:
             return None, None
         data = (sfp.data, sfp.encoding) if sfp.data is not None else None
@@ -377,9 +386,20 @@ class _Job:
                 return False, data
             if self.skip == "size":
                 return True, None
-            dfp = fingerprint(dest, dk)
+            d_listed = listed_fingerprint(dest, dmeta)
+            dfp = d_listed or fingerprint(dest, dk)
             if dfp is None:
                 return False, data
+            if sfp.encoding != dfp.encoding and (s_listed or d_listed):
+                # S3 listings carry no Content-Encoding (it reads as None): ask the listed side(s)
+                if d_listed is not None:
+                    dfp = fingerprint(dest, dk)
+                    if dfp is None:
+                        return False, data
+                if s_listed is not None and sfp.encoding != dfp.encoding:
+                    sfp = fingerprint(src, skey)
+                    if sfp is None:
+                        return None, None
             same = same_stored(sfp, dfp)
             return (dsize == sfp.size if same is None else same), data
         # Re-encoding: stored sizes differ by design; compare decoded content.
@@ -397,16 +417,32 @@ def _common_dir(keys: list[str]) -> str:
 
 
 def _dest_index(dest: "ObjectCore", dkeys: Optional[list[str]]) -> Optional[dict]:
-    """Stored sizes of the destination from one listing, or None when heads are cheaper."""
+    """``{key: ObjectMeta}`` of the destination from one listing (sizes and the checksums the
+    listing carries), or None when heads are cheaper."""
     if dkeys is not None and len(dkeys) < _LIST_DEST_MIN:
         return None
     if not dest.backend.features.listable:
         return None
     prefix = "" if dkeys is None else _common_dir(dkeys)
     try:
-        return dict(dest.listing(prefix, False, True))
+        return {m.key: m for m in dest.entries("meta", prefix)}
     except CloudFilesError:
         return None
+
+
+def listed_fingerprint(cf: "ObjectCore", meta: Optional["ObjectMeta"]) -> Optional[Fingerprint]:
+    """A fingerprint from a listing entry, when it carries a checksum to compare (md5, an
+    md5 ETag, crc32c or a multipart ETag); None: ask the object (:func:`fingerprint`).
+    Local backends are read instead (cheaper than metadata, and the bytes are reused)."""
+    if meta is None or meta.size is None or cf.backend.features.local:
+        return None
+    sums = meta.checksums
+    if not (meta.content_md5() or sums.crc32c or (sums.etag and "-" in sums.etag)):
+        return None
+    if not sums.md5 and meta.content_md5():
+        sums = integrity.Checksums(md5=meta.content_md5(), crc32c=sums.crc32c, etag=sums.etag, size=sums.size,
+                                   multipart_part_size=sums.multipart_part_size)
+    return Fingerprint(meta.size, normalize_content_encoding(meta.encoding), sums)
 
 
 def transfer(
@@ -456,7 +492,14 @@ def transfer(
 
     items: Iterable
     total: Optional[int] = None
-    if paths is None:
+    src_index = None
+    if paths is None and skip and not src.backend.features.local:
+        # Resuming: the source's listing also carries what it knows of each file
+        # (checksums), so unchanged files need no request on either side.
+        src_index = {m.key: m for m in src.entries("meta") if not m.key.endswith("/")}
+        items = [(k, k, m.size) for k, m in src_index.items()]
+        total = len(items)
+    elif paths is None:
         # One listing gives the keys and their sizes (large files stream).
         items = ((k, k, s) for k, s in src.files())
         if skip or parallel > 1 or progress:
@@ -483,7 +526,7 @@ def transfer(
         else:
             dest_index = _dest_index(dest, dkeys)
 
-    job = _Job(src, dest, target, content_type, skip, dest_index)
+    job = _Job(src, dest, target, content_type, skip, dest_index, src_index)
     # a child process cannot see storage that lives in this one (mem://)
     nproc = 1 if src.backend.features.process_local or dest.backend.features.process_local else parallel
     if nproc > 1 and total and total > 1:

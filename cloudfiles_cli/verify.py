@@ -6,7 +6,7 @@ from typing import Optional
 import click
 
 from cloudfiles import CloudFiles, compression, integrity
-from cloudfiles.transfer import Fingerprint, fingerprint, same_stored
+from cloudfiles.transfer import Fingerprint, fingerprint, listed_fingerprint, same_stored
 
 from .common import error, fail, is_dir, resolve, strip_local_suffix, wrap_errors
 
@@ -20,14 +20,27 @@ def _stored(cf: CloudFiles, key: str, fp: Fingerprint) -> bytes:
     return data
 
 
-def compare(scf: CloudFiles, skey: str, tcf: CloudFiles, tkey: str) -> Optional[str]:
-    """``None`` when both hold the same content, else why not ('missing', 'differs: ...')."""
-    a = fingerprint(scf.core, skey)
+def compare(scf: CloudFiles, skey: str, tcf: CloudFiles, tkey: str, smeta=None, tmeta=None) -> Optional[str]:
+    """``None`` when both hold the same content, else why not ('missing', 'differs: ...').
+
+    ``smeta``/``tmeta``: the files' listing entries (:class:`cloudfiles.meta.ObjectMeta`);
+    where they carry a checksum, no request is sent for that side."""
+    a_listed, b_listed = listed_fingerprint(scf.core, smeta), listed_fingerprint(tcf.core, tmeta)
+    a = a_listed or fingerprint(scf.core, skey)
     if a is None:
         return "missing in source"
-    b = fingerprint(tcf.core, tkey)
+    b = b_listed or fingerprint(tcf.core, tkey)
     if b is None:
         return "missing in target"
+    if a.encoding != b.encoding:  # S3 listings carry no Content-Encoding: ask the listed side(s)
+        if b_listed is not None:
+            b = fingerprint(tcf.core, tkey)
+            if b is None:
+                return "missing in target"
+        if a_listed is not None and a.encoding != b.encoding:
+            a = fingerprint(scf.core, skey)
+            if a is None:
+                return "missing in source"
     if a.encoding == b.encoding:
         same = same_stored(a, b)
         if same is None:  # no comparable checksum: hash the stored bytes
@@ -50,7 +63,8 @@ def compare(scf: CloudFiles, skey: str, tcf: CloudFiles, tkey: str) -> Optional[
     cloudfiles verify s3://b/a.bin gs://b/a.bin
 
     Names are compared from one listing of each side; content by md5 / crc32c /
-    ETag where both sides expose comparable ones, otherwise by hashing the bytes
+    ETag where both sides expose comparable ones (taken from the listings: no
+    request per file where they carry them), otherwise by hashing the bytes
     (local files are always hashed). Files stored with different encodings are
     compared decoded. Prints each differing, missing or extra file and exits 1
     if there is any.
@@ -72,8 +86,9 @@ def verify(ctx, source, target, only_matching, quiet, verbose, md5):
         fail(f"{source} and {target} must both be files or both be directories")
     if sdir:
         scf, tcf = CloudFiles(sloc.as_dir()), CloudFiles(tloc.as_dir())
-        snames = {k for k, _ in scf.list_sizes() if not k.endswith("/")}
-        tnames = {k for k, _ in tcf.list_sizes() if not k.endswith("/")}
+        smetas = {m.key: m for m in scf.list_meta() if not m.key.endswith("/")}
+        tmetas = {m.key: m for m in tcf.list_meta() if not m.key.endswith("/")}
+        snames, tnames = set(smetas), set(tmetas)
         pairs = [(n, n, n) for n in sorted(snames & tnames)]
         missing = sorted(snames - tnames)
         extra = sorted(tnames - snames)
@@ -83,11 +98,12 @@ def verify(ctx, source, target, only_matching, quiet, verbose, md5):
         tkey, _ = strip_local_suffix(tloc)
         pairs = [(sloc.raw, skey, tkey)]
         missing, extra = [], []
+        smetas, tmetas = {}, {}
 
     def run(item):
         name, sk, tk = item
         try:
-            return name, compare(scf, sk, tcf, tk)
+            return name, compare(scf, sk, tcf, tk, smetas.get(sk), tmetas.get(tk))
         except Exception as err:  # reported per file
             return name, f"error: {wrap_errors(err)}"
 

@@ -535,3 +535,52 @@ def test_a_check_hashes_with_the_algorithm_the_other_side_lists(places):
     # the destination's listed md5 against the source hashed with md5
     for listed, kind in ((hashlib.md5(data).hexdigest(), SKIP), (hashlib.md5(b"other").hexdigest(), COPY)):
         assert resolve_check(src, dest, Action(CHECK, "k", len(data), "content", None, ("md5", listed))).kind == kind
+
+
+@pytest.mark.parametrize("src_kind,dest_kind", [("s3", "s3"), ("s3", "gcs"), ("gcs", "s3")])
+def test_a_same_size_change_is_seen_from_listed_checksums(places, src_kind, dest_kind):
+    """S3 lists plain ETags (md5), GCS lists md5Hash: comparable, so no --checksum is needed."""
+    src, dest = places.make(src_kind), places.make(dest_kind)
+    src.puts(list(FILES.items()))
+    cloudfiles.sync(src, dest)
+    src.put("a.txt", b"ALPHA")  # same size, other bytes
+    res = cloudfiles.sync(src, dest)
+    assert (res.copied, res.skipped) == (1, len(FILES) - 1)
+    assert dest.get("a.txt") == b"ALPHA"
+
+
+def test_checksum_reads_only_the_side_without_a_listed_checksum(places):
+    """file:// lists no md5: it is hashed; S3's listed ETag is its md5, so S3 sends no GET."""
+    px = places.proxy()
+    src, dest = places.make("file"), places.make("s3", px)
+    src.puts(list(FILES.items()))
+    cloudfiles.sync(src, dest)
+    src.put("a.txt", b"ALPHA")
+    px.reset()
+    res = cloudfiles.sync(src, dest, checksum=True)
+    assert (res.copied, res.skipped) == (1, len(FILES) - 1)
+    reads = [s for s in px.seen if s.method in ("GET", "HEAD") and "list-type=2" not in s.target]
+    assert reads == [] and px.count("GET", r"list-type=2") == 1
+    assert px.count("PUT") == 1
+
+
+def test_multipart_etags_are_compared_only_with_the_same_part_count(places):
+    """A multipart ETag is never compared with a plain md5: with equal sizes the file counts
+    as unchanged, and --checksum hashes both sides instead of guessing part sizes."""
+    from cloudfiles.sync import list_objects
+
+    opts = dict(large_threshold=5 << 20, composite_upload_threshold=5 << 20, part_size=5 << 20)
+    src, plain = places.make("s3", **opts), places.make("mem")
+    big = os.urandom((5 << 20) + 100)
+    src.put("big", big)
+    plain.put("big", big)
+    etag = next(list_objects(src)).etag
+    assert etag and etag.endswith("-2"), etag
+    assert cloudfiles.sync(src, plain).skipped == 1
+    res = cloudfiles.sync(src, plain, checksum=True)
+    assert (res.skipped, res.copied) == (1, 0)
+    other = bytearray(big)
+    other[-1] ^= 1
+    plain.put("big", bytes(other))
+    res = cloudfiles.sync(src, plain, checksum=True)
+    assert res.copied == 1 and plain.get("big") == big

@@ -53,7 +53,7 @@ class FileOptions(BackendOptions):
 
 class FileBackend(Backend):
     features = Features(server_side_copy=True, local=True, acl=True, multipart=True, touch=True,
-                        leftovers=True, sync=True, conditional_writes=True)
+                        leftovers=True, sync=True, conditional_writes=True, batch_delete=1000)
     options_type = FileOptions
 
     def __init__(self, cloudpath, options: BackendOptions):
@@ -224,6 +224,31 @@ class FileBackend(Backend):
         for suffix, _ in _VARIANTS:
             _unlink(path + suffix)
         localwrite.forget_key(path)
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete a batch: every key is validated first (an unsafe one fails the batch
+        before anything is removed); then each directory is read once and only the
+        names present are unlinked, instead of trying all six names of every key."""
+        by_dir: dict[str, list[tuple[str, str]]] = {}
+        for key in keys:
+            path = self._path(key)
+            directory, name = os.path.split(path)
+            by_dir.setdefault(directory, []).append((path, name))
+        for directory, items in by_dir.items():
+            present: Optional[set] = None
+            if len(items) > 1:
+                try:
+                    with os.scandir(directory) as entries:
+                        present = {e.name for e in entries}
+                except (FileNotFoundError, NotADirectoryError):
+                    present = set()
+                except OSError:
+                    present = None  # unreadable: try every name
+            for path, name in items:
+                for suffix, _ in _VARIANTS:
+                    if present is None or name + suffix in present:
+                        _unlink(path + suffix)
+                localwrite.forget_key(path)
 
     # -- conditional writes: compare and swap under an flock -----------------
     # A hidden lock file beside the object (``.NAME.cflock``) excludes other

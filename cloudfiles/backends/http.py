@@ -75,6 +75,7 @@ _MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MISSING = (404, 410)
 _WHOLE = ranges.ByteRange(0, None)
+_FIRST_BYTE = ranges.ByteRange(0, 1)
 # Codings the facade can decode; advertising them keeps GCS from transcoding
 # (we want the stored bytes) and lets dynamic-compression servers compress.
 _ACCEPT_ENCODING = "gzip, br, zstd"
@@ -216,7 +217,7 @@ class HTTPBackend(Backend):
         url = self.url(key)
         want = len(buf)
         hdrs = dict(self._headers)
-        hdrs["Range"] = f"bytes={start}-{start + want - 1}"
+        hdrs["Range"] = ranges.ByteRange(start, start + want).header()
         strong = pin.etag if pin is not None and pin.etag and not pin.etag.startswith("W/") else None
         if strong and "\r" not in strong and "\n" not in strong:
             hdrs["If-Match"] = strong if strong.startswith('"') else f'"{strong}"'
@@ -260,7 +261,7 @@ class HTTPBackend(Backend):
             return res.headers, int(res.headers["Content-Length"])
         if res.status not in (200, 405, 501):
             raise self._fail(res, "HEAD", final)
-        res, final = self._send("GET", url, {"Range": "bytes=0-0"}, key=True)
+        res, final = self._send("GET", url, {"Range": _FIRST_BYTE.header()}, key=True)
         if res.status in _MISSING:
             return None
         if res.status == 200:
@@ -366,15 +367,16 @@ class HTTPBackend(Backend):
         return bucket, KeyRoot(rest).prefix, False
 
     def _list_s3(self, prefix: str, flat: bool, start_after: Optional[str]) -> Iterator[ObjectMeta]:
-        bucket, base, virtual = self._bucket_and_base()
+        bucket, prefix_root, virtual = self._bucket_and_base()
+        base = KeyRoot(prefix_root)
         endpoint = f"{self.origin}/" if virtual else f"{self.origin}/{quote(bucket, safe='')}"
-        params = {"list-type": "2", "prefix": base + prefix, "encoding-type": "url"}
+        params = {"list-type": "2", "prefix": base.scope(prefix), "encoding-type": "url"}
         if self._page_size:
             params["max-keys"] = str(self._page_size)
         if flat:
             params["delimiter"] = "/"
         if start_after is not None:
-            params["start-after"] = base + start_after
+            params["start-after"] = base.scope(start_after)
         token = None
         guard = PageGuard(f"S3 listing of {endpoint} prefix={params['prefix']!r}", params["prefix"])
         while True:
@@ -386,7 +388,7 @@ class HTTPBackend(Backend):
             res, final = self._send("GET", url)
             if res.status != 200:
                 raise self._fail(res, "GET", final)
-            page = parse_s3_page(res.data, f"GET {final}", len(base), unreadable=UnsupportedOperationError)
+            page = parse_s3_page(res.data, f"GET {final}", base, unreadable=UnsupportedOperationError)
             token = page.token
             if token:
                 guard.token(token)
@@ -396,16 +398,17 @@ class HTTPBackend(Backend):
                 return
 
     def _list_gcs(self, prefix: str, flat: bool, start_after: Optional[str]) -> Iterator[ObjectMeta]:
-        bucket, base, _ = self._bucket_and_base()
+        bucket, prefix_root, _ = self._bucket_and_base()
+        base = KeyRoot(prefix_root)
         api = _GCS_API if _GCS_HOST.match(urlsplit(self.origin).netloc) else self.origin
         endpoint = f"{api}/storage/v1/b/{quote(bucket, safe='')}/o"
-        params = {"prefix": base + prefix, "fields": GCS_FIELDS}
+        params = {"prefix": base.scope(prefix), "fields": GCS_FIELDS}
         if self._page_size:
             params["maxResults"] = str(self._page_size)
         if flat:
             params["delimiter"] = "/"
         if start_after is not None:
-            params["startOffset"] = base + start_after
+            params["startOffset"] = base.scope(start_after)
         token = None
         guard = PageGuard(f"GCS listing of {endpoint} prefix={params['prefix']!r}", params["prefix"])
         while True:
@@ -417,7 +420,7 @@ class HTTPBackend(Backend):
             res, final = self._send("GET", url)
             if res.status != 200:
                 raise self._fail(res, "GET", final)
-            page = parse_gcs_page(res.data, f"GET {final}", len(base), unreadable=UnsupportedOperationError)
+            page = parse_gcs_page(res.data, f"GET {final}", base, unreadable=UnsupportedOperationError)
             token = page.token
             if token:
                 guard.token(token)

@@ -518,7 +518,7 @@ class S3Backend(Backend):
         """
         full = self.root.join(key)
         what = f"GET {self._where(full)} bytes {start}-{end - 1}"
-        headers = {"range": f"bytes={start}-{end - 1}"}
+        headers = {"range": ranges.ByteRange(start, end).header()}
         if pin is not None and pin.etag:
             _check_header_value("ETag", pin.etag)
             headers["if-match"] = f'"{pin.etag.strip(chr(34))}"'
@@ -539,7 +539,7 @@ class S3Backend(Backend):
         """A HEAD's headers from ``GET bytes=0-0`` (Content-Length from Content-Range)."""
         full = self.root.join(key)
         what = f"GET {self._where(full)} bytes 0-0"
-        resp = self._request("GET", full, what, headers={"range": "bytes=0-0"})
+        resp = self._request("GET", full, what, headers={"range": ranges.ByteRange(0, 1).header()})
         if resp.status == 404:
             self._check_bucket_after_404(what)
             return None
@@ -646,7 +646,7 @@ class S3Backend(Backend):
             if resp.status != 200:
                 raise self._error(resp, what)
             self._bucket_ok = True
-            page = parse_s3_page(resp.data, what, len(self.root))
+            page = parse_s3_page(resp.data, what, self.root)
             if page.token:
                 guard.token(page.token)
             guard.page(page.names, page.prefixes)
