@@ -901,13 +901,20 @@ class CloudFiles:
         dest = cf_dest if isinstance(cf_dest, CloudFiles) else CloudFiles(cf_dest)
         if isinstance(paths, CloudFiles):  # cloud-files lets a CloudFiles stand for its listing
             paths = None if paths.cloudpath == self.cloudpath else _files_of(paths)
+        progress = self.progress if progress is None else progress
+        shipping = self._shipping(executor, dest)
+        if shipping is not None:  # batches of keys to other processes or a Dask cluster
+            from . import dispatch
+            from .transfer import check_arguments
+
+            _, skip = check_arguments(dest._core, block_size, 1, reencode, skip_existing, content_type)
+            return dispatch.transfer(self._core, dest._core, paths, shipping, block_size=block_size,
+                                     reencode=reencode, content_type=content_type, allow_missing=allow_missing,
+                                     progress=progress, skip=skip, batch_size=batch_size)
         runner = Runner(max(self.num_threads, dest.num_threads, 1), self.green, self.executor)
         return transfer(self._core, dest._core, paths, block_size=block_size, reencode=reencode,
-                        content_type=content_type, allow_missing=allow_missing,
-                        progress=self.progress if progress is None else progress,
-                        skip_existing=skip_existing, parallel=self._use_processes(parallel),
-                        executor=self.executor if executor is None else executor, batch_size=batch_size,
-                        runner=runner)
+                        content_type=content_type, allow_missing=allow_missing, progress=progress,
+                        skip_existing=skip_existing, parallel=self._use_processes(parallel), runner=runner)
 
     def transfer_from(self, cf_src: Union["CloudFiles", str], paths: Optional[Iterable] = None,
                       block_size: int = 64, reencode=None, content_type=None,

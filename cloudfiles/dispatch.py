@@ -230,12 +230,12 @@ def ledger(rt: Any, executor: Any, *, progress: Any = False, block_size: int = 2
     import time
 
     from . import transfer as tr
-    from .cloudfiles import CloudFiles
+    from .objects import ObjectCore
     from .resumable_tools import ResumableFileSet, now_msec
 
     meta = rt.rfs.metadata()
     rfs = ResumableFileSet(rt.db_path, max(rt.rfs.lease_msec, CLUSTER_MIN_LEASE_MSEC))
-    src, dest = CloudFiles(meta["source"]), CloudFiles(meta["dest"])
+    src, dest = ObjectCore(meta["source"]), ObjectCore(meta["dest"])
     src_opts, dest_opts = shippable_options(_core(src).options), shippable_options(_core(dest).options)
     kw = {"reencode": meta["reencode"], "content_type": None, "skip": None, "block_size": 64}
     result = tr.TransferResult()

@@ -394,7 +394,7 @@ def run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_ru
 
 def _copy(src: "CloudFiles", dest: "CloudFiles", copies: list[Action], block_size: int,
           result: SyncResult, executor=None) -> None:
-    from .transfer import TransferResult, transfer
+    from .transfer import TransferResult
 
     items = [{"path": a.key, "dest_path": a.key, "size": a.size} for a in copies]
     batch_size = None
@@ -403,7 +403,7 @@ def _copy(src: "CloudFiles", dest: "CloudFiles", copies: list[Action], block_siz
 
         batch_size = max(8, -(-len(items) // (2 * worker_slots(executor))))
     try:
-        res = transfer(src, dest, items, block_size=block_size, executor=executor, batch_size=batch_size)
+        res = src.transfer_to(dest, items, block_size=block_size, executor=executor, batch_size=batch_size)
     except TransferError as err:
         res = getattr(err, "result", None) or TransferResult()
         result.failed.update(err.errors)

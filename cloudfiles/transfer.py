@@ -430,6 +430,22 @@ def _dest_index(dest: "ObjectCore", dkeys: Optional[list[str]]) -> Optional[dict
         return None
 
 
+def check_arguments(dest: "ObjectCore", block_size: int, parallel: int, reencode, skip_existing,
+                    content_type: Optional[str]) -> tuple[object, Optional[str]]:
+    """Validate a transfer's settings; return ``(target encoding, skip mode)``."""
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        raise InvalidInputError(f"block_size must be a positive int, got {block_size!r}")
+    if not dest.backend.features.writable:
+        raise UnsupportedOperationError(f"{dest.protocol}:// is read-only: cannot transfer into {dest.cloudpath}")
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        raise InvalidInputError(f"parallel must be a positive int, got {parallel!r}")
+    target = target_encoding(reencode)
+    skip = _skip_mode(skip_existing)
+    if content_type is not None and not isinstance(content_type, str):
+        raise InvalidInputError(f"content_type must be a str, got {content_type!r}")
+    return target, skip
+
+
 def listed_fingerprint(cf: "ObjectCore", meta: Optional["ObjectMeta"]) -> Optional[Fingerprint]:
     """A fingerprint from a listing entry, when it carries a checksum to compare (md5, an
     md5 ETag, crc32c or a multipart ETag); None: ask the object (:func:`fingerprint`).
@@ -456,8 +472,6 @@ def transfer(
     progress=False,
     skip_existing: Union[bool, str] = False,
     parallel: int = 1,
-    executor: Any = None,
-    batch_size: Optional[int] = None,
     runner: Optional["Runner"] = None,
 ) -> TransferResult:
     """Copy ``paths`` (default: everything listed in ``src``) from ``src`` to ``dest``.
@@ -465,30 +479,14 @@ def transfer(
     ``paths`` items are names, ``(src, dest)`` tuples or ``{'path', 'dest_path'}``
     dicts (which may add ``'size'``, the stored size from a listing, to save a
     metadata request per file). ``block_size`` bounds the files in flight. ``parallel`` > 1 splits
-    the work over processes; an ``executor`` of other processes (a process pool,
-    a Dask client) gets batches of ``batch_size`` files (:mod:`cloudfiles.dispatch`);
-    ``runner`` (default: 20 threads) runs the copies in this process.
+    the work over processes; ``runner`` (default: 20 threads) runs the copies in
+    this process. (Shipping batches to a process pool or a Dask client is the
+    facade's choice: ``CloudFiles.transfer_to(executor=...)``, :mod:`cloudfiles.dispatch`.)
     See the module docstring for ``reencode`` and ``skip_existing``. Raises :class:`TransferError` (with ``.errors`` and
     ``.result``) after every file was attempted if any failed.
     """
     src, dest = core_of(src), core_of(dest)
-    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-        raise InvalidInputError(f"block_size must be a positive int, got {block_size!r}")
-    if not dest.backend.features.writable:
-        raise UnsupportedOperationError(f"{dest.protocol}:// is read-only: cannot transfer into {dest.cloudpath}")
-    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
-        raise InvalidInputError(f"parallel must be a positive int, got {parallel!r}")
-    target = target_encoding(reencode)
-    skip = _skip_mode(skip_existing)
-    if content_type is not None and not isinstance(content_type, str):
-        raise InvalidInputError(f"content_type must be a str, got {content_type!r}")
-    if executor is not None:
-        from . import dispatch
-
-        if dispatch.use(executor, src, dest):
-            return dispatch.transfer(src, dest, paths, executor, block_size=block_size, reencode=reencode,
-                                     content_type=content_type, allow_missing=allow_missing,
-                                     progress=progress, skip=skip, batch_size=batch_size)
+    target, skip = check_arguments(dest, block_size, parallel, reencode, skip_existing, content_type)
 
     items: Iterable
     total: Optional[int] = None
@@ -565,7 +563,7 @@ def _run_threads(job: _Job, items: Iterable, block_size: int, progress, total: O
                  runner: Optional["Runner"] = None) -> TransferResult:
     from .runner import DEFAULT_RUNNER
 
-    runner = runner or DEFAULT_RUNNER
+    runner = (runner or DEFAULT_RUNNER).local()  # copies are closures: they stay in this process
     threads = min(runner.concurrency, block_size)
     sf, df = job.src.backend.features, job.dest.backend.features
     if sf.local and df.local and threads > 1:  # no network to wait on (cloudfiles/localcap.py)

@@ -45,6 +45,68 @@ def test_nothing_beneath_the_facade_imports_it(name):
     assert _imports_facade(path) == []
 
 
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> modules of this package it imports anywhere (functions too), TYPE_CHECKING aside."""
+    mods = {}
+    for path in PKG.rglob("*.py"):
+        parts = path.relative_to(PKG.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        mods[name] = path
+    graph: dict[str, set[str]] = {}
+
+    class Visitor(ast.NodeVisitor):
+        def __init__(self, pkg: str):
+            self.pkg, self.deps = pkg, set()
+
+        def visit_If(self, node):
+            t = node.test
+            if getattr(t, "id", None) == "TYPE_CHECKING" or getattr(t, "attr", None) == "TYPE_CHECKING":
+                for n in node.orelse:
+                    self.visit(n)
+                return
+            self.generic_visit(node)
+
+        def visit_ImportFrom(self, node):
+            if node.level:
+                base = self.pkg.split(".")[: len(self.pkg.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            subs = {f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in mods}
+            self.deps |= subs or ({mod} if mod in mods else set())
+
+        def visit_Import(self, node):
+            self.deps |= {a.name for a in node.names if a.name in mods}
+
+    for name, path in mods.items():
+        pkg = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        v = Visitor(pkg)
+        v.visit(ast.parse(path.read_text()))
+        graph[name] = v.deps - {name}
+    return graph
+
+
+@pytest.mark.parametrize("name", ["objects", "streaming", "transfer", "runner", "cleanup", "backends.s3",
+                                  "backends.gcs", "backends.file", "backends.http", "backends.mem"])
+def test_no_import_path_leads_from_beneath_the_facade_back_to_it(name):
+    """Lazy imports count: a chain such as transfer -> dispatch -> cloudfiles is a cycle too."""
+    graph = _import_graph()
+    start = f"cloudfiles.{name}"
+    parent = {start: None}
+    todo = [start]
+    while todo:
+        mod = todo.pop()
+        for dep in graph.get(mod, ()):
+            if dep not in parent:
+                parent[dep] = mod
+                todo.append(dep)
+    if "cloudfiles.cloudfiles" in parent:
+        chain = ["cloudfiles.cloudfiles"]
+        while parent[chain[-1]] is not None:
+            chain.append(parent[chain[-1]])
+        pytest.fail(" <- ".join(chain))
+
+
 def test_core_pickles_as_its_cloudpath_and_options(tmp_path):
     cf = CloudFiles(f"file://{tmp_path}", max_decompressed_size="1M", part_size=1 << 20)
     cf.put("a/b.txt", b"hello", compress="gzip")

@@ -606,7 +606,7 @@ class GCSBackend(Backend):
             self._delete_name(name)  # throttled or failed inside the batch: try it directly
 
     # ----------------------------------------------------------------- list
-    def _pages(self, full_prefix: str, flat: bool, strip: int = 0,
+    def _pages(self, full_prefix: str, flat: bool, root: Optional[KeyRoot] = None,
                start_offset: Optional[str] = None) -> Iterator[Page]:
         """Listing pages for object names starting with ``full_prefix`` (bucket-relative),
         from ``start_offset`` on (inclusive, as GCS's ``startOffset``)."""
@@ -622,7 +622,7 @@ class GCSBackend(Backend):
             resp = self._request("GET", f"{self._api}/o" + self._query(params), what)
             if resp.status != 200:
                 raise self._fail(resp, what)
-            page = parse_gcs_page(resp.data, what, strip)
+            page = parse_gcs_page(resp.data, what, root)
             if page.token:
                 guard.token(page.token)
             guard.page(page.names, page.prefixes)
@@ -637,7 +637,7 @@ class GCSBackend(Backend):
         :func:`.wire.listing.parse_gcs_page`: size, md5, crc32c, generation, times, encoding."""
         root = self._root
         offset = None if start_after is None else root.scope(start_after)
-        for page in self._pages(root.scope(prefix), flat, len(root), offset):
+        for page in self._pages(root.scope(prefix), flat, root, offset):
             yield from after(page.entries, start_after)
 
     def leftovers(self, cutoff: float):

@@ -367,15 +367,16 @@ class HTTPBackend(Backend):
         return bucket, KeyRoot(rest).prefix, False
 
     def _list_s3(self, prefix: str, flat: bool, start_after: Optional[str]) -> Iterator[ObjectMeta]:
-        bucket, base, virtual = self._bucket_and_base()
+        bucket, prefix_root, virtual = self._bucket_and_base()
+        base = KeyRoot(prefix_root)
         endpoint = f"{self.origin}/" if virtual else f"{self.origin}/{quote(bucket, safe='')}"
-        params = {"list-type": "2", "prefix": base + prefix, "encoding-type": "url"}
+        params = {"list-type": "2", "prefix": base.scope(prefix), "encoding-type": "url"}
         if self._page_size:
             params["max-keys"] = str(self._page_size)
         if flat:
             params["delimiter"] = "/"
         if start_after is not None:
-            params["start-after"] = base + start_after
+            params["start-after"] = base.scope(start_after)
         token = None
         guard = PageGuard(f"S3 listing of {endpoint} prefix={params['prefix']!r}", params["prefix"])
         while True:
@@ -387,7 +388,7 @@ class HTTPBackend(Backend):
             res, final = self._send("GET", url)
             if res.status != 200:
                 raise self._fail(res, "GET", final)
-            page = parse_s3_page(res.data, f"GET {final}", len(base), unreadable=UnsupportedOperationError)
+            page = parse_s3_page(res.data, f"GET {final}", base, unreadable=UnsupportedOperationError)
             token = page.token
             if token:
                 guard.token(token)
@@ -397,16 +398,17 @@ class HTTPBackend(Backend):
                 return
 
     def _list_gcs(self, prefix: str, flat: bool, start_after: Optional[str]) -> Iterator[ObjectMeta]:
-        bucket, base, _ = self._bucket_and_base()
+        bucket, prefix_root, _ = self._bucket_and_base()
+        base = KeyRoot(prefix_root)
         api = _GCS_API if _GCS_HOST.match(urlsplit(self.origin).netloc) else self.origin
         endpoint = f"{api}/storage/v1/b/{quote(bucket, safe='')}/o"
-        params = {"prefix": base + prefix, "fields": GCS_FIELDS}
+        params = {"prefix": base.scope(prefix), "fields": GCS_FIELDS}
         if self._page_size:
             params["maxResults"] = str(self._page_size)
         if flat:
             params["delimiter"] = "/"
         if start_after is not None:
-            params["startOffset"] = base + start_after
+            params["startOffset"] = base.scope(start_after)
         token = None
         guard = PageGuard(f"GCS listing of {endpoint} prefix={params['prefix']!r}", params["prefix"])
         while True:
@@ -418,7 +420,7 @@ class HTTPBackend(Backend):
             res, final = self._send("GET", url)
             if res.status != 200:
                 raise self._fail(res, "GET", final)
-            page = parse_gcs_page(res.data, f"GET {final}", len(base), unreadable=UnsupportedOperationError)
+            page = parse_gcs_page(res.data, f"GET {final}", base, unreadable=UnsupportedOperationError)
             token = page.token
             if token:
                 guard.token(token)

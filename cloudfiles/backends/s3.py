@@ -646,7 +646,7 @@ class S3Backend(Backend):
             if resp.status != 200:
                 raise self._error(resp, what)
             self._bucket_ok = True
-            page = parse_s3_page(resp.data, what, len(self.root))
+            page = parse_s3_page(resp.data, what, self.root)
             if page.token:
                 guard.token(page.token)
             guard.page(page.names, page.prefixes)

@@ -46,6 +46,7 @@ from .headers import gcs_meta
 
 if TYPE_CHECKING:
     from .etag import EtagKind
+    from .keyroot import KeyRoot
 
 #: the ``fields`` selector a GCS listing asks for: everything an entry can tell
 GCS_FIELDS = ("items(name,size,md5Hash,crc32c,generation,updated,timeCreated,contentEncoding,"
@@ -56,7 +57,7 @@ GCS_FIELDS = ("items(name,size,md5Hash,crc32c,generation,updated,timeCreated,con
 @dataclass
 class Page:
     """One listing page: ``names``/``prefixes`` as the server sent them (for the
-    loop's guard), ``entries`` with ``strip`` characters cut from each key, sorted
+    loop's guard), ``entries`` with keys relative to the listing's :class:`KeyRoot`, sorted
     by key, and the token of the next page (None on the last)."""
 
     names: list[str] = field(default_factory=list)
@@ -92,7 +93,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def parse_s3_page(data: bytes, what: str, strip: int = 0,
+def parse_s3_page(data: bytes, what: str, key_root: Optional[KeyRoot] = None,
                   unreadable: type[Exception] = ServerError) -> Page:
     """One ListObjectsV2 page (``encoding-type=url`` keys are decoded)."""
     import xml.etree.ElementTree as ET
@@ -130,7 +131,7 @@ def parse_s3_page(data: bytes, what: str, strip: int = 0,
         etag = fields.get("ETag", "").strip().strip('"') or None
         extra, parts, kind = s3_etag_extra(etag) if etag else ({}, None, None)
         page.entries.append(ObjectMeta(
-            key=name[strip:], size=_size(fields.get("Size"), name, what),
+            key=key_root.relative(name) if key_root else name, size=_size(fields.get("Size"), name, what),
             last_modified=iso_time(fields.get("LastModified")), etag=etag,
             storage_class=fields.get("StorageClass") or None, parts_count=parts, extra=extra,
             etag_kind=kind))
@@ -142,7 +143,7 @@ def parse_s3_page(data: bytes, what: str, strip: int = 0,
         if encoded:
             prefix = unquote(prefix)
         page.prefixes.append(prefix)
-        page.entries.append(ObjectMeta(key=prefix[strip:]))
+        page.entries.append(ObjectMeta(key=key_root.relative(prefix) if key_root else prefix))
     page.entries.sort(key=_key)
     page.token = token if truncated and token else None
     return page
@@ -159,7 +160,7 @@ def _text(item: dict, name: str, what: str) -> Optional[str]:
     raise ListingError(f"{what}: malformed {name} in listing entry {str(item)[:200]}")
 
 
-def parse_gcs_page(data: bytes, what: str, strip: int = 0,
+def parse_gcs_page(data: bytes, what: str, key_root: Optional[KeyRoot] = None,
                    unreadable: type[Exception] = ServerError) -> Page:
     """One ``objects.list`` page."""
     try:
@@ -184,13 +185,13 @@ def parse_gcs_page(data: bytes, what: str, strip: int = 0,
         _size(item.get("size"), name, what)
         if item.get("componentCount") is not None:
             _size(item["componentCount"], name, what)
-        meta = gcs_meta(name[strip:], item)  # the object-resource rule, shared with objects.get
+        meta = gcs_meta(key_root.relative(name) if key_root else name, item)  # the object-resource rule, shared with objects.get
         meta.extra["etag_is_md5"] = False
         created = iso_time(item.get("timeCreated"))
         if created is not None:
             meta.extra["time_created"] = created
         page.entries.append(meta)
-    page.entries.extend(ObjectMeta(key=p[strip:]) for p in prefixes)
+    page.entries.extend(ObjectMeta(key=key_root.relative(p) if key_root else p) for p in prefixes)
     page.entries.sort(key=_key)
     return page
 
