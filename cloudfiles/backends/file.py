@@ -297,8 +297,7 @@ class FileBackend(Backend):
         return self._scan(prefix, flat, 2, start_after)
 
     def list(self, prefix: str = "", flat: bool = False, start_after: Optional[str] = None) -> Iterator[str]:
-        for meta in self._scan(prefix, flat, 0, start_after):  # the same walk, no stat
-            yield meta.key
+        return self._scan(prefix, flat, 0, start_after)  # the same walk: keys, no stat
 
     def list_sizes(self, prefix: str = "", flat: bool = False,
                    start_after: Optional[str] = None) -> Iterator[tuple[str, Optional[int]]]:

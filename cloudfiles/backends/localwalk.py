@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 from .. import keys
 from ..compression import SUFFIX_TO_ENCODING
@@ -50,11 +50,12 @@ _TMP_MARK = localwrite.TMP_MARK
 
 
 def walk(real_root: str, start: str, rel_base: str, name_filter: str, flat: bool, detail: int,
-         start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
+         start_after: Optional[str] = None) -> Iterator[Union[ObjectMeta, str]]:
     """:class:`ObjectMeta` of every key below directory ``start`` (whose keys begin with
     ``rel_base``) whose first name starts with ``name_filter``; ``flat`` lists one
     level (directories as ``'name/'``). ``detail`` 1 adds the size, 2 size and mtime,
-    from one ``stat`` per file; with 0 nothing but the directories is read."""
+    from one ``stat`` per file; with 0 nothing but the directories is read and the
+    keys themselves are yielded (a plain listing needs no metadata objects)."""
     real_start = os.path.realpath(start)
 
     def covered(real: str) -> bool:
@@ -86,6 +87,10 @@ def walk(real_root: str, start: str, rel_base: str, name_filter: str, flat: bool
         if kind == _FILE or flat:
             if key == last_key:
                 continue  # name and name.gz both present: the first in the read order is listed
+            if not detail:  # keys only: no ObjectMeta to build
+                last_key = key
+                yield key
+                continue
             meta = _meta(key, path, kind, detail)
             if meta is not None:
                 last_key = key
