@@ -24,7 +24,9 @@ def compare(scf: CloudFiles, skey: str, tcf: CloudFiles, tkey: str, smeta=None, 
     """``None`` when both hold the same content, else why not ('missing', 'differs: ...').
 
     ``smeta``/``tmeta``: the files' listing entries (:class:`cloudfiles.meta.ObjectMeta`);
-    where they carry a checksum, no request is sent for that side."""
+    where they carry a checksum, a match needs no request for that side. A listing may
+    not tell the Content-Encoding (S3's does not), so a difference found from a listing
+    is confirmed with the objects' own metadata before it is reported."""
     a_listed, b_listed = listed_fingerprint(scf.core, smeta), listed_fingerprint(tcf.core, tmeta)
     a = a_listed or fingerprint(scf.core, skey)
     if a is None:
@@ -32,23 +34,34 @@ def compare(scf: CloudFiles, skey: str, tcf: CloudFiles, tkey: str, smeta=None, 
     b = b_listed or fingerprint(tcf.core, tkey)
     if b is None:
         return "missing in target"
-    if a.encoding != b.encoding:  # S3 listings carry no Content-Encoding: ask the listed side(s)
-        if b_listed is not None:
-            b = fingerprint(tcf.core, tkey)
-            if b is None:
-                return "missing in target"
-        if a_listed is not None and a.encoding != b.encoding:
-            a = fingerprint(scf.core, skey)
-            if a is None:
-                return "missing in source"
+    why = _compare_prints(scf, skey, a, tcf, tkey, b) if a.encoding == b.encoding else "encodings"
+    if why is None or not (a_listed or b_listed):
+        return None if why is None else (why if why != "encodings" else _compare_decoded(scf, skey, a, tcf, tkey, b))
+    if a_listed is not None:
+        a = fingerprint(scf.core, skey)
+        if a is None:
+            return "missing in source"
+    if b_listed is not None:
+        b = fingerprint(tcf.core, tkey)
+        if b is None:
+            return "missing in target"
     if a.encoding == b.encoding:
-        same = same_stored(a, b)
-        if same is None:  # no comparable checksum: hash the stored bytes
-            same = integrity.md5_hex(_stored(scf, skey, a)) == integrity.md5_hex(_stored(tcf, tkey, b))
-        if not same:
-            return f"differs ({a.size} vs {b.size} stored bytes)" if a.size != b.size else "differs (checksum)"
-        return None
-    # Different encodings: compare the decoded content.
+        return _compare_prints(scf, skey, a, tcf, tkey, b)
+    return _compare_decoded(scf, skey, a, tcf, tkey, b)
+
+
+def _compare_prints(scf, skey, a: Fingerprint, tcf, tkey, b: Fingerprint) -> Optional[str]:
+    """Same encoding: the stored bytes decide (checksums, else the md5 of the bytes)."""
+    same = same_stored(a, b)
+    if same is None:  # no comparable checksum: hash the stored bytes
+        same = integrity.md5_hex(_stored(scf, skey, a)) == integrity.md5_hex(_stored(tcf, tkey, b))
+    if not same:
+        return f"differs ({a.size} vs {b.size} stored bytes)" if a.size != b.size else "differs (checksum)"
+    return None
+
+
+def _compare_decoded(scf, skey, a: Fingerprint, tcf, tkey, b: Fingerprint) -> Optional[str]:
+    """Different encodings: compare the decoded content."""
     da = compression.decompress(_stored(scf, skey, a), a.encoding, skey)
     db = compression.decompress(_stored(tcf, tkey, b), b.encoding, tkey)
     if integrity.md5_hex(da) != integrity.md5_hex(db):

@@ -714,6 +714,23 @@ def test_listing_page_failure_resumes_after_the_last_key(net):
     assert [m.key for m in cf.list_meta(start_after="L0003")] == keys[4:]
 
 
+@pytest.mark.parametrize("net", [n for n in ("http",) if _selected(n)], indirect=True)
+def test_html_index_listing_resumes_without_rereading_what_was_listed(net):
+    """An index page that fails mid-walk: the walk resumes after the last key yielded, so
+    the pages of directories already listed are not read again (only the way down is)."""
+    files = {f"{d}/{i}": b"x" for d in ("a", "b", "c") for i in range(3)}
+    net.plant(files)
+    cf = net.cf()
+    sub = net.list_rx.strip("^$/")
+    net.px.status(503, method="GET", path=rf"^/{sub}/c/$", times=1)
+    assert list(cf.list()) == sorted(files)
+    # resumed after 'b/2': the base page and b/ (the way down to it) are read again, c/ is
+    # retried, and a/ (wholly before 'b/2') is not read again
+    assert net.px.count("GET", rf"^/{sub}/c/$") == 2
+    assert net.px.count("GET", rf"^/{sub}/b/$") == 2
+    assert net.px.count("GET", rf"^/{sub}/a/$") == 1
+
+
 # -- large objects (parallel parts) ----------------------------------------------
 MiB = 1024 * 1024
 

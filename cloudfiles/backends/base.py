@@ -336,8 +336,7 @@ class Backend:
     def stat(self, key: str) -> Optional["ObjectStat"]:
         """Size, encoding and whole-object checksums of ``key`` (None if missing),
         used before a parallel ranged download; derived from :meth:`stat_meta`."""
-        meta = self.stat_meta(key)
-        return None if meta is None else ObjectStat.from_meta(meta)
+        return self.stat_meta(key)
 
     def multipart_begin(self, key: str, encoding: Optional[str] = None, content_type: Optional[str] = None,
                         cache_control: Optional[str] = None, storage_class: Optional[str] = None,
@@ -405,24 +404,10 @@ def multipart_uploader(backend: Backend) -> Any:
     return backend if backend.features.multipart else _BufferedMultipart(backend)
 
 
-@dataclass
-class ObjectStat:
-    """What a parallel download needs to know before it starts."""
-
-    size: int
-    encoding: Optional[str] = None
-    checksums: Optional[Checksums] = None
-    # The object's identity, as cloudfiles.meta.ObjectMeta names it: which version of the
-    # object these bytes are (a resumed download continues only the same one).
-    etag: Optional[str] = None  # the service's ETag, md5 or not
-    version: Optional[str] = None  # GCS generation / S3 VersionId
-    last_modified: Optional["_dt.datetime"] = None
-
-    @classmethod
-    def from_meta(cls, meta: ObjectMeta) -> "ObjectStat":
-        """The parts of ``meta`` a download needs (ETags that cannot be checked left out)."""
-        return cls(size=meta.size, encoding=meta.encoding, checksums=meta.checksums,  # type: ignore[arg-type]
-                   etag=meta.etag, version=meta.version, last_modified=meta.last_modified)
+# What a parallel download needs to know before it starts is the object's ObjectMeta
+# (size, encoding, ``checksums``, and the identity a resumed read is pinned to); the
+# name stays for the code and backends that spell it so.
+ObjectStat = ObjectMeta
 
 
 @dataclass

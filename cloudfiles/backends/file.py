@@ -294,13 +294,18 @@ class FileBackend(Backend):
                   start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
         """Size, modification time and encoding (from the name's suffix) of each key,
         from one stat per file (see :mod:`.localwalk`); nothing is read or hashed."""
-        return self._scan(prefix, flat, True, start_after)
+        return self._scan(prefix, flat, 2, start_after)
 
     def list(self, prefix: str = "", flat: bool = False, start_after: Optional[str] = None) -> Iterator[str]:
-        for meta in self._scan(prefix, flat, False, start_after):
+        for meta in self._scan(prefix, flat, 0, start_after):  # the same walk, no stat
             yield meta.key
 
-    def _scan(self, prefix: str, flat: bool, detail: bool,
+    def list_sizes(self, prefix: str = "", flat: bool = False,
+                   start_after: Optional[str] = None) -> Iterator[tuple[str, Optional[int]]]:
+        for meta in self._scan(prefix, flat, 1, start_after):  # the same walk, no time
+            yield meta.key, meta.size
+
+    def _scan(self, prefix: str, flat: bool, detail: int,
               start_after: Optional[str]) -> Iterator[ObjectMeta]:
         """Stream the keys below ``prefix`` in order (see :mod:`.localwalk`, which also
         says how symlinks are treated)."""

@@ -49,12 +49,12 @@ _SUFFIXES = tuple(SUFFIX_TO_ENCODING)
 _TMP_MARK = localwrite.TMP_MARK
 
 
-def walk(real_root: str, start: str, rel_base: str, name_filter: str, flat: bool, detail: bool,
+def walk(real_root: str, start: str, rel_base: str, name_filter: str, flat: bool, detail: int,
          start_after: Optional[str] = None) -> Iterator[ObjectMeta]:
     """:class:`ObjectMeta` of every key below directory ``start`` (whose keys begin with
     ``rel_base``) whose first name starts with ``name_filter``; ``flat`` lists one
-    level (directories as ``'name/'``). ``detail`` adds size and mtime from one
-    ``stat`` per file; without it nothing but the directories is read."""
+    level (directories as ``'name/'``). ``detail`` 1 adds the size, 2 size and mtime,
+    from one ``stat`` per file; with 0 nothing but the directories is read."""
     real_start = os.path.realpath(start)
 
     def covered(real: str) -> bool:
@@ -107,7 +107,7 @@ def walk(real_root: str, start: str, rel_base: str, name_filter: str, flat: bool
         stack.append([sub[0], 0, sub[1], in_link])
 
 
-def _meta(key: str, path: str, kind: int, detail: bool) -> Optional[ObjectMeta]:
+def _meta(key: str, path: str, kind: int, detail: int) -> Optional[ObjectMeta]:
     if kind != _FILE:
         return ObjectMeta(key=key)
     dot = path.rfind(".")
@@ -119,7 +119,8 @@ def _meta(key: str, path: str, kind: int, detail: bool) -> Optional[ObjectMeta]:
         except (FileNotFoundError, NotADirectoryError):
             return None  # removed since the directory was read
         meta.size = st.st_size
-        meta.last_modified = _dt.datetime.fromtimestamp(st.st_mtime, tz=_dt.timezone.utc)
+        if detail > 1:
+            meta.last_modified = _dt.datetime.fromtimestamp(st.st_mtime, tz=_dt.timezone.utc)
     return meta
 
 

@@ -879,7 +879,7 @@ class S3Backend(Backend):
             h = self._head_headers(key)
         except AuthorizationError:
             h = self._headers_by_ranged_get(key)
-        return None if h is None else ObjectStat.from_meta(s3_meta(key, h))
+        return None if h is None else s3_meta(key, h)
 
     # -- multipart server-side copy ---------------------------------------------------
     def _copy_multipart(self, src_full: str, dest: "S3Backend", dest_full: str, meta: ObjectMeta) -> None:
