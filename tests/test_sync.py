@@ -266,10 +266,11 @@ def test_compressed_files_keep_their_encoding_both_ways(places):
     assert cloudfiles.sync(remote, back, checksum=True).skipped == 2
 
 
-UNUSUAL = ["sp ace.txt", "ü/é.bin", "plus+1", "hash#x", "q?mark", "tilde~", "quote'\"", "amp&=", "日本/語",
+UNUSUAL = ["sp ace.txt", "ü/é.bin", "plus+1", "hash#x", "tilde~", "quote'\"", "amp&=", "日本/語",
            "a-b", "a/b", "a.b", "a0"]  # "a-b" < "a/b" < "a.b"? no: '-' < '.' < '/' -- the merge needs one order
-# moto's listing returns keys with '%' undecoded-encoded and cuts them at ';' (real S3 does neither)
-LOCAL_ONLY = ["pct%20x", "semi;colon", "new\nline"]
+# moto's listing returns keys with '%' undecoded-encoded and cuts them at ';', and moto 5.2.5
+# stores a key sent as 'q%3Fmark' as 'q' (boto3's own PUT too); real S3 does none of these
+LOCAL_ONLY = ["pct%20x", "semi;colon", "new\nline", "q?mark"]
 
 
 def test_keys_with_unusual_characters(places):
