@@ -209,18 +209,20 @@ def main(argv=None) -> int:
     print(f"\ncloudfiles cp -r, {args.files} files of ~{args.size} B, moto S3 on 127.0.0.1, "
           f"best of {args.repeat}, {os.cpu_count()} cores")
     names = list(results)
-    header = f"{'copy':<13}" + "".join(f"{n + ' wall':>14}{n + ' CPU':>13}" for n in names)
-    header += "".join(f"{'CPU ' + n + '/ours':>18}" for n in names if n != "ours")
+    widths = {n: max(12, len(n) + 6) for n in names}
+    header = f"{'copy':<13}" + "".join(f"{n + ' wall':>{widths[n]}}{n + ' CPU':>{widths[n]}}" for n in names)
+    header += "".join(f"{'CPU ' + n + '/ours':>{len(n) + 11}}" for n in names if n != "ours")
     print(header)
     print("-" * len(header))
     ratios: dict[str, list[float]] = {n: [] for n in names if n != "ours"}
     for op in results["ours"]:
         best = {n: (min(w for w, _ in results[n][op]), min(c for _, c in results[n][op])) for n in names}
-        row = f"{op:<13}" + "".join(f"{best[n][0]:>13.2f}s{best[n][1]:>12.2f}s" for n in names)
+        row = f"{op:<13}" + "".join(f"{best[n][0]:>{widths[n] - 1}.2f}s{best[n][1]:>{widths[n] - 1}.2f}s"
+                                    for n in names)
         for n in ratios:
             r = best[n][1] / best["ours"][1] if best["ours"][1] else float("inf")
             ratios[n].append(r)
-            row += f"{r:>17.2f}x"
+            row += f"{r:>{len(n) + 10}.2f}x"
         print(row)
     print("\nratios are the other tool's client CPU / ours (higher is better for ours)")
     if "reference" in ratios:
