@@ -10,17 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
 from . import inputs
+from .objects import core_of
 from .exceptions import InvalidInputError, TransferError
 from .jobs import DEFAULT_BATCH_BYTES, BatchSpec, batches, check_batch_size, ship, shippable_options, ships_specs
 
 if TYPE_CHECKING:
     from .cloudfiles import CloudFiles
     from .transfer import TransferResult
-
-
-def _core(end: Any):
-    """The object core of a CloudFiles (or the core itself): cloudpath, options, key()."""
-    return getattr(end, "core", end)
 
 
 def use(executor: Any, *cfs: "CloudFiles") -> bool:
@@ -62,7 +58,7 @@ def _human(n: float) -> str:
 
 
 def _specs(cf: "CloudFiles", op: str, groups: Iterable[list], kwargs: Optional[dict] = None) -> Iterator[BatchSpec]:
-    opts = shippable_options(_core(cf).options)
+    opts = shippable_options(core_of(cf).options)
     for items in groups:
         yield BatchSpec(op, cf.cloudpath, opts, items, dict(kwargs or {}))
 
@@ -163,7 +159,7 @@ def transfer(src: "CloudFiles", dest: "CloudFiles", paths: Optional[Iterable], e
     size = check_batch_size(batch_size)
     total: Optional[int] = None
     if paths is None:
-        items: Iterable = ((k, k, s) for k, s in _core(src).listing("", False, True) if not k.endswith("/"))  # streamed
+        items: Iterable = ((k, k, s) for k, s in core_of(src).listing("", False, True) if not k.endswith("/"))  # streamed
     else:
         if isinstance(paths, (str, dict)):
             paths = [paths]
@@ -173,16 +169,16 @@ def transfer(src: "CloudFiles", dest: "CloudFiles", paths: Optional[Iterable], e
             total = len(items)
     index = None
     if skip:
-        index = tr._dest_index(dest, None if paths is None else [_core(dest).key(d) for _, d, _ in items])  # type: ignore
+        index = tr._dest_index(dest, None if paths is None else [core_of(dest).key(d) for _, d, _ in items])  # type: ignore
     kw = {"reencode": reencode, "content_type": content_type, "skip": skip, "block_size": block_size}
-    src_opts, dest_opts = shippable_options(_core(src).options), shippable_options(_core(dest).options)
+    src_opts, dest_opts = shippable_options(core_of(src).options), shippable_options(core_of(dest).options)
 
     def specs() -> Iterator[BatchSpec]:
         for group in batches(items, size):
             k = dict(kw)
             if skip:
                 k["dest_index"] = None if index is None else \
-                    {_core(dest).key(d): index[_core(dest).key(d)] for _, d, _ in group if _core(dest).key(d) in index}
+                    {core_of(dest).key(d): index[core_of(dest).key(d)] for _, d, _ in group if core_of(dest).key(d) in index}
             yield BatchSpec("transfer", src.cloudpath, src_opts, group, k, dest.cloudpath, dest_opts)
 
     result = tr.TransferResult()
@@ -236,7 +232,7 @@ def ledger(rt: Any, executor: Any, *, progress: Any = False, block_size: int = 2
     meta = rt.rfs.metadata()
     rfs = ResumableFileSet(rt.db_path, max(rt.rfs.lease_msec, CLUSTER_MIN_LEASE_MSEC))
     src, dest = ObjectCore(meta["source"]), ObjectCore(meta["dest"])
-    src_opts, dest_opts = shippable_options(_core(src).options), shippable_options(_core(dest).options)
+    src_opts, dest_opts = shippable_options(core_of(src).options), shippable_options(core_of(dest).options)
     kw = {"reencode": meta["reencode"], "content_type": None, "skip": None, "block_size": 64}
     result = tr.TransferResult()
     total = rfs.total()

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Optional, Union
 
 from . import compression, integrity, paths, retry
 from .backends import backend_class
-from .backends.base import check_range, iter_batches
+from .backends.base import check_range
 from .compression import normalize_content_encoding, normalize_encoding
 from .exceptions import DecompressionError, InvalidInputError
 from .locking import FileLocks, default_lock_dir, no_lock
@@ -320,9 +320,6 @@ class ObjectCore:
         """Existence of up to ``features.batch_exists`` keys in one request."""
         return self.call(self.backend.exists_many, keys)
 
-    def batches(self, keys, size: int):
-        return iter_batches(keys, size)
-
     # ------------------------------------------------------------ listing
     def entries(self, kind: str, prefix: str = "", flat: bool = False,
                 start_after: Optional[str] = None) -> Iterator:
@@ -366,6 +363,12 @@ def _itself(key: str) -> str:
 
 #: listing kinds: the backend method and how to read an item's key (its position)
 LISTERS = {"keys": ("list", _itself), "sizes": ("list_sizes", _key_of_pair), "meta": ("list_meta", _key_of_meta)}
+
+
+def core_of(end: Any) -> ObjectCore:
+    """The object core of a :class:`~cloudfiles.CloudFiles` (or the core itself): functions
+    that work on cores accept the facade too."""
+    return getattr(end, "core", end)
 
 
 def _rebuild(cloudpath: str, options: dict) -> ObjectCore:

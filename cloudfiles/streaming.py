@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Optional, Union
 from . import compression, integrity
 from .backends.base import ObjectStat, PartInfo, multipart_uploader
 from .backends.wire.etag import candidate_part_sizes, etag_kind, multipart_etag_of
+from .objects import core_of
 from .exceptions import (CRC32CIntegrityError, IntegrityError, InvalidInputError, MD5IntegrityError, NotFoundError,
                          UnsupportedOperationError)
 
@@ -55,11 +56,6 @@ class StreamSettings:
 
 
 DEFAULT = StreamSettings()
-
-
-def _core(cf) -> "ObjectCore":
-    """These functions work on an object core; a CloudFiles stands for its own."""
-    return getattr(cf, "core", cf)
 
 
 def settings_for(cf: "ObjectCore", part_size: Optional[int] = None, parallel: Optional[int] = None) -> StreamSettings:
@@ -260,7 +256,7 @@ def stream(cf: "ObjectCore", key: str, raw: bool = False, part_size: Optional[in
 
     ``stat`` saves a metadata request when the caller already has one.
     """
-    cf = _core(cf)
+    cf = core_of(cf)  # a CloudFiles stands for its core
     settings = settings_for(cf, part_size, parallel)
     st = stat or stat_or_raise(cf, key)
     enc = compression.normalize_content_encoding(st.encoding)
@@ -281,7 +277,7 @@ class Reader(io.RawIOBase):
     def __init__(self, cf: "ObjectCore", key: str, raw: bool = False, part_size: Optional[int] = None,
                  parallel: Optional[int] = None):
         super().__init__()
-        cf = _core(cf)
+        cf = core_of(cf)  # a CloudFiles stands for its core
         self._chunks = stream(cf, key, raw=raw, part_size=part_size, parallel=parallel)
         self._buf = b""
         self._pos = 0
@@ -452,7 +448,7 @@ def download_to_file(cf: "ObjectCore", key: str, local_path: str, raw: bool = Fa
     """
     from . import budget
 
-    cf = _core(cf)
+    cf = core_of(cf)  # a CloudFiles stands for its core
     settings = settings_for(cf, part_size, parallel)
     with budget.for_stream(settings.part_size, settings.parallel) as granted:  # shared with other transfers
         return _download_to_file(cf, key, local_path, raw, replace(settings, parallel=granted), attempts, resume)
@@ -513,7 +509,7 @@ class Writer(io.RawIOBase):
                  storage_class: Optional[str] = None, part_size: Optional[int] = None,
                  parallel: Optional[int] = None, stored_as: Optional[str] = None):
         super().__init__()
-        cf = _core(cf)
+        cf = core_of(cf)  # a CloudFiles stands for its core
         if not cf.backend.features.writable:
             raise UnsupportedOperationError(f"{cf.protocol}:// is read-only: cannot write {cf.abspath(key)}")
         self._cf = cf
@@ -647,7 +643,7 @@ class Writer(io.RawIOBase):
 
 def upload_stream(cf: "ObjectCore", key: str, source: Union[BinaryIO, Iterable[bytes]], **kwargs) -> int:
     """Upload from a binary file object or an iterable of bytes; returns stored bytes."""
-    cf = _core(cf)
+    cf = core_of(cf)  # a CloudFiles stands for its core
     w = Writer(cf, key, **kwargs)
     ps = w._settings.part_size
     try:
@@ -674,7 +670,7 @@ def upload_file(cf: "ObjectCore", local_path: str, key: str, **kwargs) -> int:
     in flight come out of the process's byte budget, cloudfiles/budget.py)."""
     from . import budget
 
-    cf = _core(cf)
+    cf = core_of(cf)  # a CloudFiles stands for its core
     settings = settings_for(cf, kwargs.get("part_size"), kwargs.get("parallel"))
     with budget.for_stream(settings.part_size, settings.parallel) as granted, open(local_path, "rb") as f:
         return upload_stream(cf, key, f, **dict(kwargs, parallel=granted))

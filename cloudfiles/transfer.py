@@ -53,6 +53,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 from . import budget, compression, integrity, inputs, keys
 from .backends.wire.etag import etag_kind, multipart_match
 from .compression import normalize_content_encoding, normalize_encoding
+from .backends.base import iter_batches
+from .objects import core_of
 from .exceptions import (
     CloudFilesError,
     InvalidInputError,
@@ -249,11 +251,6 @@ def same_stored(a: Fingerprint, b: Fingerprint) -> Optional[bool]:
     if ea and ea == eb and "-" in ea:
         return True
     return None
-
-
-def core_of(end) -> "ObjectCore":
-    """The object core of a :class:`~cloudfiles.CloudFiles` (or the core itself)."""
-    return getattr(end, "core", end)
 
 
 # ---------------------------------------------------------------- copying
@@ -702,7 +699,7 @@ def delete_keys(core: "ObjectCore", keys: list[str], runner: Optional["Runner"] 
     runner = runner or DEFAULT_RUNNER
     batch = core.features.batch_delete
     if batch > 1:
-        work = list(core.batches(keys, batch))
+        work = list(iter_batches(keys, batch))
         for _ in runner.map(core.delete_batch, work):
             pass
     else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from ..exceptions import PreconditionFailedError
+from ..objects import core_of
 
 if TYPE_CHECKING:
     from ..objects import ObjectCore
@@ -25,13 +26,13 @@ if TYPE_CHECKING:
 
 def supported(cf: "ObjectCore") -> bool:
     """True when ``cf``'s backend can do conditional writes."""
-    cf = getattr(cf, "core", cf)  # a CloudFiles stands for its core
+    cf = core_of(cf)  # a CloudFiles stands for its core
     return cf.backend.features.conditional_writes
 
 
 def read_versioned(cf: "ObjectCore", key: str) -> tuple[Optional[bytes], Optional[str]]:
     """Stored bytes of ``key`` and the token a later :func:`put_if` must present."""
-    cf = getattr(cf, "core", cf)  # a CloudFiles stands for its core
+    cf = core_of(cf)  # a CloudFiles stands for its core
     b = cf.backend
     if b.features.conditional_writes:
         return cf.call(b.read_versioned, key)
@@ -46,7 +47,7 @@ def put_if(cf: "ObjectCore", key: str, content: bytes, expected: Optional[str]) 
     Raises :class:`PreconditionFailedError` when someone else changed ``key``
     meanwhile, or when the backend cannot make the write conditional.
     """
-    cf = getattr(cf, "core", cf)
+    cf = core_of(cf)
     b = cf.backend
     if not b.features.conditional_writes:
         raise PreconditionFailedError(
