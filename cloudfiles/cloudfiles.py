@@ -16,7 +16,7 @@ import posixpath
 from . import compression, inputs, paths, retry
 from .backends.base import iter_batches
 from .locking import FileLocks
-from .objects import DEFAULT_COMPOSITE_UPLOAD_THRESHOLD, LISTERS, ObjectCore  # noqa: F401 (re-exported)
+from .objects import CORE_OPTIONS, DEFAULT_COMPOSITE_UPLOAD_THRESHOLD, LISTERS, ObjectCore  # noqa: F401 (re-exported)
 from .objects import is_python_object as _is_python_object
 from .compression import normalize_encoding
 from .exceptions import (
@@ -122,15 +122,8 @@ class CloudFiles:
         ):
             raise InvalidInputError(
                 f"num_threads must be an int >= 0 (0 runs in the calling thread), got {num_threads!r}")
-        core_options = dict(
-            secrets=secrets, use_https=use_https, endpoint=endpoint, request_payer=request_payer,
-            no_sign_request=no_sign_request, timeout=timeout, retry_policy=retry_policy,
-            composite_upload_threshold=composite_upload_threshold, part_size=part_size,
-            part_threads=part_threads, large_threshold=large_threshold, fsync=fsync,
-            max_decompressed_size=max_decompressed_size, locking=locking, lock_dir=lock_dir,
-            listing=listing, list_page_size=list_page_size, deadline=deadline, max_body=max_body,
-            num_threads=num_threads, features=features, options=options,
-        )
+        given = locals()  # the constructor's keywords, before anything else is bound
+        core_options = {k: given[k] for k in CORE_OPTIONS}
         self._core = ObjectCore(cloudpath, **core_options)
         self._init_kwargs = dict(progress=progress, green=green, parallel=parallel, **self._core.options)
         self.cloudpath = self._core.cloudpath

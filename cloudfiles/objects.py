@@ -29,12 +29,13 @@ from .runner import DEFAULT_RUNNER, Runner
 # The reference library's default: put() of more than 100 MB goes up in parts.
 DEFAULT_COMPOSITE_UPLOAD_THRESHOLD = int(1e8)
 
-# The constructor options a core understands (the facade adds fan-out options).
+# The constructor options a core understands (the facade adds fan-out options): the
+# keyword-only parameters of ObjectCore, which CloudFiles passes on by these names.
 CORE_OPTIONS = (
     "secrets", "use_https", "endpoint", "request_payer", "no_sign_request", "timeout",
     "retry_policy", "composite_upload_threshold", "part_size", "part_threads", "large_threshold",
     "fsync", "max_decompressed_size", "locking", "lock_dir", "listing", "list_page_size",
-    "deadline", "max_body", "num_threads",
+    "deadline", "max_body", "num_threads", "features", "options",
 )
 
 
@@ -68,14 +69,8 @@ class ObjectCore:
         features: Optional[dict] = None,
         options: Optional[dict] = None,
     ):
-        self._spec = (cloudpath, {k: v for k, v in dict(
-            secrets=secrets, use_https=use_https, endpoint=endpoint, request_payer=request_payer,
-            no_sign_request=no_sign_request, timeout=timeout, retry_policy=retry_policy,
-            composite_upload_threshold=composite_upload_threshold, part_size=part_size,
-            part_threads=part_threads, large_threshold=large_threshold, fsync=fsync,
-            max_decompressed_size=max_decompressed_size, locking=locking, lock_dir=lock_dir,
-            listing=listing, list_page_size=list_page_size, deadline=deadline, max_body=max_body,
-            num_threads=num_threads, features=features, options=options).items() if v is not None})
+        given = locals()  # the keywords above, each named once in CORE_OPTIONS
+        self._spec = (cloudpath, {k: given[k] for k in CORE_OPTIONS if given[k] is not None})
         if options is not None and not isinstance(options, dict):
             raise InvalidInputError(f"options must be a dict of backend options, got {type(options).__name__}")
         # Backend options given as keywords (checked against the backend's options type).

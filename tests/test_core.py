@@ -118,6 +118,17 @@ def test_core_pickles_as_its_cloudpath_and_options(tmp_path):
     assert core.read("a/b.txt") == (b"hello", "gzip")
 
 
+def test_core_options_name_the_cores_and_the_facades_keywords():
+    import inspect
+
+    from cloudfiles.objects import CORE_OPTIONS
+
+    core = {n for n, p in inspect.signature(ObjectCore).parameters.items() if p.kind is p.KEYWORD_ONLY}
+    facade = set(inspect.signature(CloudFiles).parameters)
+    assert set(CORE_OPTIONS) == core
+    assert core <= facade
+
+
 def test_core_rejects_keys_outside_its_root(tmp_path):
     from cloudfiles.exceptions import InvalidInputError
 
