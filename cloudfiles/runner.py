@@ -225,7 +225,31 @@ class Runner:
         return ThreadPoolExecutor(n, thread_name_prefix="cloudfiles")
 
 
-class _GreenExecutor:
+class _Pool:
+    """What our pools share: ``Executor.map`` on top of ``submit``, and use as a context."""
+
+    def map(self, fn, *iterables):
+        """Results of ``fn`` over ``iterables`` in input order (as ``Executor.map``)."""
+        futures = [self.submit(fn, *args) for args in zip(*iterables)]
+
+        def results():
+            try:
+                for f in futures:
+                    yield f.result()
+            finally:
+                for f in futures:
+                    f.cancel()
+
+        return results()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+
+class _GreenExecutor(_Pool):
     """A ``concurrent.futures``-style pool of gevent greenlets."""
 
     def __init__(self, n: int):
@@ -247,31 +271,11 @@ class _GreenExecutor:
         fut.greenlet = self._pool.spawn(run)  # waits for a free slot: the pool bounds work in flight
         return fut
 
-    def map(self, fn, *iterables):
-        """Results of ``fn`` over ``iterables`` in input order (as ``Executor.map``)."""
-        futures = [self.submit(fn, *args) for args in zip(*iterables)]
-
-        def results():
-            try:
-                for f in futures:
-                    yield f.result()
-            finally:
-                for f in futures:
-                    f.cancel()
-
-        return results()
-
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         if wait:
             self._pool.join()
         else:
             self._pool.kill(block=False)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown(wait=True)
 
 
 _GREEN_FUTURE = None
@@ -304,7 +308,7 @@ def _green_future_class():
     return GreenFuture
 
 
-class _Borrowed:
+class _Borrowed(_Pool):
     """A caller's executor seen through a concurrency limit; never shut down here."""
 
     def __init__(self, executor: Executor, n: int):
@@ -323,20 +327,6 @@ class _Borrowed:
         self._futures.append(fut)
         return fut
 
-    def map(self, fn, *iterables):
-        """Results of ``fn`` over ``iterables`` in input order (as ``Executor.map``)."""
-        futures = [self.submit(fn, *args) for args in zip(*iterables)]
-
-        def results():
-            try:
-                for f in futures:
-                    yield f.result()
-            finally:
-                for f in futures:
-                    f.cancel()
-
-        return results()
-
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         from concurrent.futures import wait as wait_all
 
@@ -345,12 +335,5 @@ class _Borrowed:
                 f.cancel()
         if wait:
             wait_all(self._futures)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown(wait=True, cancel_futures=exc[0] is not None)
-
 
 DEFAULT_RUNNER = Runner()
