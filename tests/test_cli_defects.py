@@ -21,14 +21,6 @@ def _tree(root: Path, n: int, size: int = 10) -> None:
         p.write_bytes(os.urandom(size))
 
 
-def _keys(s3_server, bucket: str) -> list[str]:
-    client = s3_server.boto3_client()
-    keys: list[str] = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys += [o["Key"] for o in page.get("Contents", [])]
-    return keys
-
-
 def test_ctrl_c_with_two_processes_stops_within_a_second(tmp_path, s3_server):
     src = tmp_path / "src"
     _tree(src, 3000)
@@ -38,7 +30,7 @@ def test_ctrl_c_with_two_processes_stops_within_a_second(tmp_path, s3_server):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
-        while not _keys(s3_server, bucket):          # the copy is under way
+        while not s3_server.keys(bucket):          # the copy is under way
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
             time.sleep(0.1)
         time.sleep(0.5)
@@ -54,7 +46,7 @@ def test_ctrl_c_with_two_processes_stops_within_a_second(tmp_path, s3_server):
     print(f"exited {took:.2f}s after SIGINT")
     assert took < 2.0, f"exited {took:.1f}s after SIGINT"
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
-    written = len(_keys(s3_server, bucket))
+    written = len(s3_server.keys(bucket))
     assert 0 < written < 3000
     time.sleep(1.5)
-    assert len(_keys(s3_server, bucket)) == written, "files were still written after the CLI exited"
+    assert len(s3_server.keys(bucket)) == written, "files were still written after the CLI exited"

@@ -24,14 +24,6 @@ def _tree(root: Path, n: int, size: int = 10) -> set[str]:
     return names
 
 
-def _keys(s3_server, bucket: str) -> list[str]:
-    client = s3_server.boto3_client()
-    keys: list[str] = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        keys += [o["Key"] for o in page.get("Contents", [])]
-    return keys
-
-
 def test_resume_after_killed_copy_into_new_s3_destination(tmp_path, s3_server):
     src = tmp_path / "data"
     names = _tree(src, 1500)
@@ -42,7 +34,7 @@ def test_resume_after_killed_copy_into_new_s3_destination(tmp_path, s3_server):
                             stderr=subprocess.PIPE, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while len(_keys(s3_server, bucket)) < 20:  # the copy is under way
+        while len(s3_server.keys(bucket)) < 20:  # the copy is under way
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)
@@ -53,14 +45,14 @@ def test_resume_after_killed_copy_into_new_s3_destination(tmp_path, s3_server):
             proc.wait()
     proc.stdout.close()
     proc.stderr.close()
-    partial = _keys(s3_server, bucket)
+    partial = s3_server.keys(bucket)
     assert 0 < len(partial) < len(names), "the first run was not interrupted mid-copy"
     assert all(k.startswith("x/d") for k in partial)  # the first run used the 'DEST is the copy' naming
     run("cp", "--resume", "-r", src, dest, env=s3_server.secrets)
-    assert sorted(_keys(s3_server, bucket)) == sorted(f"x/{n}" for n in names)  # no x/data/...
+    assert sorted(s3_server.keys(bucket)) == sorted(f"x/{n}" for n in names)  # no x/data/...
     # a second --resume finds nothing to do and still nests nothing
     run("cp", "--resume", "-r", src, dest, env=s3_server.secrets)
-    assert len(_keys(s3_server, bucket)) == len(names)
+    assert len(s3_server.keys(bucket)) == len(names)
 
 
 def _job_target(src: Path, dest: str, resume: bool = True) -> str:

@@ -123,6 +123,13 @@ class S3Server:
         return boto3.client("s3", endpoint_url=self.endpoint, region_name=self.region, config=cfg,
                             aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key)
 
+    def keys(self, bucket: str) -> list[str]:
+        """Every key in ``bucket``, as AWS's own client lists them (an independent witness)."""
+        keys: list[str] = []
+        for page in self.boto3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        return keys
+
     def make_bucket(self, name: Optional[str] = None, public: bool = False) -> str:
         """Create a bucket (random name by default); ``public`` allows anonymous GetObject/ListBucket."""
         name = name or f"b-{uuid.uuid4().hex[:16]}"
