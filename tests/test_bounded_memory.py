@@ -23,15 +23,21 @@ BUDGET_MIB = 256  # the issue's bound for every path, interpreter included
 # What streaming may add to an idle command: (part_threads + 2) parts of 8 MiB and slack.
 STREAM_MIB = 10 * 8 + 40
 
-_WRAPPER = """\
+def _peak_reporting(gib: int) -> str:
+    """Code that caps the address space at ``gib`` GiB and prints the peak RSS at exit."""
+    return f"""\
 import atexit, resource, sys
-resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+resource.setrlimit(resource.RLIMIT_AS, ({gib} << 30, {gib} << 30))
 def _peak():
     with open('/proc/self/status') as f:
         for line in f:
             if line.startswith('VmHWM:'):
                 sys.stderr.write('PEAK_KIB ' + line.split()[1] + '\\n')
 atexit.register(_peak)
+"""
+
+
+_WRAPPER = _peak_reporting(2) + """\
 from cloudfiles_cli.main import main
 sys.argv = ['cloudfiles'] + sys.argv[1:]
 main()
@@ -145,15 +151,7 @@ def test_local_copy_and_move_are_bounded(remote, big, tmp_path):
 # byte budget (cloudfiles/budget.py, 128 MiB by default) keeps the sum bounded.
 MANY, MANY_SIZE = 12, 40 * MiB
 
-_LIB_WRAPPER = """\
-import atexit, resource, sys
-resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
-def _peak():
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmHWM:'):
-                sys.stderr.write('PEAK_KIB ' + line.split()[1] + '\\n')
-atexit.register(_peak)
+_LIB_WRAPPER = _peak_reporting(3) + """\
 from cloudfiles import CloudFiles, budget
 src, dest = sys.argv[1], sys.argv[2]
 kw = lambda p: dict(num_threads=20)
