@@ -78,6 +78,8 @@ def test_page_in_headless_chromium(server, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     url, _, _ = server
     opts = webdriver.ChromeOptions()
@@ -93,7 +95,14 @@ def test_page_in_headless_chromium(server, tmp_path):
         box = driver.find_element(By.NAME, "sql")
         box.clear()
         box.send_keys("SELECT asset_name, asset_valid, asset_error FROM assets ORDER BY asset_name")
+        old_table = driver.find_element(By.ID, "results")
         driver.find_element(By.ID, "search").click()
+        # The form submit loads a new page: wait for the old table to go before reading the new one.
+        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old_table))
+        WebDriverWait(driver, 30).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+            and d.find_elements(By.CSS_SELECTOR, "#results tr")
+        )
         rows = driver.find_elements(By.CSS_SELECTOR, "#results tr")
         assert len(rows) == 5
         assert "p-cat001_s-raw001_d-alpha-cat_v001" in rows[1].text
