@@ -254,7 +254,7 @@ class CloudFiles:
             # GIL-bound local work (cloudfiles/localcap.py): more threads only add contention.
             from .localcap import local_threads
 
-            n = local_threads(n, writes, self._core.features.process_local)
+            n = local_threads(n, writes, self._core.backend.fsync)
         if total is not None:
             n = min(n, max(total, 1))
         return n

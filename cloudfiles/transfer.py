@@ -566,7 +566,7 @@ def _run_threads(job: _Job, items: Iterable, block_size: int, progress, total: O
     if sf.local and df.local and threads > 1:  # no network to wait on (cloudfiles/localcap.py)
         from .localcap import local_threads
 
-        threads = local_threads(threads, True, df.process_local)
+        threads = local_threads(threads, True, job.dest.backend.fsync)
     if total is not None:
         threads = min(threads, max(total, 1))
     result = TransferResult()

@@ -254,3 +254,17 @@ def test_sync_copies_on_dask(dask_client, s3_server, tmp_path):
     src.put("d0/f0.bin", b"changed!")
     res = sync(src, dest, executor=dask_client)
     assert (res.copied, res.skipped) == (1, 89) and dest.get("d0/f0.bin") == b"changed!"
+
+
+def _profiler_setting():
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled")
+
+
+def test_local_clusters_run_without_the_stack_sampling_profiler():
+    # local:N owns its workers: Dask's 10 ms profiler is off there (cloudfiles/distributed.py)
+    from cloudfiles.distributed import cluster_client
+
+    with cluster_client("local:1") as client:
+        assert list(client.run(_profiler_setting).values()) == [False]

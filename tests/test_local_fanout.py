@@ -36,7 +36,10 @@ def test_an_unsafe_key_fails_the_batch_before_anything_is_removed(tmp_path):
 def test_local_fan_out_is_capped_whatever_num_threads_says(tmp_path):
     f = CloudFiles("file://" + str(tmp_path), num_threads=20)
     m = CloudFiles(f"mem://fanout-{tmp_path.name}", num_threads=20)
-    assert (f._threads(500), f._threads(500, writes=True)) == (1, 4)  # reads/deletes; disk writes
+    assert (f._threads(500), f._threads(500, writes=True)) == (1, 1)  # CPU-bound: system time, not waits
+    synced = CloudFiles("file://" + str(tmp_path), num_threads=20, fsync=True)
+    assert (synced._threads(500), synced._threads(500, writes=True)) == (1, 8)  # fsync waits overlap
+    assert CloudFiles("file://" + str(tmp_path), num_threads=3, fsync=True)._threads(500, writes=True) == 3
     assert (m._threads(500), m._threads(500, writes=True)) == (1, 1)  # storage in this process
     s3 = CloudFiles("s3://bucket/x", num_threads=20)
     assert s3._threads(500) == 20  # network backends: as asked

@@ -220,6 +220,9 @@ class Backend:
     # Where a backend fans out its own requests (S3's parallel part copy); the
     # object core sets its runner here so green=/executor= reach it too.
     runner: Any = DEFAULT_RUNNER
+    #: each write waits on the device (file:// with ``fsync=True``): local fan-out may then
+    #: overlap writes on a few threads (cloudfiles/localcap.py)
+    fsync: bool = False
 
     def __init__(self, cloudpath: CloudPath, options: BackendOptions):
         self.cloudpath = cloudpath
