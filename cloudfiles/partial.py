@@ -131,14 +131,16 @@ class Partial:
                 os.write(self._journal, line)
 
     # ---------------------------------------------------------------- finishing
-    def install(self, installer: Callable[[int, str], None]) -> None:
-        """Hand the finished file to ``installer(fd, path)``, which renames it into
-        place and closes ``fd``; then drop the journal."""
+    def install(self, installer: Callable[[int, str], Optional[int]]) -> Optional[int]:
+        """Hand the finished file to ``installer(fd, path)``, which puts it (or what it
+        makes of it) in place and closes ``fd``; then drop the journal. Returns what
+        ``installer`` returns. If it raises, the partial and its journal stay."""
         fd, self.fd = self.fd, -1
         self._close_journal()
-        installer(fd, self.path)
+        result = installer(fd, self.path)
         if self.resumable:
             _unlink(self.journal_path)
+        return result
 
     def discard(self) -> None:
         """Remove the partial and its journal (the bytes are not worth keeping)."""
