@@ -8,7 +8,8 @@ from, the part size and the digest used) and then one ``INDEX HEXDIGEST``
 line per part written. Both names contain the temporary-file mark
 (``.cftmp-``), so listings skip them and ``cloudfiles cleanup`` finds
 abandoned ones. A rerun that finds a partial for the same object continues
-it; for anything else it starts over.
+it; for anything else it starts over. A decoded download decodes the finished
+partial into ``DIR/.NAME.cftmp-part.decoded`` (cloudfiles/resume.py).
 
 Both files are untrusted input (another program, a crash, or a hostile user
 may have written them). Paths are never read from them: the names derive
