@@ -13,6 +13,14 @@ fastest run is kept, by the same rule for both libraries. Prints files/s per pha
 ours/reference, their geometric mean, and a pass/fail line against the
 targets: geometric mean >= 2x and no phase below 1x.
 
+The put phase on a disk filesystem measures the kernel as much as the library:
+on ext4, creating files soon after many were deleted (every repeat's delete phase)
+spends most of its system time in the inode allocator skipping recently deleted
+inodes (``perf`` shows ``recently_deleted`` / ``find_inode_bit`` at ~70%), at
+600-800 us per create for both libraries, against ~25 us on a quiet filesystem.
+The line "workdir filesystem" names the filesystem; ``--workdir /dev/shm/...``
+(tmpfs) measures the libraries without that effect.
+
     python benchmarks/bench_local.py                     # 5,000 files, 2 runs per library
     python benchmarks/bench_local.py --files 1000 --repeat 1 --json out.json
     python benchmarks/bench_local.py --profile           # + cProfile hotspots of ours
@@ -40,6 +48,24 @@ TARGET_GEOMEAN = 2.0
 TARGET_MIN_RATIO = 1.0
 
 _SNIPPET = f"import runpy\nemit(runpy.run_path({WORKER!r})['main'](PARAMS))\n"
+
+
+def filesystem_of(path: str) -> str:
+    """The type of the filesystem holding ``path`` (from /proc/self/mounts), or "unknown"."""
+    best, kind = "", "unknown"
+    real = os.path.realpath(path)
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 3:
+                    mount = fields[1]
+                    inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+                    if inside and len(mount) >= len(best):
+                        best, kind = mount, fields[2]
+    except OSError:
+        pass
+    return kind
 
 
 def run_worker(interp: common.Interpreter, params: dict) -> dict:
@@ -216,6 +242,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"{a.files} files x {a.size} B, configs {configs}, {a.repeat} runs per library", file=sys.stderr)
     workdir = a.workdir or tempfile.mkdtemp(prefix="cf-bench-local-")
     os.makedirs(workdir, exist_ok=True)
+    fs_kind = filesystem_of(workdir)
+    print(f"workdir filesystem: {fs_kind} ({workdir})", file=sys.stderr)
     started = time.time()
     try:
         runs = measure(interps, configs, a.files, a.size, a.repeat, a.seed, workdir)
@@ -243,7 +271,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "machine": common.machine_info(),
             "libraries": infos,
             "settings": {"files": a.files, "size": a.size, "repeat": a.repeat, "stat": a.stat,
-                         "seed": a.seed, "configs": configs},
+                         "seed": a.seed, "configs": configs, "filesystem": fs_kind},
             "rows": rows,
             "geomean_ratio": gm,
             "targets": {"geomean": TARGET_GEOMEAN, "min_ratio": TARGET_MIN_RATIO},

@@ -196,4 +196,20 @@ class MissingSourceError(TransferError, NotFoundError):
     """
 
 
+class WorkersLostError(CloudFilesError):
+    """Shipped batches did not complete because their worker processes kept dying.
+
+    ``incomplete`` is how many shipped batches never returned a result;
+    ``replacements`` how many replacement process pools were tried first.
+    """
+
+    def __init__(self, message: str, incomplete: int = 0, replacements: int = 0):
+        super().__init__(message)
+        self.incomplete = incomplete
+        self.replacements = replacements
+
+    def __reduce__(self):
+        return type(self), (str(self), self.incomplete, self.replacements), self.__dict__
+
+
 __all__ = [name for name in dir() if name.endswith("Error") or name == "UnsupportedCompressionType"]

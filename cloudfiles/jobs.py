@@ -243,49 +243,54 @@ def worker_slots(executor: Any) -> int:
     return max(int(getattr(executor, "_max_workers", 1) or 1), 1)
 
 
-def ship(executor: Any, specs: Iterable[BatchSpec], in_flight: Optional[int] = None) -> Iterator[tuple]:
-    """Submit ``specs`` to ``executor`` (at most ``in_flight`` at once, default 2 per
-    worker slot) and yield ``(spec, result)`` as batches complete.
+def ship(executor: Any, specs: Iterable[BatchSpec], in_flight: Optional[int] = None,
+         ordered: bool = False) -> Iterator[tuple]:
+    """Submit ``specs`` to ``executor`` (at most ``in_flight`` unreturned at once, default
+    2 per worker slot) and yield ``(spec, result)`` as batches complete, or with
+    ``ordered`` in the order of ``specs`` (the window then bounds what waits to be yielded).
 
-    Dask clients get neutral task keys and retries (a batch whose worker died is
-    run again elsewhere; every op is idempotent). Stopping early cancels the
-    batches not yet started.
+    Dask clients get neutral task keys; the scheduler re-runs a batch whose worker died.
+    A process pool whose child died is replaced by one made here (:mod:`cloudfiles.pools`)
+    and the batches not returned run again. Every op is idempotent and a batch is counted
+    from the one result that comes back. Stopping early cancels the batches not yet started.
     """
     limit = in_flight or 2 * worker_slots(executor)
     if hasattr(executor, "scheduler_info"):
-        yield from _ship_dask(executor, iter(specs), limit)
+        yield from _ship_dask(executor, iter(specs), limit, ordered)
     else:
-        yield from _ship_futures(executor, iter(specs), limit)
+        from .pools import ship_futures
+
+        yield from ship_futures(executor, specs, limit, run_batch, size=worker_slots(executor), ordered=ordered)
 
 
-def _ship_futures(executor: Any, specs: Iterator[BatchSpec], limit: int) -> Iterator[tuple]:
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    pending: dict = {}
-    try:
-        for spec in specs:
-            pending[executor.submit(run_batch, spec)] = spec
-            while len(pending) >= limit:
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield pending.pop(fut), fut.result()
-        while pending:
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield pending.pop(fut), fut.result()
-    finally:
-        for fut in pending:
-            fut.cancel()
-
-
-def _ship_dask(client: Any, specs: Iterator[BatchSpec], limit: int) -> Iterator[tuple]:
+def _ship_dask(client: Any, specs: Iterator[BatchSpec], limit: int, ordered: bool = False) -> Iterator[tuple]:
     from distributed import as_completed
 
+    def submit(spec: BatchSpec):
+        return client.submit(run_batch, spec, key=f"cloudfiles-{spec.op}-{uuid.uuid4().hex}", pure=False)
+
+    if ordered:
+        from collections import deque
+
+        queue: deque = deque()
+        try:
+            for spec in specs:
+                queue.append((spec, submit(spec)))
+                if len(queue) >= limit:
+                    spec0, fut = queue.popleft()
+                    yield spec0, fut.result()
+            while queue:
+                spec0, fut = queue.popleft()
+                yield spec0, fut.result()
+        finally:
+            if queue:
+                client.cancel([f for _, f in queue])
+        return
     pending: dict = {}
     ac = as_completed()
     try:
         for spec in specs:
-            fut = client.submit(run_batch, spec, key=f"cloudfiles-{spec.op}-{uuid.uuid4().hex}", pure=False)
+            fut = submit(spec)
             pending[fut.key] = (spec, fut)
             ac.add(fut)
             if len(pending) >= limit:
