@@ -8,7 +8,8 @@ from, the part size and the digest used) and then one ``INDEX HEXDIGEST``
 line per part written. Both names contain the temporary-file mark
 (``.cftmp-``), so listings skip them and ``cloudfiles cleanup`` finds
 abandoned ones. A rerun that finds a partial for the same object continues
-it; for anything else it starts over.
+it; for anything else it starts over. A decoded download decodes the finished
+partial into ``DIR/.NAME.cftmp-part.decoded`` (cloudfiles/resume.py).
 
 Both files are untrusted input (another program, a crash, or a hostile user
 may have written them). Paths are never read from them: the names derive
@@ -131,14 +132,16 @@ class Partial:
                 os.write(self._journal, line)
 
     # ---------------------------------------------------------------- finishing
-    def install(self, installer: Callable[[int, str], None]) -> None:
-        """Hand the finished file to ``installer(fd, path)``, which renames it into
-        place and closes ``fd``; then drop the journal."""
+    def install(self, installer: Callable[[int, str], Optional[int]]) -> Optional[int]:
+        """Hand the finished file to ``installer(fd, path)``, which puts it (or what it
+        makes of it) in place and closes ``fd``; then drop the journal. Returns what
+        ``installer`` returns. If it raises, the partial and its journal stay."""
         fd, self.fd = self.fd, -1
         self._close_journal()
-        installer(fd, self.path)
+        result = installer(fd, self.path)
         if self.resumable:
             _unlink(self.journal_path)
+        return result
 
     def discard(self) -> None:
         """Remove the partial and its journal (the bytes are not worth keeping)."""

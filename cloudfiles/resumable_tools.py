@@ -272,3 +272,7 @@ class ResumableTransfer:
             os.remove(self.db_path)
         except FileNotFoundError:
             pass
+
+
+# The same job kept in a bucket (conditional writes, no shared disk): cloudfiles.bucket_ledger.
+from .bucket_ledger import BucketLedger, BucketTransfer, LedgerRun, open_transfer  # noqa: E402,F401

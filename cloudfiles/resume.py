@@ -27,6 +27,15 @@ discards the partial. Two ways through, chosen from what can be verified:
   else crc32c) by its thread alone, into one reused buffer per thread.
 
 Memory stays about ``(parallel + 1) * part_size`` whatever the object's size.
+
+A *decoded* download (``decode=True``: ``raw=False`` of an object stored
+gzip/br/zstd/xz/bzip2) keeps the same partial of the stored bytes, so it
+resumes exactly as a raw one. Only once those bytes are complete and verified
+are they decoded, streamed one part at a time from the partial into
+``.NAME.cftmp-part.decoded`` (held under the partial's lock), and that file is
+renamed into place; the raw partial and its journal are removed only after
+that. A crash or kill while decoding leaves the verified raw partial, so the
+next run re-hashes it from disk, fetches nothing and only decodes.
 """
 from __future__ import annotations
 
@@ -37,7 +46,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Callable, Optional
 
 from . import integrity
-from .exceptions import IntegrityError, MD5IntegrityError, NotFoundError, ObjectChangedError
+from .exceptions import (DecompressionBombError, DecompressionError, IntegrityError, MD5IntegrityError,
+                         NotFoundError, ObjectChangedError)
 from .partial import FORMAT, Partial
 
 if TYPE_CHECKING:
@@ -45,7 +55,8 @@ if TYPE_CHECKING:
     from .objects import ObjectCore
     from .streaming import StreamSettings
 
-Installer = Callable[[int, str], None]
+Installer = Callable[[int, str], Optional[int]]
+DECODED_SUFFIX = ".decoded"  # beside the partial: the decoded file being written
 
 
 class _Doubt(Exception):
@@ -374,16 +385,22 @@ def _fill_ordered(cf: "ObjectCore", key: str, st: "ObjectStat", part_size: int, 
 
 # ------------------------------------------------------------------- driving
 def download(cf: "ObjectCore", key: str, final: str, settings: "StreamSettings", installer: Installer,
-             attempts: int = 3, stat: Optional["ObjectStat"] = None) -> int:
+             attempts: int = 3, stat: Optional["ObjectStat"] = None, decode: bool = False) -> int:
     """Download the stored bytes of ``key`` into ``final`` through its partial
     (see the module docstring); ``installer(fd, tmp)`` renames the verified file
-    into place and closes ``fd``. Returns the bytes written."""
+    into place and closes ``fd``. With ``decode``, the verified stored bytes are
+    decoded (by the object's Content-Encoding) into the file that ``installer``
+    puts in place. Returns the bytes written (decoded bytes when decoding)."""
+    from . import compression
     from .streaming import stat_or_raise
 
     last_err: Optional[BaseException] = None
     source = cf.abspath(key)
     for attempt in range(attempts):
         st = stat if (attempt == 0 and stat is not None) else stat_or_raise(cf, key)
+        enc = compression.normalize_content_encoding(st.encoding) if decode else None
+        if enc is not None and not compression.is_supported(enc):
+            raise compression.unsupported_error(enc, key)
         mode, part_size, digest = _plan(st, settings)
         header = identity_header(source, st, part_size, digest, mode)
         count = max(1, -(-st.size // part_size))
@@ -411,10 +428,74 @@ def download(cf: "ObjectCore", key: str, final: str, settings: "StreamSettings",
         except BaseException:
             partial.keep()
             raise
-        partial.install(installer)
-        return st.size
+        if enc is None:
+            partial.install(installer)
+            return st.size
+        decoder = decoding(installer, enc, key, settings.part_size, cf.max_decompressed_size)
+        try:
+            written = partial.install(decoder)
+        except DecompressionBombError:
+            partial.keep()  # the stored bytes are the object's: the verified partial stays for a larger limit
+            raise
+        except DecompressionError as err:
+            partial.discard()  # verified yet undecodable: a forged partial or a broken object; fetch again
+            last_err = err
+            continue
+        except BaseException:
+            partial.keep()  # a kill, Ctrl-C, a full disk: the verified partial stays, a rerun only decodes
+            raise
+        assert written is not None
+        return written
     assert last_err is not None
     raise last_err
+
+
+def decoding(installer: Installer, encoding: str, key: str, chunk: int,
+             max_decompressed_size: Optional[int] = None) -> Installer:
+    """An installer that decodes the finished partial (stored as ``encoding``) into
+    ``PARTIAL.decoded``, hands that to ``installer``, and only then removes the
+    partial; returns the decoded bytes. Memory: one stored ``chunk`` and one decoded
+    piece at a time. On any failure the partial stays and the decoded file goes."""
+    from . import compression
+    from .partial import _CLOEXEC, _NOFOLLOW, _unlink
+
+    def install(fd: int, tmp: str) -> int:
+        out_path = tmp + DECODED_SUFFIX
+        try:
+            _unlink(out_path)  # a killed decode's leftover (never followed: unlink removes a link itself)
+            out = os.open(out_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o666)
+            written = 0
+            try:
+                for piece in compression.decode_chunks(_read_chunks(fd, chunk), encoding, key,
+                                                       max_decompressed_size):
+                    _pwrite_all(out, piece, written)
+                    written += len(piece)
+            except BaseException:
+                os.close(out)
+                _unlink(out_path)
+                raise
+            try:
+                installer(out, out_path)  # renames the decoded file into place and closes ``out``
+            except BaseException:
+                _unlink(out_path)
+                raise
+            _unlink(tmp)  # only now: the decoded file is in place
+            return written
+        finally:
+            os.close(fd)
+
+    return install
+
+
+def _read_chunks(fd: int, chunk: int):
+    """The file open as ``fd``, from its start, ``chunk`` bytes at a time."""
+    offset = 0
+    while True:
+        data = os.pread(fd, chunk, offset)
+        if not data:
+            return
+        offset += len(data)
+        yield data
 
 
 def install_at(final: str) -> Installer:

@@ -460,11 +460,12 @@ def _download_to_file(cf: "ObjectCore", key: str, local_path: str, raw: bool, se
     os.makedirs(directory, exist_ok=True)
     last_err: Optional[BaseException] = None
     first: Optional[ObjectStat] = stat_or_raise(cf, key)
-    if resume and first.size > settings.part_size and (
-            raw or compression.normalize_content_encoding(first.encoding) is None):
+    if resume and first.size > settings.part_size:
         from . import resume as _resume
 
-        return _resume.download(cf, key, local_path, settings, _resume.install_at(local_path), attempts, first)
+        # Decoding too keeps a resumable partial of the stored bytes and decodes it once verified.
+        return _resume.download(cf, key, local_path, settings, _resume.install_at(local_path), attempts, first,
+                                decode=not raw)
     for _ in range(attempts):
         tmp = f"{local_path}.cftmp-{uuid.uuid4().hex[:12]}"
         try:
@@ -762,7 +763,21 @@ def reencode_large(src: "ObjectCore", key: str, dest: "ObjectCore", dest_key: st
                    parallel: Optional[int] = None) -> int:
     """Copy one large object stored as ``target`` (None: decompressed): decoded
     in parallel parts, re-encoded on the fly into a parallel multipart write;
-    returns the stored bytes written. ``parallel`` parts in flight in all."""
+    returns the stored bytes written. ``parallel`` parts in flight in all.
+
+    Decoding from a remote source into ``file://`` goes through a resumable
+    partial of the stored bytes, decoded once verified (:mod:`cloudfiles.resume`);
+    then the decoded bytes written are returned."""
+    from .backends.file import FileBackend
+
+    if target is None and isinstance(dest.backend, FileBackend) and dest.backend.features.multipart \
+            and not src.backend.features.local:
+        settings = settings_for(dest, None, parallel)
+        if stat.size > settings.part_size:
+            from . import resume
+
+            final, installer = dest.backend.resumable_target(dest_key, None)
+            return resume.download(src, key, final, settings, installer, stat=stat, decode=True)
     readers = writers = None
     if parallel is not None:
         readers, writers = max(1, parallel // 2), max(1, parallel - parallel // 2)

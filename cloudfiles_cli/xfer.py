@@ -1,4 +1,5 @@
-"""``xfer``: resumable transfers that many clients share through one sqlite file."""
+"""``xfer``: resumable transfers that many clients share through one sqlite file
+or a ledger in a bucket (``--db`` a cloudpath)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ from contextlib import contextmanager
 
 import click
 
+from cloudfiles.bucket_ledger import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, BucketTransfer, is_cloudpath
 from cloudfiles.paths import normalize
 from cloudfiles.resumable_tools import ResumableTransfer
 
@@ -30,9 +32,14 @@ def _db_errors(db: str):
     cloudfiles xfer execute job.db --lease-msec 60000 --progress   # on every machine
     cloudfiles xfer status job.db
 
+    \b
+    cloudfiles xfer init ./data s3://b/data --db s3://b/jobs/myjob   # a ledger in the bucket
+    cloudfiles xfer execute s3://b/jobs/myjob --lease-msec 60000     # on machines sharing no disk
+
     Clients lease batches of files from the database (sqlite; on a shared
-    disk for several machines). A killed client's lease expires after
-    --lease-msec and another client copies its batch.
+    disk for several machines) or chunks from a ledger kept in a bucket with
+    conditional writes (--db a cloudpath). A killed client's lease expires
+    after --lease-msec and another client copies its batch.
 """)
 def xfer() -> None:
     pass
@@ -49,10 +56,14 @@ def xfer() -> None:
 @click.argument("destination")
 @click.option("-c", "--compression", type=click.Choice(COMPRESSIONS, case_sensitive=False), default="same",
               show_default=True, help="Encoding to store at the destination.")
-@click.option("--db", required=True, help="The sqlite database that tracks the job (one per job).")
+@click.option("--db", required=True,
+              help="The sqlite database that tracks the job (one per job), or a cloudpath for a ledger "
+                   "in a bucket (its last component names the job).")
+@click.option("--chunk-size", type=click.IntRange(1, MAX_CHUNK_SIZE), default=DEFAULT_CHUNK_SIZE,
+              show_default=True, help="Files per leased chunk (a ledger in a bucket only).")
 @click.option("--txt", "text_file", default=None,
               help="Names (relative to SOURCE) to copy, one per line ('-': stdin), instead of listing SOURCE.")
-def xfer_init(source, destination, compression, db, text_file):
+def xfer_init(source, destination, compression, db, chunk_size, text_file):
     src, dest = normalize(source), normalize(destination)
     names = None
     if text_file == "-":
@@ -63,6 +74,9 @@ def xfer_init(source, destination, compression, db, text_file):
         with open(text_file, encoding="utf-8", errors="surrogateescape") as f:
             names = [line.rstrip("\r\n") for line in f if line.strip()]
     reencode = _reencode(compression)
+    if is_cloudpath(db):
+        BucketTransfer(db).init(src, dest, paths=names, reencode=reencode, chunk_size=chunk_size)
+        return
     with _db_errors(db):
         ResumableTransfer(db).init(src, dest, paths=names, reencode=reencode)
 
@@ -75,6 +89,8 @@ def xfer_init(source, destination, compression, db, text_file):
     cloudfiles xfer execute job.db --cluster tcp://scheduler:8786 --lease-msec 120000
 
     With --lease-msec 0 (the default) leases end at once: use it for one client.
+    A ledger in a bucket (DB a cloudpath) leases whole chunks, renews them while
+    it copies, and takes 0 to mean 60000; it prints what this client did.
 """)
 @click.argument("db")
 @click.option("--progress", is_flag=True, help="Show a progress bar.")
@@ -86,6 +102,19 @@ def xfer_init(source, destination, compression, db, text_file):
               help="Copy the leased batches on a Dask cluster: tcp://HOST:PORT or local:N (leases then "
                    "last at least 60 s, since batches wait on the cluster; docs/scale.md).")
 def xfer_execute(db, progress, lease_msec, block_size, cluster):
+    if is_cloudpath(db):
+        rt = BucketTransfer(db, lease_msec)
+        rt.rfs.metadata()  # no job there: one error before a cluster starts
+        if cluster is None:
+            run = rt.execute(progress=progress, block_size=block_size)
+        else:
+            from cloudfiles.distributed import cluster_client, parse_spec
+
+            parse_spec(cluster)
+            with cluster_client(cluster) as client:
+                run = rt.execute(progress=progress, block_size=block_size, executor=client)
+        click.echo(run.summary())
+        return
     if not os.path.isfile(db):
         fail(f"{db}: no such transfer database")
     if cluster is None:
@@ -106,6 +135,13 @@ def xfer_execute(db, progress, lease_msec, block_size, cluster):
 """)
 @click.argument("db")
 def xfer_status(db):
+    if is_cloudpath(db):
+        rfs = BucketTransfer(db).rfs
+        meta, st = rfs.metadata(), rfs.status()
+        click.echo(f"{meta['source']} -> {meta['dest']}")
+        click.echo(f"total {st['total']} finished {st['finished']} leased {st['leased']} available {st['available']}")
+        click.echo(f"chunks {st['chunks']} done {st['chunks_done']} leased {st['chunks_leased']}")
+        return
     if not os.path.isfile(db):
         fail(f"{db}: no such transfer database")
     with _db_errors(db):

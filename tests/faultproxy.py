@@ -96,6 +96,7 @@ class Seen:
     status: Optional[int] = None
     body_len: int = 0
     t: float = field(default_factory=time.monotonic)
+    range: Optional[str] = None  # the request's Range header, if any
 
 
 class _Drop(Exception):
@@ -324,7 +325,8 @@ class FaultProxy:
                     return
                 method, target, version, headers, body = req
                 rule = self._choose(method, target)
-                entry = Seen(method, target, rule.kind if rule else None, body_len=len(body))
+                entry = Seen(method, target, rule.kind if rule else None, body_len=len(body),
+                             range=next((v for k, v in headers if k.lower() == "range"), None))
                 self._log(entry)
                 if rule is not None and rule.kind == "drop":
                     return
