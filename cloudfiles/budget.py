@@ -20,8 +20,13 @@ back when its bytes are written:
 Waiters are served in arrival order, so a large request is not starved by a
 stream of small ones. The limit is ``CLOUDFILES_MEMORY_BUDGET`` (bytes, or a
 number with ``K``/``M``/``G``; default 128 MiB) or :func:`set_limit`. Each
-process has its own budget (with ``parallel=N`` processes, each child has
-the whole limit).
+process has its own budget. With ``parallel=N`` (``run_chunks`` in
+cloudfiles/processes.py, ``transfer``'s processes, the CLI's ``-p N``) the
+parent's limit is split: each of the N children gets :func:`child_share`,
+``limit // N`` but at least three parts (the least one streamed copy runs
+with; 24 MiB at the default 8 MiB parts) and never more than the limit, so
+N children hold about the limit in all, or ``N x 3`` parts when N is larger
+than the limit has room for.
 """
 from __future__ import annotations
 
@@ -131,6 +136,22 @@ def set_limit(limit: "int | str") -> None:
     global _budget
     with _lock:
         _budget = ByteBudget(parse_size(limit) if isinstance(limit, str) else limit)
+
+
+CHILD_FLOOR_PARTS = 3  # as ``for_stream``'s least: one part in flight, one being read, one written
+
+
+def child_share(n: int, part_size: int = 8 * MiB) -> int:
+    """The budget of each of ``n`` child processes: this process's limit split ``n``
+    ways, floored at ``CHILD_FLOOR_PARTS * part_size`` (capped at the limit) so each
+    child can still stream a file."""
+    limit = get().limit
+    return max(limit // max(1, int(n)), min(limit, CHILD_FLOOR_PARTS * max(1, int(part_size))))
+
+
+def init_child(limit: int) -> None:
+    """A child process's start: its own budget of ``limit`` bytes (see :func:`child_share`)."""
+    set_limit(limit)
 
 
 if hasattr(os, "register_at_fork"):

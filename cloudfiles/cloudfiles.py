@@ -284,7 +284,8 @@ class CloudFiles:
     def _in_processes(self, method: str, items: list, n: int, **kwargs) -> list:
         from .processes import run_chunks
 
-        return run_chunks(self.cloudpath, self._init_kwargs, method, items, n, kwargs)
+        return run_chunks(self.cloudpath, self._init_kwargs, method, items, n, kwargs,
+                          part_size=self.stream_settings.part_size)
 
     # ------------------------------------------------------------------- get
     def get(

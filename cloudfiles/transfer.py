@@ -618,7 +618,12 @@ def _run_processes(job: _Job, items: list, nproc: int, block_size: int, progress
 
         bar = tqdm(total=total, desc="Transferring")
     result = TransferResult()
-    pool = ProcessPoolExecutor(max_workers=min(nproc, len(chunks)), mp_context=ctx, initializer=_child_init)
+    workers = min(nproc, len(chunks))
+    from . import streaming
+
+    part = max(streaming.settings_for(c, None, None).part_size for c in (job.src, job.dest))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_child_init,
+                               initargs=(budget.child_share(workers, part),))
     try:
         futures = {pool.submit(_child, job, c, block_size, threads): len(c) for c in chunks}
         for fut in as_completed(futures):
@@ -638,11 +643,13 @@ def _run_processes(job: _Job, items: list, nproc: int, block_size: int, progress
     return result
 
 
-def _child_init() -> None:
-    """Children leave SIGINT to the parent, which stops them (see :func:`_stop_pool`)."""
+def _child_init(limit: int) -> None:
+    """Children leave SIGINT to the parent, which stops them (see :func:`_stop_pool`),
+    and hold their share of the parent's byte budget (cloudfiles/budget.py)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    budget.init_child(limit)
 
 
 def _stop_pool(pool) -> None:
