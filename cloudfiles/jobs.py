@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .exceptions import CloudFilesError, InvalidInputError, TransferError
 
-OPS = ("get", "puts", "delete", "exists", "transfer")
+OPS = ("get", "puts", "delete", "exists", "transfer", "sync")
 DEFAULT_BATCH = 500            # keys per batch
 DEFAULT_BATCH_BYTES = 64 << 20  # content bytes per puts batch
 _CACHE_MAX = 32
@@ -121,7 +121,8 @@ def run_batch(spec: BatchSpec) -> Any:
 
     get: list of result dicts; puts: ``{"written": [paths], "errors": {path: err}}``;
     delete: ``{"count": n, "errors": {key: err}}``; exists: ``{"found": {key: bool},
-    "errors": {key: err}}``; transfer: a :class:`TransferResult`.
+    "errors": {key: err}}``; transfer: a :class:`TransferResult`; sync: ``(SyncResult,
+    [Action])``.
     """
     if not isinstance(spec, BatchSpec) or spec.op not in OPS:
         raise InvalidInputError(f"not a batch spec: {spec!r}")
@@ -201,8 +202,26 @@ def _run_transfer(cf, spec: BatchSpec):
     return result
 
 
+def _run_sync(cf, spec: BatchSpec):
+    """One batch of planned sync actions (:func:`cloudfiles.sync.run_batch`) on this
+    worker's threads: ``(SyncResult, actions done)``. A dry-run batch holds only checks."""
+    from .sync import CHECK, KINDS, Action, run_batch
+
+    kw = spec.kwargs
+    dry_run = kw.get("dry_run") is True
+    actions = list(spec.items)
+    for a in actions:
+        if not isinstance(a, Action) or a.kind not in KINDS or (dry_run and a.kind != CHECK):
+            raise InvalidInputError(f"not a {'dry-run ' if dry_run else ''}sync action: {a!r}")
+    dest = _client(spec.dest, spec.dest_options or {})
+    result, done = run_batch(cf, dest, actions, dry_run, int(kw.get("block_size", 64)))
+    result.failed = {k: _plain_error(e) for k, e in result.failed.items()}
+    return result, done
+
+
 _RUNNERS: dict[str, Callable] = {
     "get": _run_get, "puts": _run_puts, "delete": _run_delete, "exists": _run_exists, "transfer": _run_transfer,
+    "sync": _run_sync,
 }
 
 

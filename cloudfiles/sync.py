@@ -14,7 +14,9 @@ Three separable steps:
    through :func:`cloudfiles.transfer.transfer` with explicit keys and their
    listed sizes (server-side copy where the service allows, stored encoding
    kept), deletions through :meth:`CloudFiles.delete` (batched where the
-   service allows). ``dry_run`` resolves every action and changes nothing.
+   service allows). ``dry_run`` resolves every action and changes nothing. With an
+   ``executor`` (Dask, a process pool) each batch runs on a worker (listing and
+   planning stay here).
 
 The comparison, for a key present on both sides (sizes are stored sizes):
 
@@ -341,9 +343,9 @@ def run_batch(src: "CloudFiles", dest: "CloudFiles", batch: list[Action], dry_ru
     """Carry out one batch of actions (checks resolved first, then copies, then deletes);
     return its result and the copies/deletes it did (or, ``dry_run``, would do).
 
-    Everything it needs is in its arguments, so another executor can run it elsewhere
-    with the two places rebuilt there; :func:`execute` runs it in the calling thread
-    (``executor``: its copies on a cluster)."""
+    Everything it needs is in its arguments, so a worker runs it with the two places
+    rebuilt there (the ``sync`` op of :mod:`cloudfiles.jobs`); :func:`execute` runs it in
+    the calling thread when nothing is shipped (``executor``: a thread pool for the copies)."""
     from .scheduler import schedule
 
     result = SyncResult(dry_run=dry_run)
@@ -397,13 +399,8 @@ def _copy(src: "CloudFiles", dest: "CloudFiles", copies: list[Action], block_siz
     from .transfer import TransferResult
 
     items = [{"path": a.key, "dest_path": a.key, "size": a.size} for a in copies]
-    batch_size = None
-    if executor is not None:  # a cluster: cut this batch so every worker slot gets some
-        from .jobs import worker_slots
-
-        batch_size = max(8, -(-len(items) // (2 * worker_slots(executor))))
     try:
-        res = src.transfer_to(dest, items, block_size=block_size, executor=executor, batch_size=batch_size)
+        res = src.transfer_to(dest, items, block_size=block_size, executor=executor)
     except TransferError as err:
         res = getattr(err, "result", None) or TransferResult()
         result.failed.update(err.errors)
@@ -436,13 +433,17 @@ def execute(src: "CloudFiles", dest: "CloudFiles", actions: Iterable[Action], *,
     """Take ``actions`` (from :func:`plan`) in batches of ``batch_size``; return the totals.
 
     ``actions`` is consumed in a helper thread (so listing goes on while a batch
-    runs) that hands over at most two batches ahead; batches run here, in the
-    calling thread, in order (so Ctrl-C stops as a transfer does). ``on_action``
-    is called with every copy and delete as its batch finishes (a ``check``
-    resolved to one of them). An error of ``actions`` (a listing failure) is
-    raised once the batches before it ran, with ``.result`` carrying what was done.
-    ``executor`` (a Dask client or a process pool) runs each batch's copies in its
-    processes (:mod:`cloudfiles.dispatch`); checks and deletions stay here.
+    runs) that hands over at most two batches ahead; batches run in order (so
+    Ctrl-C stops as a transfer does). ``on_action`` is called here with every copy
+    and delete as its batch finishes (a ``check`` resolved to one of them), batch
+    after batch in plan order. An error of ``actions`` (a listing failure) is raised
+    once the batches before it ran, with ``.result`` carrying what was done.
+
+    ``executor`` (a Dask client or a process pool, and neither side process-local):
+    each batch -- its checks, copies and deletes -- runs on a worker as one
+    ``sync`` batch spec (:func:`_shipped`), a few batches in flight; a dry run
+    ships only the checks of a batch (reads), and a batch without checks is
+    counted here. The totals are summed from the batches' returned results only.
     """
     import queue
     import threading
@@ -484,27 +485,35 @@ def execute(src: "CloudFiles", dest: "CloudFiles", actions: Iterable[Action], *,
         except BaseException as err:  # handed to the consumer, raised there
             hand(("error", err))
 
+    def finish(batch: list[Action], skipped: int, part: Optional[SyncResult], done: list[Action]) -> None:
+        result.skipped += skipped
+        if part is not None:
+            result.merge(part)
+        if on_action is not None:
+            for a in done:
+                on_action(a)
+        if bar is not None:
+            bar.update(skipped + len(batch))
+            bar.set_postfix_str(result.summary(), refresh=False)
+
+    from .dispatch import use
+
+    shipping = executor is not None and use(executor, src, dest)
     producer = threading.Thread(target=produce, name="cloudfiles-sync-plan", daemon=True)
     producer.start()
     try:
-        while True:
-            kind, payload = handoff.get()
-            if kind == "end":
-                break
-            if kind == "error":
-                raise payload
-            batch, skipped = payload
-            result.skipped += skipped
-            done: list[Action] = []
-            if batch:
-                part, done = run_batch(src, dest, batch, dry_run, block_size, executor)
-                result.merge(part)
-                if on_action is not None:
-                    for a in done:
-                        on_action(a)
-            if bar is not None:
-                bar.update(skipped + len(batch))
-                bar.set_postfix_str(result.summary(), refresh=False)
+        if shipping:
+            _shipped(src, dest, handoff.get, finish, dry_run, block_size, executor)
+        else:
+            while True:
+                kind, payload = handoff.get()
+                if kind == "end":
+                    break
+                if kind == "error":
+                    raise payload
+                batch, skipped = payload
+                part, done = run_batch(src, dest, batch, dry_run, block_size, executor) if batch else (None, [])
+                finish(batch, skipped, part, done)
     except BaseException as err:
         try:
             err.result = result  # type: ignore[attr-defined]
@@ -516,6 +525,71 @@ def execute(src: "CloudFiles", dest: "CloudFiles", actions: Iterable[Action], *,
         if bar is not None:
             bar.close()
     return result
+
+
+def _shipped(src: "CloudFiles", dest: "CloudFiles", take: Callable[[], tuple], finish: Callable, dry_run: bool,
+             block_size: int, executor) -> None:
+    """The batches handed over by ``take`` run on ``executor``'s workers, results in order.
+
+    Each batch ships as a ``sync`` :class:`~cloudfiles.jobs.BatchSpec` (both places as
+    cloudpath + options, the actions as plain data); the worker runs :func:`run_batch`
+    on its own threads and returns ``(SyncResult, done)``. A dry run ships only a
+    batch's checks and counts its copies and deletes here; a dry-run batch without
+    checks waits for the batches before it and is counted here.
+    """
+    from collections import deque
+
+    from .jobs import BatchSpec, ship, shippable_options
+    from .objects import core_of
+
+    src_opts, dest_opts = shippable_options(core_of(src).options), shippable_options(core_of(dest).options)
+    kw = {"dry_run": dry_run, "block_size": block_size}
+    order: deque = deque()  # (batch, skipped) of the batches shipped, in order
+    state: dict = {"held": None, "error": None}
+
+    def specs() -> Iterator[BatchSpec]:
+        while True:
+            kind, payload = take()
+            if kind == "end":
+                return
+            if kind == "error":  # raised once the batches shipped before it came back
+                state["error"] = payload
+                return
+            batch, skipped = payload
+            work = [a for a in batch if a.kind == CHECK] if dry_run else batch
+            if not work:
+                if not batch:
+                    finish(batch, skipped, None, [])
+                    continue
+                state["held"] = (batch, skipped)  # counted here, after the batches before it
+                return
+            order.append((batch, skipped))
+            yield BatchSpec("sync", src.cloudpath, src_opts, work, kw, dest.cloudpath, dest_opts)
+
+    while True:
+        for _, (part, done) in ship(executor, specs(), ordered=True):
+            batch, skipped = order.popleft()
+            if dry_run:  # the checks came back resolved; the rest of the batch is counted here
+                rest, more = run_batch(src, dest, [a for a in batch if a.kind != CHECK], True, block_size)
+                part.merge(rest)
+                done = _in_batch_order(batch, done + more)
+            finish(batch, skipped, part, done)
+        held, state["held"] = state["held"], None
+        if held is None:
+            break
+        batch, skipped = held
+        part, done = run_batch(src, dest, batch, True, block_size)
+        finish(batch, skipped, part, done)
+    if state["error"] is not None:
+        raise state["error"]
+
+
+def _in_batch_order(batch: list[Action], done: list[Action]) -> list[Action]:
+    """Copies in the batch's order, then deletes in the batch's order (as :func:`run_batch`)."""
+    where: dict[str, int] = {}
+    for i, a in enumerate(batch):
+        where.setdefault(a.key, i)
+    return sorted(done, key=lambda a: (a.kind == DELETE, where.get(a.key, 0)))
 
 
 def _bar(progress):
@@ -552,7 +626,8 @@ def sync(src: Union[str, "CloudFiles"], dest: Union[str, "CloudFiles"], *, delet
     (:mod:`cloudfiles.filters`). ``checksum`` compares contents when the sizes match
     and no comparable checksum is listed. Per-file failures are collected in
     ``SyncResult.failed``; a listing failure raises (with ``.result``).
-    ``executor``: a Dask ``distributed.Client`` (or a process pool) copies on its workers.
+    ``executor``: a Dask ``distributed.Client`` (or a process pool) runs each batch of
+    checks, copies and deletes on its workers; listing and planning stay here.
     """
     from .filters import key_filter
 

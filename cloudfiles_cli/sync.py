@@ -73,7 +73,8 @@ def _directory(raw: str) -> str:
               help="Files in flight at a time.")
 @click.option("--progress", is_flag=True, help="Show a progress bar.")
 @click.option("--cluster", default=None, metavar="SPEC",
-              help="Copy on a Dask cluster: tcp://HOST:PORT or local:N (docs/scale.md).")
+              help="Run each batch of checks, copies and deletes on a Dask cluster: "
+                   "tcp://HOST:PORT or local:N (docs/scale.md).")
 @click.pass_context
 def sync(ctx, source, destination, delete, dry_run, checksum, include, exclude, no_sign_request, block_size,
          progress, cluster):

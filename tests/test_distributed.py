@@ -247,13 +247,177 @@ def test_sync_copies_on_dask(dask_client, s3_server, tmp_path):
     dest = CloudFiles(s3_server.cloudpath(s3_server.make_bucket(), "s"), secrets=s3_server.secrets)
     dest.put("stale.bin", b"old")
     with _Keys(dask_client) as rec:
-        res = sync(src, dest, delete=True, executor=dask_client)
-    assert [k for k in rec.keys if str(k).startswith("cloudfiles-transfer-")]
+        res = sync(src, dest, delete=True, executor=dask_client, batch_size=40)
+    # 90 copies and 1 delete in 3 batches, each one sync task; nothing else shipped
+    assert len([k for k in rec.keys if str(k).startswith("cloudfiles-sync-")]) == 3, rec.keys
+    assert not [k for k in rec.keys if str(k).startswith(("cloudfiles-transfer-", "cloudfiles-delete-"))]
     assert (res.copied, res.skipped, res.deleted, res.failed) == (90, 0, 1, {})
     assert dest.get(list(files), return_dict=True) == files and not dest.exists("stale.bin")
     src.put("d0/f0.bin", b"changed!")
     res = sync(src, dest, executor=dask_client)
     assert (res.copied, res.skipped) == (1, 89) and dest.get("d0/f0.bin") == b"changed!"
+
+
+def _rchar() -> int:
+    """Bytes this process has read (files and sockets alike), from /proc/self/io."""
+    with open("/proc/self/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("rchar:"))
+
+
+def _workers_rchar(executor) -> int:
+    return sum(executor.run(_rchar).values()) if hasattr(executor, "scheduler_info") else 0
+
+
+def _same_size_changes(tmp_path, s3_server, dest_kind: str, n: int = 24, size: int = 256 << 10):
+    """A synced pair (file:// source), then 5 same-size changes at the source and 3 stale
+    destination files: (src, dest, contents, changed keys, stale keys)."""
+    from cloudfiles.sync import sync
+
+    src = CloudFiles("file://" + str(tmp_path / "src"))
+    files = {f"d{i % 3}/f{i:02d}.bin": os.urandom(size) for i in range(n)}
+    src.puts(list(files.items()))
+    if dest_kind == "s3":
+        dest = CloudFiles(s3_server.cloudpath(s3_server.make_bucket(), "s"), secrets=s3_server.secrets)
+    else:
+        dest = CloudFiles("file://" + str(tmp_path / "dest"))
+    assert sync(src, dest).copied == n
+    changed = sorted(files)[::5]
+    for k in changed:
+        files[k] = os.urandom(size)  # same size, other bytes
+    src.puts([(k, files[k]) for k in changed])
+    stale = ["d0/old1", "d9/old2", "zz"]
+    dest.puts([(k, b"stale") for k in stale])
+    return src, dest, files, changed, stale
+
+
+@pytest.mark.parametrize("dest_kind", ["s3", "file"])
+def test_sync_checks_copies_and_deletes_run_on_the_workers(executor, s3_server, tmp_path, dest_kind):
+    """--checksum with same-size changes: the checks (which read every source file, and
+    the destination's files too where it lists no md5) run in the workers' processes, as do
+    the copies and deletes; the driver reads a fraction of those bytes."""
+    from cloudfiles.sync import sync
+
+    n, size = 24, 256 << 10
+    src, dest, files, changed, stale = _same_size_changes(tmp_path, s3_server, dest_kind, n, size)
+    driver0, workers0 = _rchar(), _workers_rchar(executor)
+    with _Keys(executor) as rec:
+        res = sync(src, dest, checksum=True, delete=True, executor=executor, batch_size=8)
+    driver, workers = _rchar() - driver0, _workers_rchar(executor) - workers0
+    assert (res.copied, res.skipped, res.deleted, res.failed) == (len(changed), n - len(changed), 3, {})
+    assert res.bytes == len(changed) * size
+    assert dest.get(list(files), return_dict=True) == files  # the right files copied, byte for byte
+    assert not any(dest.exists(stale).values())
+    # what must be read to decide: every source file, and every destination file on file://
+    hashed = n * size * (1 if dest_kind == "s3" else 2)
+    assert driver < hashed / 4, (driver, hashed)
+    # 24 checks + 3 deletes = 27 actions: 4 batches of 8, each one sync task, nothing else
+    _check_shipped(rec, "sync", 4)
+    if hasattr(executor, "scheduler_info"):
+        assert not [k for k in rec.keys if not str(k).startswith("cloudfiles-sync-")], rec.keys
+        assert workers >= hashed, (workers, hashed)
+
+
+def test_sync_dry_run_on_a_cluster_changes_nothing_and_prints_in_key_order(executor, s3_server, tmp_path):
+    from cloudfiles.sync import sync
+
+    src, dest, files, changed, stale = _same_size_changes(tmp_path, s3_server, "file", 20, 1000)
+    before = ({k: src.get(k) for k in src.list()}, {k: dest.get(k) for k in dest.list()})
+    local: list = []
+    want = sync(src, dest, checksum=True, delete=True, dry_run=True, batch_size=5, on_action=local.append)
+    assert [(a.kind, a.key) for a in local] == [("copy", k) for k in changed] + [("delete", k) for k in sorted(stale)]
+    for checksum in (True, False):
+        seen: list = []
+        with _Keys(executor) as rec:
+            res = sync(src, dest, checksum=checksum, delete=True, dry_run=True, batch_size=5,
+                       executor=executor, on_action=seen.append)
+        if checksum:
+            assert [a.line() for a in seen] == [a.line() for a in local]  # the same lines, same order
+            assert (res.copied, res.skipped, res.deleted, res.bytes) == \
+                (want.copied, want.skipped, want.deleted, want.bytes)
+            # 20 checks + 3 deletes in 5 batches; the last (3 deletes) has nothing to read
+            _check_shipped(rec, "sync", 4)
+        else:
+            assert [(a.kind, a.key) for a in seen] == [("delete", k) for k in sorted(stale)]
+            assert (res.copied, res.skipped, res.deleted) == (0, 20, 3)
+            _check_shipped(rec, "sync", 0)  # nothing to read: nothing shipped
+        assert res.dry_run and res.failed == {}
+        if hasattr(executor, "scheduler_info"):
+            assert not [k for k in rec.keys if not str(k).startswith("cloudfiles-sync-")], rec.keys
+        assert ({k: src.get(k) for k in src.list()}, {k: dest.get(k) for k in dest.list()}) == before
+    real = sync(src, dest, checksum=True, delete=True, executor=executor)
+    assert (real.copied, real.deleted) == (want.copied, want.deleted)
+    assert {k: dest.get(k) for k in dest.list()} == files
+
+
+def test_a_dry_run_sync_spec_holds_only_checks(tmp_path):
+    from cloudfiles.sync import Action
+
+    src, dest = "file://" + str(tmp_path / "a"), "file://" + str(tmp_path / "b")
+    CloudFiles(src).put("k", b"v")
+    for action in (Action("copy", "k", 1, "new"), Action("delete", "k", 1, "absent")):
+        with pytest.raises(InvalidInputError, match="dry-run sync action"):
+            run_batch(BatchSpec("sync", src, {}, [action], {"dry_run": True}, dest, {}))
+    assert not os.path.exists(tmp_path / "b") and CloudFiles(src).get("k") == b"v"
+    with pytest.raises(InvalidInputError):
+        run_batch(BatchSpec("sync", src, {}, [("copy", "k")], {}, dest, {}))
+
+
+def test_sync_counts_every_file_once_when_a_worker_dies_mid_batch(s3_server, tmp_path):
+    """SIGKILL the worker running a sync batch: Dask runs the batch again elsewhere (its
+    copies and deletes are idempotent) and the totals come from the one result per batch."""
+    import signal
+    import threading
+    import time
+    from urllib.parse import urlsplit
+
+    from cloudfiles.sync import sync
+    from tests.faultproxy import FaultProxy
+
+    n = 40
+    bucket = s3_server.make_bucket()
+    files = {f"k/{i:02d}.bin": os.urandom(200 + i) for i in range(n)}
+    CloudFiles(s3_server.cloudpath(bucket, "root"), secrets=s3_server.secrets).puts(list(files.items()))
+    dest_dir = tmp_path / "dest"
+    dest = CloudFiles("file://" + str(dest_dir))
+    dest.puts([("k/zz-stale", b"1"), ("stale", b"22")])
+    px = FaultProxy("127.0.0.1", urlsplit(s3_server.endpoint).port, style="s3").start()
+    px.delay(0.1, method="GET", path=r"/root/k/", times=None)  # a batch of 8 takes ~0.4 s on 2 threads
+    src = CloudFiles(f"s3://{px.url}/{bucket}/root", secrets=s3_server.secrets, num_threads=2)
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                       dashboard_address=None, silence_logs=50)
+    client = distributed.Client(cluster)
+    done, seen = threading.Event(), {}
+
+    pids = client.run(os.getpid)
+
+    def killer() -> None:
+        while not done.is_set():
+            arrived = sum(len(f) for _, _, f in os.walk(dest_dir)) - 2
+            busy = [w for w, keys in client.processing().items()
+                    if any(str(k).startswith("cloudfiles-sync-") for k in keys)]
+            if arrived >= 4 and busy:
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                seen.update(arrived=arrived, finished=done.is_set())
+                return
+            time.sleep(0.01)
+
+    try:
+        t = threading.Thread(target=killer, daemon=True)
+        t.start()
+        res = sync(src, dest, delete=True, executor=client, batch_size=8)
+        done.set()
+        t.join(5)
+        assert seen and seen["finished"] is False and seen["arrived"] < n, seen  # killed mid-run
+        assert (res.copied, res.skipped, res.deleted, res.failed) == (n, 0, 2, {})
+        assert res.bytes == sum(len(v) for v in files.values())
+        assert dest.get(list(files), return_dict=True) == files and sorted(dest.list()) == sorted(files)
+        client.wait_for_workers(2, timeout=30)
+        assert set(client.run(os.getpid).values()) != set(pids.values())  # the nanny started a new one
+    finally:
+        done.set()
+        client.close()
+        cluster.close()
+        px.stop()
 
 
 def _profiler_setting():

@@ -225,3 +225,16 @@ def test_xfer_execute_and_sync_on_a_local_cluster(env, tmp_path, s3_server):
     assert p.returncode == 0, p.stderr.decode()
     assert b"copied 1, skipped 39, deleted 0, failed 0" in p.stdout
     assert client.get_object(Bucket=bucket, Key="x/f001")["Body"].read() == b"new content"
+    # --dry-run --checksum --delete on the cluster: same-size changes found by the workers'
+    # checks, every action printed here in key order, nothing changed
+    for k in ("f030", "f002"):
+        (src / k).write_bytes(os.urandom(len(files[k])))
+    client.put_object(Bucket=bucket, Key="x/zz-stale", Body=b"old")
+    before = {o["Key"]: o["ETag"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]}
+    p = subprocess.run(CLI + ["sync", "--cluster", "local:1", "--dry-run", "--checksum", "--delete", str(src),
+                              s3_server.cloudpath(bucket, "x")], env=env, capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout.decode().splitlines() == [
+        "copy f002 (content, 102 bytes)", "copy f030 (content, 130 bytes)", "delete zz-stale (absent, 3 bytes)",
+        "dry run: copied 2, skipped 38, deleted 1, failed 0, bytes 232"]
+    assert {o["Key"]: o["ETag"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]} == before

@@ -65,7 +65,7 @@ def _new_children(before: set) -> set:
     return {p.pid for p in multiprocessing.active_children()} - before
 
 
-@pytest.mark.parametrize("op", ["transfer", "get"])
+@pytest.mark.parametrize("op", ["transfer", "sync", "get"])
 def test_a_killed_child_is_replaced_and_every_file_counted_once(slow_source, tmp_path, op):
     src, files = slow_source
     dest_dir = str(tmp_path / "dest")
@@ -80,6 +80,17 @@ def test_a_killed_child_is_replaced_and_every_file_counted_once(slow_source, tmp
             done.set()
             assert (res.transferred, res.skipped, res.failed, res.missing) == (N, 0, {}, [])
             assert res.bytes == sum(len(v) for v in files.values())
+            got = dest.get(list(files), return_dict=True)
+        elif op == "sync":  # batches of planned copies, results taken in plan order
+            import cloudfiles
+
+            seen = _kill_one_child_mid_run(pool, dest_dir, done)
+            lines: list = []
+            res = cloudfiles.sync(src, dest, executor=pool, batch_size=BATCH, on_action=lines.append)
+            done.set()
+            assert (res.copied, res.skipped, res.deleted, res.failed) == (N, 0, 0, {})
+            assert res.bytes == sum(len(v) for v in files.values())
+            assert [a.key for a in lines] == sorted(files)  # each once, in key order
             got = dest.get(list(files), return_dict=True)
         else:
             seen = {}  # get writes nothing to watch: kill about two batches into the run
@@ -99,7 +110,7 @@ def test_a_killed_child_is_replaced_and_every_file_counted_once(slow_source, tmp
         assert got == files  # byte for byte, each file once
         # the kill really hit the run: before it ended, and the caller's pool is broken by it
         assert seen and seen["finished"] is False, seen
-        if op == "transfer":
+        if op != "get":
             assert BATCH <= seen["arrived"] < N, seen
         with pytest.raises(BrokenProcessPool):
             pool.submit(os.getpid)
