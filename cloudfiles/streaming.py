@@ -608,8 +608,15 @@ class Writer(io.RawIOBase):
                        "storage_class": self._meta["storage_class"]}
                 self._cf.write(req)
             else:
-                if tail:
-                    self._send(tail)
+                # The codec's flush can add more than a part (zstd holds back up to its window):
+                # cut it as every other part, so the part size recorded for the ETag holds for all.
+                ps = self._settings.part_size
+                view = memoryview(tail)
+                while len(view) > ps:
+                    self._send(bytes(view[:ps]))
+                    view = view[ps:]
+                if view:
+                    self._send(bytes(view))
                 parts = [f.result() for f in self._futures]
                 self._cf.call(self._mp.multipart_complete, self._upload, parts)
                 self._upload = None

@@ -227,3 +227,16 @@ def test_many_files_transfer_to_with_20_threads_shares_one_budget(many, s3_serve
     assert granted <= 128, granted
     assert peak < BUDGET_MIB, f"transfer_to s3 -> file: peak RSS {peak} MiB (budget peak {granted} MiB)"
     _same_tree(out, sums)
+
+
+def test_decoding_download_through_the_resumable_partial_is_bounded(remote, big, s3_server, tmp_path):
+    """``cp -c none`` of a zstd object: the stored bytes go through the resumable
+    partial, then are decoded from it a part at a time (cloudfiles/resume.py)."""
+    _, env, _, idle = remote
+    path, digest = big
+    url = s3_server.cloudpath(s3_server.make_bucket(), "big.bin")
+    check(run_cli(["cp", "-c", "zstd", path, url], env), idle, "cp -c zstd file -> s3")
+    out = tmp_path / "decoded.bin"
+    check(run_cli(["cp", "-c", "none", url, out], env), idle, "cp -c none s3 (zstd) -> file")
+    assert md5_of(out) == digest
+    assert os.listdir(tmp_path) == ["decoded.bin"]  # the partial and its journal are gone
