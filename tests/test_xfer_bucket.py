@@ -405,3 +405,43 @@ def test_init_and_close_refuse_a_prefix_holding_other_data(tmp_path):
     with pytest.raises(InvalidInputError, match="notes.txt"):
         rt.close()
     assert (tmp_path / "jobs" / "j" / "meta.json").exists()
+
+
+def test_expiry_ignores_the_local_clock(tmp_path, monkeypatch):
+    """A client whose wall clock runs an hour ahead (or behind) judges leases by the
+    service's Last-Modified times only: a live lease stays live, an expired one expires."""
+    make_files(tmp_path / "src", 4)
+    db = "file://" + str(tmp_path / "jobs" / "clock")
+    BucketTransfer(db).init("file://" + str(tmp_path / "src"), "file://" + str(tmp_path / "dst"), chunk_size=2)
+    holder = BucketLedger(db, lease_msec=1500)
+    token = holder.try_lease(0)
+    real = time.time
+    for skew in (3600, -3600):
+        monkeypatch.setattr(time, "time", lambda: real() + skew)
+        other = BucketLedger(db, lease_msec=1500)
+        assert other.expired_lease(0, other.service_now())[0] is None
+        assert other.status()["chunks_leased"] == 1
+    monkeypatch.setattr(time, "time", real)
+    time.sleep(2.7)
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)
+    other = BucketLedger(db, lease_msec=1500)
+    stale = other.expired_lease(0, other.service_now())[0]
+    assert stale == token and other.take_over(0, stale)
+    assert holder.renew(0, token, 1) is None  # the old holder's renewal is refused: its lease is lost
+
+
+def test_a_failed_file_leaves_its_chunk_unfinished(tmp_path):
+    from cloudfiles.exceptions import MissingSourceError
+
+    make_files(tmp_path / "src", 2)
+    db = "file://" + str(tmp_path / "jobs" / "fail")
+    rt = BucketTransfer(db, lease_msec=1000)
+    rt.init("file://" + str(tmp_path / "src"), "file://" + str(tmp_path / "dst"),
+            paths=["d0/f0000.bin", "gone.bin", "d1/f0001.bin"], chunk_size=1)
+    with pytest.raises(MissingSourceError):
+        while True:
+            rt.execute()
+    assert 1 not in rt.rfs.done()
+    proc = run("xfer", "execute", db, "--lease-msec", "1000", ok=False)
+    assert proc.returncode == 1 and proc.stderr.decode().count("\n") == 1 and b"gone.bin" in proc.stderr
+    assert rt.rfs.status()["finished"] == 2 and rt.rfs.remaining() == 1
