@@ -228,13 +228,15 @@ def test_sigkilled_clients_leases_are_taken_over(tmp_path, s3_server):
                               stdout=subprocess.DEVNULL)
     client = s3_server.boto3_client()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # kill it mid-chunk: holding a lease on a chunk not done
+    while time.monotonic() < deadline:  # kill it mid-chunk: stopped while it holds a lease on a chunk not done
+        time.sleep(0.005)
+        victim.send_signal(signal.SIGSTOP)
         keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="jobs/killed/").get("Contents", [])]
         done = {k.rsplit("/", 1)[-1] for k in keys if "/done/" in k}
         held = {k.rsplit("/", 1)[-1] for k in keys if "/leases/" in k} - done - {"000049"}
         if len(done) >= 5 and held:
             break
-        time.sleep(0.005)
+        victim.send_signal(signal.SIGCONT)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     killed_at = time.monotonic()
