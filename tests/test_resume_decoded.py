@@ -15,6 +15,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+import re
 import signal
 import subprocess
 import time
@@ -100,7 +101,7 @@ def _ranges(s3) -> list[tuple[int, int]]:
     """The byte ranges ``[a, b)`` of the object's GETs seen since the last reset."""
     out = []
     for s in s3["px"].seen:
-        if s.method == "GET" and __import__("re").search(RX, s.target.split("?")[0]):
+        if s.method == "GET" and re.search(RX, s.target.split("?")[0]):
             assert s.range and s.range.startswith("bytes="), s
             a, b = s.range[len("bytes="):].split("-")
             out.append((int(a), int(b) + 1))
