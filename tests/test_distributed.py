@@ -362,6 +362,37 @@ def test_a_dry_run_sync_spec_holds_only_checks(tmp_path):
         run_batch(BatchSpec("sync", src, {}, [("copy", "k")], {}, dest, {}))
 
 
+def test_ordered_shipping_yields_in_submission_order_when_the_first_batch_is_slowest(executor, s3_server):
+    """ship(ordered=True) (what sync uses) gives results in the specs' order; without it, as
+    they complete. The first batch's objects are served 0.4 s late each by a proxy."""
+    from urllib.parse import urlsplit
+
+    from tests.faultproxy import FaultProxy
+
+    bucket = s3_server.make_bucket()
+    keys = [f"k{i:02d}" for i in range(12)]
+    CloudFiles(s3_server.cloudpath(bucket, "o"), secrets=s3_server.secrets).puts([(k, k.encode()) for k in keys])
+    px = FaultProxy("127.0.0.1", urlsplit(s3_server.endpoint).port, style="s3").start()
+    try:
+        px.delay(0.4, method="GET", path=r"/o/k0[0-2]$", times=None)
+        url = f"s3://{px.url}/{bucket}/o"
+        from cloudfiles.jobs import shippable_options
+
+        opts = shippable_options({"secrets": s3_server.secrets, "num_threads": 1})
+        for ordered in (True, False):
+            specs = [BatchSpec("get", url, opts, keys[i:i + 3]) for i in range(0, 12, 3)]
+            got = [(spec.items[0], [r["content"] for r in part]) for spec, part in
+                   ship(executor, specs, in_flight=4, ordered=ordered)]
+            assert sorted(got) == [(k[0], [x.encode() for x in k]) for k in (keys[i:i + 3] for i in range(0, 12, 3))]
+            firsts = [first for first, _ in got]
+            if ordered:
+                assert firsts == ["k00", "k03", "k06", "k09"]
+            else:
+                assert firsts[0] != "k00", firsts  # a fast batch came back before the slow one
+    finally:
+        px.stop()
+
+
 def test_sync_counts_every_file_once_when_a_worker_dies_mid_batch(s3_server, tmp_path):
     """SIGKILL the worker running a sync batch: Dask runs the batch again elsewhere (its
     copies and deletes are idempotent) and the totals come from the one result per batch."""
