@@ -35,7 +35,7 @@ MAX_CHUNK_SIZE = 100_000
 MAX_META_BYTES = 64 * 1024
 MAX_LEASE_BYTES = 4 * 1024
 MAX_KEY_BYTES = 4096
-MAX_CHUNKS = 10_000_000
+MAX_CHUNKS = 1_000_000  # chunk numbers have six digits
 #: Leases shorter than this would expire between two renewals on a busy machine.
 MIN_LEASE_MSEC = 1000
 #: The lease used when none is asked for (``lease_msec=0``: the sqlite ledger's "single client").
@@ -45,6 +45,9 @@ SKEW_MARGIN_MSEC = 1000
 _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 _CLIENT_ID = re.compile(r"[0-9a-f]{32}\Z")
 _NONCE = re.compile(r"[0-9a-f]{1,64}\Z")
+#: The only keys a ledger holds (file:// adds a hidden lock file beside each lease).
+_LEDGER_KEY = re.compile(r"(meta\.json|chunks/[0-9]{6}\.json|(leases|done)/[0-9]{6}|clients/[0-9a-f]{32}"
+                         r"|(leases|done|clients|chunks)/\.[^/]+\.cflock|\.meta\.json\.cflock)\Z")
 
 
 def is_cloudpath(db: str) -> bool:
@@ -240,9 +243,7 @@ class BucketLedger:
         if self._read("meta.json", MAX_META_BYTES)[0] is not None:
             raise InvalidInputError(f"{self.cloudpath}: a job already exists here; delete it first "
                                     "(BucketTransfer.close()) or pick another name")
-        stale = [k for k, _ in self.core.files()]
-        if stale:  # a crashed init's or closed job's leftovers
-            self._delete(stale)
+        self._delete(self._ledger_keys())  # a crashed init's leftovers
         init = uuid.uuid4().hex
         count = files = 0
         batch: list = []
@@ -255,6 +256,8 @@ class BucketLedger:
             count += 1
 
         for name in names:
+            if count >= MAX_CHUNKS:
+                raise InvalidInputError(f"more than {MAX_CHUNKS} chunks: use a larger chunk_size")
             inputs.check_key(name)
             if len(name.encode("utf-8", "surrogateescape")) > MAX_KEY_BYTES or "://" in name:
                 raise InvalidInputError(f"bad file name for a job: {name[:200]!r}")
@@ -274,6 +277,16 @@ class BucketLedger:
             raise InvalidInputError(f"{self.cloudpath}: another client initialised this job meanwhile") from None
         self._meta = None
         return self.metadata()
+
+    def _ledger_keys(self) -> list:
+        """Every key under the ledger's root, refusing to go on if any is not a ledger's:
+        pointed at someone's data by mistake, init and close must not delete it."""
+        keys = [k for k, _ in self.core.files()]
+        other = [k for k in keys if not _LEDGER_KEY.match(k)]
+        if other:
+            raise InvalidInputError(f"{self.cloudpath}: holds {self.core.abspath(other[0])}, which is not part "
+                                    "of a cloudfiles job ledger; refusing to use (or delete) it as one")
+        return keys
 
     def _delete(self, keys: list) -> None:
         step = max(int(self.core.features.batch_delete or 1), 1)
@@ -354,7 +367,7 @@ class BucketLedger:
 
     def delete(self) -> None:
         """Remove the whole ledger."""
-        self._delete([k for k, _ in self.core.files()])
+        self._delete(self._ledger_keys())
         self._meta = None
 
     # ------------------------------------------------------------- status
@@ -454,7 +467,12 @@ def lease_chunks(ledger: BucketLedger, renewer: _Renewer, run: LedgerRun, stop: 
     """Lease chunks one at a time and yield ``(chunk, names)``. When every open chunk is
     leased by others, take over one whose lease has expired, else (``wait``) wait for
     one to expire, or (not ``wait``) return. Sets ``run.exhausted`` when every chunk is
-    done or in ``mine`` (the chunks this client holds)."""
+    done or in ``mine`` (the chunks this client holds).
+
+    Leases are never deleted (but by :meth:`BucketLedger.release`), so creating one
+    fails for every chunk ever leased: the listings only save futile requests, and the
+    free chunks of one listing are tried in turn before listing again.
+    """
     meta = ledger.metadata()
     n = meta["chunks"]
     start = int(uuid.UUID(ledger.client).int % n) if n else 0  # spread clients over the list
@@ -466,45 +484,50 @@ def lease_chunks(ledger: BucketLedger, renewer: _Renewer, run: LedgerRun, stop: 
         if not todo:
             run.exhausted = True
             return
-        got = None
-        for i in todo:
-            if i in leased:
-                continue
+        free = [i for i in todo if i not in leased]
+        won = False
+        for i in free:
+            if stop():
+                return
             token = ledger.try_lease(i)
+            if token is not None and _claim(ledger, renewer, run, mine, i, token, False):
+                won = True
+                yield i, ledger.names(i)
+        if won or free:
+            continue  # list again: what is left may have changed meanwhile
+        now = ledger.service_now()
+        pause = 1.0
+        for i in todo:
+            token, left = ledger.expired_lease(i, now)
             if token is not None:
-                got = (i, token, False)
-                break
-        if got is None:
-            now = ledger.service_now()
-            pause = 1.0
-            for i in todo:
-                if i not in leased:
-                    pause = 0.0  # it was free a moment ago: look again at once
-                    continue
-                token, left = ledger.expired_lease(i, now)
-                if token is not None:
-                    new = ledger.take_over(i, token)
-                    if new is not None:
-                        got = (i, new, True)
-                        break
-                    pause = 0.0
-                elif left is not None:
-                    pause = min(pause, left)
-            if got is None:
-                if not wait:
-                    return
-                time.sleep(min(max(pause, 0.05), 1.0))
-                continue
-        i, token, taken = got
-        renewer.hold(i, token)
-        if ledger.is_done(i):  # finished by a slow holder between our listing and our lease
-            renewer.drop(i)
-            run.already_done.append(i)
+                new = ledger.take_over(i, token)
+                if new is not None and _claim(ledger, renewer, run, mine, i, new, True):
+                    won = True
+                    yield i, ledger.names(i)
+                    break  # list again before judging the rest
+                pause = 0.0
+            elif left is not None:
+                pause = min(pause, left)
+        if won:
             continue
-        mine.add(i)
-        if taken:
-            run.taken_over.append(i)
-        yield i, ledger.names(i)
+        if not wait:
+            return
+        time.sleep(min(max(pause, 0.05), 1.0))
+
+
+def _claim(ledger: BucketLedger, renewer: _Renewer, run: LedgerRun, mine: set, i: int, token: str,
+           taken: bool) -> bool:
+    """Hold a lease just won; False if the chunk turned out done (by a slow holder
+    between our listing and our lease)."""
+    renewer.hold(i, token)
+    if ledger.is_done(i):
+        renewer.drop(i)
+        run.already_done.append(i)
+        return False
+    mine.add(i)
+    if taken:
+        run.taken_over.append(i)
+    return True
 
 
 class BucketTransfer:

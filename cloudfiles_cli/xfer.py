@@ -97,7 +97,7 @@ def xfer_init(source, destination, compression, db, chunk_size, text_file):
 @click.option("--lease-msec", type=click.IntRange(min=0), default=0, show_default=True,
               help="How long a client holds each batch (longer than a batch takes to copy).")
 @click.option("-b", "--block-size", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Files per leased batch.")
+              help="Files per leased batch (sqlite; a ledger in a bucket leases the chunks made by init).")
 @click.option("--cluster", default=None, metavar="SPEC",
               help="Copy the leased batches on a Dask cluster: tcp://HOST:PORT or local:N (leases then "
                    "last at least 60 s, since batches wait on the cluster; docs/scale.md).")

@@ -25,11 +25,11 @@ from .test_cli import CLI, run
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_files(root: Path, n: int) -> dict:
+def make_files(root: Path, n: int, size: int = 50) -> dict:
     files = {}
     for i in range(n):
         name = f"d{i % 4}/f{i:04d}.bin"
-        data = os.urandom(50 + i)
+        data = os.urandom(size + i)
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(data)
         files[name] = data
@@ -211,7 +211,7 @@ def test_sigkilled_clients_leases_are_taken_over(tmp_path, s3_server):
     client waits for their leases to expire (by the service's clock), takes them over and
     finishes. Only chunks whose lease was taken over may have files copied twice."""
     bucket = versioned_bucket(s3_server)
-    files = make_files(tmp_path / "src", 150)
+    files = make_files(tmp_path / "src", 150, size=100_000)  # copying a chunk takes a while
     db = s3_server.cloudpath(bucket, "jobs/killed")
     run("xfer", "init", tmp_path / "src", s3_server.cloudpath(bucket, "data"), "--db", db, "--chunk-size", "3",
         env=s3_server.secrets)
@@ -228,18 +228,20 @@ def test_sigkilled_clients_leases_are_taken_over(tmp_path, s3_server):
                               stdout=subprocess.DEVNULL)
     client = s3_server.boto3_client()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done = client.list_objects_v2(Bucket=bucket, Prefix="jobs/killed/done/").get("KeyCount", 0)
-        if done >= 5:
+    while time.monotonic() < deadline:  # kill it mid-chunk: holding a lease on a chunk not done
+        keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="jobs/killed/").get("Contents", [])]
+        done = {k.rsplit("/", 1)[-1] for k in keys if "/done/" in k}
+        held = {k.rsplit("/", 1)[-1] for k in keys if "/leases/" in k} - done - {"000049"}
+        if len(done) >= 5 and held:
             break
-        time.sleep(0.02)
+        time.sleep(0.005)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     killed_at = time.monotonic()
     leases = {k.rsplit("/", 1)[-1] for k in s3_server.keys(bucket) if k.startswith("jobs/killed/leases/")}
     done = {k.rsplit("/", 1)[-1] for k in s3_server.keys(bucket) if k.startswith("jobs/killed/done/")}
     orphans = leases - done
-    assert "000049" in orphans and 5 <= len(done) < 50
+    assert "000049" in orphans and len(orphans) >= 2 and 5 <= len(done) < 50  # the holder's and the victim's
     proc = run("xfer", "execute", db, "--lease-msec", "2000", env=s3_server.secrets)
     copied, taken = _summary(proc.stdout)
     assert copied == 50 - len(done) and taken == len(orphans)
@@ -332,3 +334,74 @@ def test_sqlite_path_still_means_sqlite(tmp_path):
     assert db.read_bytes().startswith(b"SQLite format 3")
     run("xfer", "execute", db)
     assert ResumableTransfer(str(db)).rfs.finished() == 5
+
+
+def test_cluster_client_and_plain_client_share_a_ledger(tmp_path, s3_server):
+    """`xfer execute --cluster local:2` (chunks shipped to Dask workers as transfer batches)
+    and a plain client on the same S3 ledger: every chunk by one of them, every file once."""
+    pytest.importorskip("distributed")
+    bucket = versioned_bucket(s3_server)
+    files = make_files(tmp_path / "src", 240)
+    db = s3_server.cloudpath(bucket, "jobs/dask")
+    run("xfer", "init", tmp_path / "src", s3_server.cloudpath(bucket, "data"), "--db", db, "--chunk-size", "5",
+        env=s3_server.secrets)
+    def start(extra):
+        return subprocess.Popen(CLI + ["xfer", "execute", db, "--lease-msec", "60000"] + extra,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(s3_server))
+
+    clients = [start(["--cluster", "local:2"])]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if any(k.startswith("jobs/dask/done/") for k in s3_server.keys(bucket)):
+            break
+        time.sleep(0.05)
+    clients.append(start([]))  # joins once the cluster is copying
+    outs = []
+    for c in clients:
+        out, err = c.communicate(timeout=180)
+        assert c.returncode == 0, err.decode()
+        outs.append(_summary(out))
+    assert sum(n for n, _ in outs) == 48 and outs[0][0] > 0, outs
+    assert versions(s3_server, bucket, "data/") == {f"data/{k}": 1 for k in files}
+    assert s3_bytes(s3_server, bucket, "data/") == files
+
+
+def test_gcs_ledger(tmp_path, gcs_server, monkeypatch):
+    """The same ledger on the GCS emulator (ifGenerationMatch=0 / =<generation>)."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.endpoint)
+    bucket = gcs_server.create_bucket()
+    files = make_files(tmp_path / "src", 25)
+    db = f"gs://{bucket}/jobs/g"
+    rt = BucketTransfer(db, lease_msec=1000)
+    rt.init("file://" + str(tmp_path / "src"), f"gs://{bucket}/data", chunk_size=4)
+    ledgers = [BucketLedger(db, lease_msec=1000) for _ in range(4)]
+    assert len([t for t in (led.try_lease(3) for led in ledgers) if t]) == 1
+    assert ledgers[0].expired_lease(3, ledgers[0].service_now())[0] is None
+    time.sleep(2.3)
+    token = ledgers[1].expired_lease(3, ledgers[1].service_now())[0]
+    assert token is not None
+    assert ledgers[1].take_over(3, token) and ledgers[2].take_over(3, token) is None
+    ledgers[0].release()
+    assert sorted(rt.execute().done) == list(range(7))
+    from cloudfiles import CloudFiles
+
+    cf = CloudFiles(f"gs://{bucket}/data")
+    assert {k: cf.get(k) for k in cf.list()} == files
+    assert rt.rfs.status()["finished"] == 25
+
+
+def test_init_and_close_refuse_a_prefix_holding_other_data(tmp_path):
+    """Pointed at someone's data by mistake, the ledger neither uses nor deletes it."""
+    make_files(tmp_path / "src", 3)
+    (tmp_path / "jobs" / "j").mkdir(parents=True)
+    (tmp_path / "jobs" / "j" / "precious.txt").write_bytes(b"keep me")
+    db = "file://" + str(tmp_path / "jobs" / "j")
+    with pytest.raises(InvalidInputError, match="precious.txt, which is not part"):
+        BucketTransfer(db).init("file://" + str(tmp_path / "src"), "file://" + str(tmp_path / "dst"))
+    (tmp_path / "jobs" / "j" / "precious.txt").unlink()
+    rt = BucketTransfer(db)
+    rt.init("file://" + str(tmp_path / "src"), "file://" + str(tmp_path / "dst"))
+    (tmp_path / "jobs" / "j" / "chunks" / "notes.txt").write_bytes(b"keep me too")
+    with pytest.raises(InvalidInputError, match="notes.txt"):
+        rt.close()
+    assert (tmp_path / "jobs" / "j" / "meta.json").exists()
