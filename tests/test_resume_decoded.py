@@ -233,3 +233,18 @@ def test_an_object_compressed_on_upload_has_every_part_of_the_recorded_size(s3, 
             f.write(data[i:i + 3 * MiB])
     assert cf.download_file("big.bin", str(tmp_path / "big.bin")) == len(data)
     assert (tmp_path / "big.bin").read_bytes() == data
+
+
+def test_a_planted_decoded_file_or_symlink_is_replaced_never_written_through(s3, tmp_path):
+    data = original(20 * MiB, 8)
+    s3["put"](data, "gzip")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    out = dest / "big.bin"
+    Path(partial_path(str(out)) + DECODED_SUFFIX).symlink_to(victim)
+    assert s3["cf"]().download_file("big.bin", str(out)) == len(data)
+    assert out.read_bytes() == data
+    assert victim.read_bytes() == b"keep me"
+    assert names(dest) == ["big.bin"]
