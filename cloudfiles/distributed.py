@@ -2,7 +2,8 @@
 
 ``SPEC`` is ``tcp://HOST:PORT`` (connect to a running ``dask scheduler``) or
 ``local:N`` (start a ``distributed.LocalCluster`` of N single-threaded worker
-processes on this machine, for the life of the block). Needs the ``dask``
+processes on this machine, for the life of the block; each worker gets
+``budget.child_share(N)`` of this process's byte budget). Needs the ``dask``
 extra: ``pip install cloudfiles[dask]``.
 """
 from __future__ import annotations
@@ -79,10 +80,14 @@ def cluster_client(spec: str) -> Iterator[Any]:
     if kind == "local":
         import dask
 
+        from . import budget
+
+        # The workers split this process's byte budget, as parallel=N children do (cloudfiles/budget.py).
+        env = {budget.ENV: str(budget.child_share(value))}
         with dask.config.set(QUIET_CLUSTER):  # the nannies hand this config to their workers
             try:
                 cluster = distributed.LocalCluster(n_workers=value, processes=True, threads_per_worker=1,
-                                                   dashboard_address=None, silence_logs=40)
+                                                   dashboard_address=None, silence_logs=40, env=env)
             except Exception as err:
                 raise ClusterError(f"could not start a local Dask cluster ({spec}): {err}") from None
             try:

@@ -145,3 +145,17 @@ def test_child_share_splits_and_keeps_a_floor_of_three_parts():
         assert budget.child_share(16, part_size=64 * MiB) == 128 * MiB  # never more than the whole limit
     finally:
         budget.set_limit(budget.DEFAULT_LIMIT)
+
+
+def test_local_cluster_workers_each_hold_their_share():
+    """``--cluster local:N`` workers are processes of their own: they split the budget too."""
+    pytest.importorskip("distributed")
+    from cloudfiles.distributed import cluster_client
+
+    budget.set_limit(96 * MiB)  # above the floor of three default (8 MiB) parts per worker
+    try:
+        with cluster_client("local:2") as client:
+            limits = client.run(lambda: __import__("cloudfiles.budget").budget.get().limit)
+    finally:
+        budget.set_limit(budget.DEFAULT_LIMIT)
+    assert sorted(limits.values()) == [48 * MiB, 48 * MiB], limits

@@ -114,6 +114,8 @@ def test_a_killed_child_is_replaced_and_every_file_counted_once(slow_source, tmp
             assert BATCH <= seen["arrived"] < N, seen
         with pytest.raises(BrokenProcessPool):
             pool.submit(os.getpid)
+        # a later call given the broken pool runs in a replacement pool of its own
+        assert src.exists(list(files), executor=pool, batch_size=20) == {k: True for k in files}
         # the replacement pool made for the run is shut down again: no new child left alive
         deadline = time.monotonic() + 10
         while _new_children(before) - set(pool._processes) and time.monotonic() < deadline:
@@ -153,7 +155,9 @@ def test_a_pool_that_keeps_dying_ends_in_one_error_naming_the_batches(slow_sourc
     err = info.value
     assert err.replacements == 3 and 1 <= err.incomplete <= 4  # the window: 2 batches per process
     assert f"{err.incomplete} shipped batches were not completed" in str(err)
-    assert len(killed) >= 2 * 4  # the caller's pool and three replacements, two children each
+    # at least one child of each pool (the caller's and three replacements): a broken pool
+    # terminates its other children itself, sometimes before the killer sees them
+    assert len(killed) >= 4
     deadline = time.monotonic() + 10
     while _new_children(before) and time.monotonic() < deadline:
         time.sleep(0.05)

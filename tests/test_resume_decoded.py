@@ -15,6 +15,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
+import re
 import signal
 import subprocess
 import time
@@ -100,7 +101,7 @@ def _ranges(s3) -> list[tuple[int, int]]:
     """The byte ranges ``[a, b)`` of the object's GETs seen since the last reset."""
     out = []
     for s in s3["px"].seen:
-        if s.method == "GET" and __import__("re").search(RX, s.target.split("?")[0]):
+        if s.method == "GET" and re.search(RX, s.target.split("?")[0]):
             assert s.range and s.range.startswith("bytes="), s
             a, b = s.range[len("bytes="):].split("-")
             out.append((int(a), int(b) + 1))
@@ -232,3 +233,51 @@ def test_an_object_compressed_on_upload_has_every_part_of_the_recorded_size(s3, 
             f.write(data[i:i + 3 * MiB])
     assert cf.download_file("big.bin", str(tmp_path / "big.bin")) == len(data)
     assert (tmp_path / "big.bin").read_bytes() == data
+
+
+def test_a_planted_decoded_file_or_symlink_is_replaced_never_written_through(s3, tmp_path):
+    data = original(20 * MiB, 8)
+    s3["put"](data, "gzip")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    out = dest / "big.bin"
+    Path(partial_path(str(out)) + DECODED_SUFFIX).symlink_to(victim)
+    assert s3["cf"]().download_file("big.bin", str(out)) == len(data)
+    assert out.read_bytes() == data
+    assert victim.read_bytes() == b"keep me"
+    assert names(dest) == ["big.bin"]
+
+
+def test_gcs_decoded_download_with_dropped_connections_resumes(gcs_server, tmp_path):
+    """GCS (the emulator): a gzip object's ranged reads are of its stored bytes; a run
+    whose connections drop keeps the partial, the rerun fetches only the missing parts."""
+    from cloudfiles.exceptions import TransientError
+
+    part = 2 * MiB
+    bucket = gcs_server.create_bucket()
+    data = original(12 * MiB, 9)
+    CloudFiles(f"gs://{bucket}/p", secrets={"endpoint": gcs_server.endpoint}).put("big.bin", data,
+                                                                                  compress="gzip")
+    px = proxy_for(gcs_server.endpoint, "gcs")
+    grx = r"/o/p%2Fbig\.bin\?alt=media"
+    try:
+        cf = CloudFiles(f"gs://{bucket}/p", secrets={"endpoint": px.url}, part_size=part, part_threads=2,
+                        retry_policy=FAST, timeout=30)
+        stored = cf.get("big.bin", raw=True)
+        assert len(stored) > 5 * part and stored != data
+        out = tmp_path / "big.bin"
+        px.reset()
+        px.drop(mid=True, method="GET", path=grx, skip=3, times=None)
+        with pytest.raises(TransientError):
+            cf.download_file("big.bin", str(out))
+        done = journal_parts(out)
+        assert done >= 3 and not out.exists()
+        px.reset()
+        assert cf.download_file("big.bin", str(out)) == len(data)
+        assert px.count("GET", grx) == -(-len(stored) // part) - done
+        assert out.read_bytes() == data
+        assert names(tmp_path) == ["big.bin"]
+    finally:
+        px.stop()
