@@ -336,6 +336,8 @@ def test_sqlite_path_still_means_sqlite(tmp_path):
     assert db.read_bytes().startswith(b"SQLite format 3")
     run("xfer", "execute", db)
     assert ResumableTransfer(str(db)).rfs.finished() == 5
+    with pytest.raises(InvalidInputError, match="BucketTransfer"):
+        ResumableTransfer("s3://bucket/jobs/j")
 
 
 def test_cluster_client_and_plain_client_share_a_ledger(tmp_path, s3_server):
@@ -447,3 +449,23 @@ def test_a_failed_file_leaves_its_chunk_unfinished(tmp_path):
     proc = run("xfer", "execute", db, "--lease-msec", "1000", ok=False)
     assert proc.returncode == 1 and proc.stderr.decode().count("\n") == 1 and b"gone.bin" in proc.stderr
     assert rt.rfs.status()["finished"] == 2 and rt.rfs.remaining() == 1
+
+
+def test_mem_ledger_threads(tmp_path):
+    """mem:// (the bucket's lock makes put_if atomic): four threads execute one job."""
+    import uuid
+
+    from cloudfiles import CloudFiles
+
+    files = make_files(tmp_path / "src", 30)
+    name = f"m{uuid.uuid4().hex[:8]}"
+    db = f"mem://{name}/jobs/j"
+    BucketTransfer(db).init("file://" + str(tmp_path / "src"), f"mem://{name}/data", chunk_size=3)
+    runs: list = []
+    threads = [threading.Thread(target=lambda: runs.append(BucketTransfer(db, lease_msec=60000).execute()))
+               for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(i for r in runs for i in r.done) == list(range(10))
+    cf = CloudFiles(f"mem://{name}/data")
+    assert {k: cf.get(k) for k in cf.list()} == files
