@@ -227,6 +227,24 @@ class BucketLedger:
         lm = getattr(meta, "last_modified", None)
         return None if lm is None else lm.timestamp()
 
+    def check_conditional(self) -> None:
+        """Create this client's probe object twice with If-None-Match: * and refuse
+        (one error) if the service accepted the second: it ignores conditional writes
+        (some S3-compatible stores do), so leases would not be exclusive."""
+        from .datasets import conditional
+
+        key = f"clients/{uuid.uuid4().hex}"
+        conditional.put_if(self.core, key, b'{"check": 1}', None)
+        try:
+            conditional.put_if(self.core, key, b'{"check": 2}', None)
+        except PreconditionFailedError:
+            self.core.delete(key)  # (file:// keeps its empty lock file beside it)
+            return
+        raise InvalidInputError(
+            f"{self.cloudpath}: the service accepted a second create-only write (If-None-Match: *) of "
+            f"{self.core.abspath(key)}; it ignores conditional writes, so leases would not be exclusive; "
+            "refusing (use an sqlite --db on a shared disk)")
+
     # ------------------------------------------------------------- writes
     def _lease_body(self, i: int, n: int) -> bytes:
         return json.dumps({"chunk": i, "client": self.client, "lease_msec": self.lease_msec,
@@ -244,6 +262,7 @@ class BucketLedger:
             raise InvalidInputError(f"{self.cloudpath}: a job already exists here; delete it first "
                                     "(BucketTransfer.close()) or pick another name")
         self._delete(self._ledger_keys())  # a crashed init's leftovers
+        self.check_conditional()
         init = uuid.uuid4().hex
         count = files = 0
         batch: list = []
@@ -565,6 +584,7 @@ class BucketTransfer:
         chunk as one shipped transfer batch. Returns what this client did."""
         ledger = self.rfs
         meta = ledger.metadata()
+        ledger.check_conditional()
         run = LedgerRun(client=ledger.client)
         renewer = _Renewer(ledger)
         from .dispatch import _Bar

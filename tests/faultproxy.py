@@ -18,6 +18,8 @@ requests on the wire:
 ``flip()``                flip one response body byte (same length)
 ``flip_request()``        flip one request body byte before forwarding
 ``delay(s)``              sleep before answering (to trip client timeouts)
+``strip_headers(*names)`` forward the request without those headers (a
+                          service that ignores, say, If-None-Match)
 ========================  ====================================================
 
 Each rule matches by method and a regular expression on the request target
@@ -48,7 +50,7 @@ from typing import Iterable, Optional, Union
 
 __all__ = ["FaultProxy", "Rule", "Seen"]
 
-KINDS = ("drop", "drop_mid", "status", "truncate", "flip", "flip_request", "delay")
+KINDS = ("drop", "drop_mid", "status", "truncate", "flip", "flip_request", "delay", "strip_headers")
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
             502: "Bad Gateway", 503: "Service Unavailable"}
 _HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade", "expect"}
@@ -73,6 +75,7 @@ class Rule:
     seconds: float = 0.0
     keep: Optional[int] = None          # truncate: body bytes to send (default half)
     offset: Optional[int] = None        # flip: byte offset (default middle)
+    names: tuple = ()                   # strip_headers: lower-case header names to drop
     fired: int = 0
     matched: int = 0
 
@@ -249,6 +252,10 @@ class FaultProxy:
         """Invert one request body byte before it reaches the server."""
         return self.add("flip_request", offset=offset, **match)
 
+    def strip_headers(self, *names: str, **match) -> Rule:
+        """Forward matching requests without the headers ``names`` (case-insensitive)."""
+        return self.add("strip_headers", names=tuple(n.lower() for n in names), **match)
+
     def delay(self, seconds: float, **match) -> Rule:
         """Wait ``seconds`` before forwarding (the answer is still sent if the client waits)."""
         return self.add("delay", seconds=seconds, **match)
@@ -343,6 +350,8 @@ class FaultProxy:
                     continue
                 if rule is not None and rule.kind == "flip_request":
                     body = _flip_at(body, rule.offset)
+                if rule is not None and rule.kind == "strip_headers":
+                    headers = [(k, v) for k, v in headers if k.lower() not in rule.names]
                 if upstream is None:
                     upstream = _NoDelayConnection(*self.upstream, timeout=self.upstream_timeout)
                 status, reason, rheaders, rbody, uclose = self._forward(upstream, method, target, headers, body)

@@ -469,3 +469,24 @@ def test_mem_ledger_threads(tmp_path):
     assert sorted(i for r in runs for i in r.done) == list(range(10))
     cf = CloudFiles(f"mem://{name}/data")
     assert {k: cf.get(k) for k in cf.list()} == files
+
+
+def test_a_service_that_ignores_conditional_writes_is_refused(tmp_path, s3):
+    """Through a proxy that strips If-None-Match/If-Match (as some S3-compatible stores
+    ignore them), init and execute refuse instead of handing one chunk to many clients."""
+    from urllib.parse import urlsplit
+
+    from .faultproxy import FaultProxy
+
+    make_files(tmp_path / "src", 4)
+    bucket = s3.make_bucket()
+    up = urlsplit(s3.endpoint)
+    with FaultProxy(up.hostname, up.port, style="s3") as px:
+        via = f"s3://{px.url}/{bucket}/"
+        BucketTransfer(via + "jobs/ok").init("file://" + str(tmp_path / "src"), via + "data")  # headers intact
+        px.strip_headers("if-none-match", "if-match", method="PUT", times=None)
+        with pytest.raises(InvalidInputError, match="ignores conditional writes"):
+            BucketTransfer(via + "jobs/ok").execute()
+        with pytest.raises(InvalidInputError, match="ignores conditional writes"):
+            BucketTransfer(via + "jobs/new").init("file://" + str(tmp_path / "src"), via + "data")
+    assert not [k for k in s3.keys(bucket) if k.startswith("data/")]
