@@ -45,6 +45,9 @@ class ResumableFileSet:
     """The sqlite file list: ``create``, ``insert``, lease with ``next``, ``mark_finished``."""
 
     def __init__(self, db_path: str, lease_msec: int = 0):
+        if isinstance(db_path, str) and "://" in db_path:
+            raise InvalidInputError(f"{db_path}: a cloudpath is a ledger in a bucket: use "
+                                    "cloudfiles.resumable_tools.BucketTransfer (or open_transfer) for it")
         self.db_path = db_path
         self.lease_msec = int(lease_msec)
         if self.lease_msec < 0:

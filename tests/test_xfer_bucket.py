@@ -228,13 +228,15 @@ def test_sigkilled_clients_leases_are_taken_over(tmp_path, s3_server):
                               stdout=subprocess.DEVNULL)
     client = s3_server.boto3_client()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # kill it mid-chunk: holding a lease on a chunk not done
+    while time.monotonic() < deadline:  # kill it mid-chunk: stopped while it holds a lease on a chunk not done
+        time.sleep(0.005)
+        victim.send_signal(signal.SIGSTOP)
         keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="jobs/killed/").get("Contents", [])]
         done = {k.rsplit("/", 1)[-1] for k in keys if "/done/" in k}
         held = {k.rsplit("/", 1)[-1] for k in keys if "/leases/" in k} - done - {"000049"}
         if len(done) >= 5 and held:
             break
-        time.sleep(0.005)
+        victim.send_signal(signal.SIGCONT)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     killed_at = time.monotonic()
@@ -334,6 +336,8 @@ def test_sqlite_path_still_means_sqlite(tmp_path):
     assert db.read_bytes().startswith(b"SQLite format 3")
     run("xfer", "execute", db)
     assert ResumableTransfer(str(db)).rfs.finished() == 5
+    with pytest.raises(InvalidInputError, match="BucketTransfer"):
+        ResumableTransfer("s3://bucket/jobs/j")
 
 
 def test_cluster_client_and_plain_client_share_a_ledger(tmp_path, s3_server):
@@ -405,3 +409,63 @@ def test_init_and_close_refuse_a_prefix_holding_other_data(tmp_path):
     with pytest.raises(InvalidInputError, match="notes.txt"):
         rt.close()
     assert (tmp_path / "jobs" / "j" / "meta.json").exists()
+
+
+def test_expiry_ignores_the_local_clock(tmp_path, monkeypatch):
+    """A client whose wall clock runs an hour ahead (or behind) judges leases by the
+    service's Last-Modified times only: a live lease stays live, an expired one expires."""
+    make_files(tmp_path / "src", 4)
+    db = "file://" + str(tmp_path / "jobs" / "clock")
+    BucketTransfer(db).init("file://" + str(tmp_path / "src"), "file://" + str(tmp_path / "dst"), chunk_size=2)
+    holder = BucketLedger(db, lease_msec=1500)
+    token = holder.try_lease(0)
+    real = time.time
+    for skew in (3600, -3600):
+        monkeypatch.setattr(time, "time", lambda: real() + skew)
+        other = BucketLedger(db, lease_msec=1500)
+        assert other.expired_lease(0, other.service_now())[0] is None
+        assert other.status()["chunks_leased"] == 1
+    monkeypatch.setattr(time, "time", real)
+    time.sleep(2.7)
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)
+    other = BucketLedger(db, lease_msec=1500)
+    stale = other.expired_lease(0, other.service_now())[0]
+    assert stale == token and other.take_over(0, stale)
+    assert holder.renew(0, token, 1) is None  # the old holder's renewal is refused: its lease is lost
+
+
+def test_a_failed_file_leaves_its_chunk_unfinished(tmp_path):
+    from cloudfiles.exceptions import MissingSourceError
+
+    make_files(tmp_path / "src", 2)
+    db = "file://" + str(tmp_path / "jobs" / "fail")
+    rt = BucketTransfer(db, lease_msec=1000)
+    rt.init("file://" + str(tmp_path / "src"), "file://" + str(tmp_path / "dst"),
+            paths=["d0/f0000.bin", "gone.bin", "d1/f0001.bin"], chunk_size=1)
+    with pytest.raises(MissingSourceError):
+        while True:
+            rt.execute()
+    assert 1 not in rt.rfs.done()
+    proc = run("xfer", "execute", db, "--lease-msec", "1000", ok=False)
+    assert proc.returncode == 1 and proc.stderr.decode().count("\n") == 1 and b"gone.bin" in proc.stderr
+    assert rt.rfs.status()["finished"] == 2 and rt.rfs.remaining() == 1
+
+
+def test_mem_ledger_threads(tmp_path):
+    """mem:// (the bucket's lock makes put_if atomic): four threads execute one job."""
+    import uuid
+
+    from cloudfiles import CloudFiles
+
+    files = make_files(tmp_path / "src", 30)
+    name = f"m{uuid.uuid4().hex[:8]}"
+    db = f"mem://{name}/jobs/j"
+    BucketTransfer(db).init("file://" + str(tmp_path / "src"), f"mem://{name}/data", chunk_size=3)
+    runs: list = []
+    threads = [threading.Thread(target=lambda: runs.append(BucketTransfer(db, lease_msec=60000).execute()))
+               for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(i for r in runs for i in r.done) == list(range(10))
+    cf = CloudFiles(f"mem://{name}/data")
+    assert {k: cf.get(k) for k in cf.list()} == files
