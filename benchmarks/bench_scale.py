@@ -15,6 +15,7 @@ workers, and shows the scaling from one worker to two.
 
     python benchmarks/bench_scale.py --small 2000 --large 4            # a few minutes
     python benchmarks/bench_scale.py --small 20000 --large 20 --two-servers   # the full run
+    python benchmarks/bench_scale.py --idle-seconds 10 --small 0 --large 0    # Dask's own idle CPU
 """
 from __future__ import annotations
 
@@ -67,13 +68,57 @@ def wipe(url: str) -> None:
     cf.delete(list(cf.list()))
 
 
+def idle_cpu(seconds: float) -> list[list]:
+    """CPU an idle ``LocalCluster`` of two workers burns per second, with Dask's default
+    settings and with the ones ``--cluster local:N`` uses (cloudfiles.distributed.QUIET_CLUSTER)."""
+    import time
+
+    import dask
+    import distributed
+    import psutil
+
+    from cloudfiles.distributed import QUIET_CLUSTER
+
+    def tree_cpu() -> float:
+        me = psutil.Process()
+        total = 0.0
+        for p in [me] + me.children(recursive=True):
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
+    rows = []
+    for label, cfg in (("dask defaults", {}), ("local:N (QUIET_CLUSTER)", QUIET_CLUSTER)):
+        with dask.config.set(cfg):
+            cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                               dashboard_address=None, silence_logs=40)
+            try:
+                with distributed.Client(cluster):
+                    time.sleep(3)  # let start-up settle
+                    before = tree_cpu()
+                    time.sleep(seconds)
+                    rows.append([label, f"{(tree_cpu() - before) / seconds * 100:.1f}%"])
+            finally:
+                cluster.close()
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", type=int, default=2000, help="small files (1-8 KiB)")
     ap.add_argument("--large", type=int, default=4, help="50 MB files")
     ap.add_argument("--two-servers", action="store_true", help="source and destination S3 on different servers")
     ap.add_argument("--batch-size", type=int, default=None, help="files per cluster batch (default 500)")
+    ap.add_argument("--idle-seconds", type=float, default=0,
+                    help="first measure an idle two-worker cluster's CPU for this long, with Dask's "
+                         "defaults and with local:N's settings")
     opts = ap.parse_args()
+    if opts.idle_seconds > 0:
+        print(common.format_table(["idle 2-worker cluster", "CPU, % of one core"], idle_cpu(opts.idle_seconds)))
+        print()
 
     env = common.child_env(True, dict(os.environ, **common.MOTO_SECRETS))
     work = tempfile.mkdtemp(prefix="bench_scale_")
