@@ -73,10 +73,11 @@ def test_paths_and_reencode(tmp_path):
 
 def test_lease_is_exclusive_until_it_expires(tmp_path):
     db = str(tmp_path / "job.db")
-    a = ResumableFileSet(db, lease_msec=400)
+    # leases long enough that a stalled CI machine cannot expire them between the checks
+    a = ResumableFileSet(db, lease_msec=3000)
     a.create("file:///x", "file:///y")
     a.insert([f"k{i}" for i in range(10)])
-    b = ResumableFileSet(db, lease_msec=400)
+    b = ResumableFileSet(db, lease_msec=3000)
     first = a.lease(6)
     second = b.lease(6)
     assert len(first) == 6 and len(second) == 4 and not set(first) & set(second)
@@ -84,7 +85,7 @@ def test_lease_is_exclusive_until_it_expires(tmp_path):
     a.mark_finished(first)
     a.mark_finished(first)  # counted once
     assert a.finished() == 6 and a.remaining() == 4
-    time.sleep(0.5)
+    time.sleep(3.1)
     assert sorted(b.lease(10)) == sorted(second)
 
 
