@@ -78,7 +78,7 @@ def test_page_in_headless_chromium(server, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     url, _, _ = server
@@ -95,20 +95,22 @@ def test_page_in_headless_chromium(server, tmp_path):
         box = driver.find_element(By.NAME, "sql")
         box.clear()
         box.send_keys("SELECT asset_name, asset_valid, asset_error FROM assets ORDER BY asset_name")
-        old_table = driver.find_element(By.ID, "results")
         driver.find_element(By.ID, "search").click()
-        # The form submit loads a new page: wait for the old table to go before reading the new one.
-        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old_table))
-        WebDriverWait(driver, 30).until(
-            lambda d: d.execute_script("return document.readyState") == "complete"
-            and d.find_elements(By.CSS_SELECTOR, "#results tr")
+        # The form submit loads a new page. Element handles from the old page may go stale (or be
+        # refused with an inspector error) mid-navigation, so wait on the URL and the document, then
+        # read the new page in one script call rather than through handles.
+        WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: "sql=" in d.current_url and d.execute_script("return document.readyState") == "complete"
         )
-        rows = driver.find_elements(By.CSS_SELECTOR, "#results tr")
+        rows = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#results tr'), r => r.innerText)")
         assert len(rows) == 5
-        assert "p-cat001_s-raw001_d-alpha-cat_v001" in rows[1].text
-        red = driver.find_elements(By.CSS_SELECTOR, "#results td.error")
-        assert len(red) == 3 and "channels: 4 is not in [1, 3]" in red[0].text
-        assert red[0].value_of_css_property("color") in ("rgba(204, 0, 0, 1)", "rgb(204, 0, 0)")
+        assert "p-cat001_s-raw001_d-alpha-cat_v001" in rows[1]
+        red = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#results td.error'),"
+            " c => [c.innerText, getComputedStyle(c).color])")
+        assert len(red) == 3 and "channels: 4 is not in [1, 3]" in red[0][0]
+        assert red[0][1] in ("rgba(204, 0, 0, 1)", "rgb(204, 0, 0)")
         driver.save_screenshot(str(tmp_path / "page.png"))
         shutil.copy(tmp_path / "page.png", "/tmp/assets_page.png")
     finally:
