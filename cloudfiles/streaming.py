@@ -699,11 +699,9 @@ def copy_large(src: "ObjectCore", key: str, dest: "ObjectCore", dest_key: str, s
     - otherwise: parallel ranged reads flowing in order into a parallel
       multipart write.
     """
-    from .backends.file import FileBackend
-
     settings = settings_for(dest, part_size, parallel)
     encoding = compression.normalize_content_encoding(stat.encoding)
-    if isinstance(dest.backend, FileBackend) and dest.backend.features.multipart and not src.backend.features.local:
+    if _fetched_into_file(src, dest):
         return _copy_into_file_backend(src, key, dest, dest_key, stat, settings, encoding, attempts)
     # Reads and writes share the parts budget: about ``parallel + 2`` parts alive.
     if src.backend.features.local:
@@ -732,6 +730,15 @@ def copy_large(src: "ObjectCore", key: str, dest: "ObjectCore", dest_key: str, s
         return w.bytes_written
     assert last_err is not None
     raise last_err
+
+
+def _fetched_into_file(src: "ObjectCore", dest: "ObjectCore") -> bool:
+    """A remote source copied into a file:// destination: ranged reads land in the
+    destination's resumable partial (:mod:`cloudfiles.resume`) rather than a multipart write."""
+    from .backends.file import FileBackend
+
+    return isinstance(dest.backend, FileBackend) and dest.backend.features.multipart \
+        and not src.backend.features.local
 
 
 def _copy_into_file_backend(src: "ObjectCore", key: str, dest: "ObjectCore", dest_key: str, stat: ObjectStat,
@@ -775,10 +782,7 @@ def reencode_large(src: "ObjectCore", key: str, dest: "ObjectCore", dest_key: st
     Decoding from a remote source into ``file://`` goes through a resumable
     partial of the stored bytes, decoded once verified (:mod:`cloudfiles.resume`);
     then the decoded bytes written are returned."""
-    from .backends.file import FileBackend
-
-    if target is None and isinstance(dest.backend, FileBackend) and dest.backend.features.multipart \
-            and not src.backend.features.local:
+    if target is None and _fetched_into_file(src, dest):
         settings = settings_for(dest, None, parallel)
         if stat.size > settings.part_size:
             from . import resume
