@@ -457,9 +457,15 @@ def _profiler_setting():
     return dask.config.get("distributed.worker.profile.enabled")
 
 
-def test_local_clusters_run_without_the_stack_sampling_profiler():
-    # local:N owns its workers: Dask's 10 ms profiler is off there (cloudfiles/distributed.py)
+def _stealing(dask_scheduler):
+    return "stealing" in dask_scheduler.extensions or "stealing" in dask_scheduler.periodic_callbacks
+
+
+def test_local_clusters_run_without_the_stack_sampling_profiler_or_work_stealing():
+    # local:N owns its workers and scheduler: Dask's 10 ms profiler and its once-a-second
+    # task stealing are off there (cloudfiles/distributed.py QUIET_CLUSTER)
     from cloudfiles.distributed import cluster_client
 
     with cluster_client("local:1") as client:
         assert list(client.run(_profiler_setting).values()) == [False]
+        assert client.run_on_scheduler(_stealing) is False
