@@ -23,7 +23,7 @@ CONNECT_TIMEOUT = 10.0  # seconds; CLOUDFILES_CLUSTER_TIMEOUT overrides
 #: worker's stack each 10 ms (the dashboard's profiler), poll memory every 100 ms,
 #: check the event loop every 20 ms, rebalance ("steal") tasks every second and refresh
 #: the client's copy of the scheduler's worker table every 2 s: an idle two-worker
-#: cluster burned 9.8% of a core, 1.3% with these (docs/scale.md, "Dask's own CPU").
+#: cluster burned 9.6% of a core, 1.4% with these (docs/scale.md, "Dask's own CPU").
 #: Copies need no profiler, and no stealing: each batch costs about the same, and
 #: :func:`cloudfiles.jobs.ship` keeps only two per worker slot in flight. The driver
 #: asks for the worker table itself when it needs it (``worker_slots``).
