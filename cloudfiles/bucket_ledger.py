@@ -27,7 +27,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from .exceptions import InvalidInputError, PreconditionFailedError
+from .exceptions import (AuthorizationError, CloudFilesError, InvalidInputError, NotFoundError,
+                         PreconditionFailedError, UnsupportedOperationError)
 
 FORMAT = "cloudfiles-ledger/1"
 DEFAULT_CHUNK_SIZE = 1000
@@ -220,12 +221,36 @@ class BucketLedger:
     # ------------------------------------------------------------- clocks
     def service_now(self) -> Optional[float]:
         """The service's current time (epoch seconds): the Last-Modified of a probe just written."""
-        key = f"clients/{self.client}"
+        key = self.probe_key()
         self.core.require_writable("write", key)
         self.core.call(self.core.backend.put, key, b"{}", content_type="application/json")
         meta = self.core.stat(key)
         lm = getattr(meta, "last_modified", None)
         return None if lm is None else lm.timestamp()
+
+    def probe_key(self) -> str:
+        return f"clients/{self.client}"
+
+    def drop_probe(self) -> None:
+        """Delete this client's clock probe (when it stops leasing)."""
+        try:
+            self.core.delete(self.probe_key())
+        except NotFoundError:
+            pass
+
+    def _status_now(self) -> tuple[float, str]:
+        """"Now" for :meth:`status`: the service's clock through a probe deleted right after;
+        with read-only access (the probe refused) this machine's clock."""
+        try:
+            now = self.service_now()
+        except (AuthorizationError, UnsupportedOperationError):
+            return time.time(), "local"
+        finally:
+            try:
+                self.drop_probe()
+            except CloudFilesError:
+                pass  # e.g. allowed to write but not to delete: the probe is one tiny object
+        return (now, "service") if now is not None else (time.time(), "local")
 
     def check_conditional(self) -> None:
         """Create this client's probe object twice with If-None-Match: * and refuse
@@ -380,9 +405,11 @@ class BucketLedger:
     def is_done(self, i: int) -> bool:
         return self.core.exists(f"done/{_chunk_name(i)}")
 
-    def release(self) -> None:
-        """Drop every lease (e.g. after all clients were stopped)."""
-        self._delete([m.key for _, m in self._numbers("leases/")])
+    def release(self) -> int:
+        """Drop every lease (e.g. after all clients were stopped); how many there were."""
+        keys = [m.key for _, m in self._numbers("leases/")]
+        self._delete(keys)
+        return len(keys)
 
     def delete(self) -> None:
         """Remove the whole ledger."""
@@ -394,7 +421,8 @@ class BucketLedger:
         """Counts in files and chunks: total, finished, leased (live), available."""
         meta = self.metadata()
         done = self.done()
-        now = None
+        now: Optional[float] = None
+        clock = "none"
         leased = set()
         for i, m in self._numbers("leases/"):
             if i in done:
@@ -404,7 +432,7 @@ class BucketLedger:
                 continue
             lease = self._lease(i, content)
             if now is None:
-                now = self.service_now() or time.time()
+                now, clock = self._status_now()
             lm = m.last_modified.timestamp() if m.last_modified is not None else now
             if lm + (lease["lease_msec"] + SKEW_MARGIN_MSEC) / 1000 > now:
                 leased.add(i)
@@ -412,7 +440,7 @@ class BucketLedger:
         in_lease = sum(self.chunk_files(i) for i in leased)
         return {"total": meta["files"], "finished": finished, "leased": in_lease,
                 "available": meta["files"] - finished - in_lease, "chunks": meta["chunks"],
-                "chunks_done": len(done), "chunks_leased": len(leased)}
+                "chunks_done": len(done), "chunks_leased": len(leased), "clock": clock}
 
     def total(self) -> int:
         return self.metadata()["files"]
@@ -606,6 +634,10 @@ class BucketTransfer:
         finally:
             renewer.close()
             bar.close()
+            try:
+                ledger.drop_probe()
+            except CloudFilesError:
+                pass  # a leftover probe is harmless (and close() removes it)
         return run
 
     def _finish(self, i: int, ledger: BucketLedger, renewer: _Renewer, run: LedgerRun, bar: Any) -> None:

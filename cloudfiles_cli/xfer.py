@@ -141,6 +141,8 @@ def xfer_status(db):
         click.echo(f"{meta['source']} -> {meta['dest']}")
         click.echo(f"total {st['total']} finished {st['finished']} leased {st['leased']} available {st['available']}")
         click.echo(f"chunks {st['chunks']} done {st['chunks_done']} leased {st['chunks_leased']}")
+        if st["clock"] == "local":
+            click.echo("(leases judged by this machine's clock: the service refused the clock probe)")
         return
     if not os.path.isfile(db):
         fail(f"{db}: no such transfer database")
@@ -150,3 +152,29 @@ def xfer_status(db):
         click.echo(f"{meta['source']} -> {meta['dest']}")
         click.echo(f"total {rfs.total()} finished {rfs.total() - rfs.remaining()} "
                    f"leased {rfs.num_leased()} available {rfs.available()}")
+
+
+@xfer.command("release", help="""Drop every lease, so the next client takes any unfinished batch at once.
+
+    \b
+    cloudfiles xfer release job.db
+    cloudfiles xfer release s3://b/jobs/myjob
+
+    For after every client was stopped (killed clients' leases otherwise run
+    until --lease-msec ends). Finished files stay finished. A client still
+    running loses its leases: its batches may then be copied twice (copies are
+    idempotent, so the cost is bandwidth).
+""")
+@click.argument("db")
+def xfer_release(db):
+    if is_cloudpath(db):
+        n = BucketTransfer(db).rfs.release()
+        click.echo(f"released {n} chunk lease{'s' if n != 1 else ''}")
+        return
+    if not os.path.isfile(db):
+        fail(f"{db}: no such transfer database")
+    with _db_errors(db):
+        rfs = ResumableTransfer(db).rfs
+        n = rfs.num_leased()
+        rfs.release()
+        click.echo(f"released {n} file lease{'s' if n != 1 else ''}")

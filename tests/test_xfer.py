@@ -163,3 +163,18 @@ def test_sigkilled_executor_is_finished_by_a_later_client(tmp_path):
     run("xfer", "execute", db, "--lease-msec", "1500")
     assert rfs.finished() == 400 and rfs.remaining() == 0
     assert_copied(tmp_path / "dst", files)
+
+
+def test_cli_release_frees_a_dead_clients_leases_at_once(tmp_path):
+    """`xfer release`: a killed client's one-hour lease is free again without waiting."""
+    files = make_files(tmp_path / "src", 12)
+    db = tmp_path / "job.db"
+    run("xfer", "init", tmp_path / "src", tmp_path / "dst", "--db", db)
+    assert len(ResumableFileSet(str(db), lease_msec=3_600_000).lease(5)) == 5  # a client that then died
+    assert b"leased 5 available 7" in run("xfer", "status", db).stdout
+    assert run("xfer", "release", db).stdout.strip() == b"released 5 file leases"
+    assert b"leased 0 available 12" in run("xfer", "status", db).stdout
+    run("xfer", "execute", db)
+    assert_copied(tmp_path / "dst", files)
+    proc = run("xfer", "release", tmp_path / "missing.db", ok=False)
+    assert proc.returncode == 1 and b"no such transfer database" in proc.stderr

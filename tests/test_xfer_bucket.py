@@ -490,3 +490,40 @@ def test_a_service_that_ignores_conditional_writes_is_refused(tmp_path, s3):
         with pytest.raises(InvalidInputError, match="ignores conditional writes"):
             BucketTransfer(via + "jobs/new").init("file://" + str(tmp_path / "src"), via + "data")
     assert not [k for k in s3.keys(bucket) if k.startswith("data/")]
+
+
+def probes(s3_server, bucket: str, job: str) -> list:
+    return [k for k in s3_server.keys(bucket) if k.startswith(f"{job}/clients/")]
+
+
+def test_status_and_execute_leave_no_clock_probe_and_release_frees_leases(tmp_path, s3):
+    """`xfer status` reads the service's clock through a probe it deletes again; an executor
+    removes its probe when it stops; `xfer release` drops a dead client's live lease."""
+    files = make_files(tmp_path / "src", 9)
+    bucket = s3.make_bucket()
+    db = s3.cloudpath(bucket, "jobs/probe")
+    run("xfer", "init", tmp_path / "src", s3.cloudpath(bucket, "data"), "--db", db, "--chunk-size", "3",
+        env=env(s3))
+    dead = BucketLedger(db, lease_msec=3_600_000)
+    assert dead.try_lease(1)  # a client that then died, holding chunk 1 for an hour
+    out = run("xfer", "status", db, env=env(s3)).stdout.decode()
+    assert "total 9 finished 0 leased 3 available 6" in out and "chunks 3 done 0 leased 1" in out
+    assert "this machine's clock" not in out
+    assert probes(s3, bucket, "jobs/probe") == []
+    assert run("xfer", "release", db, env=env(s3)).stdout.strip() == b"released 1 chunk lease"
+    assert "leased 0 available 9" in run("xfer", "status", db, env=env(s3)).stdout.decode()
+    run("xfer", "execute", db, "--lease-msec", "5000", env=env(s3))
+    assert s3_bytes(s3, bucket, "data/") == files
+    assert probes(s3, bucket, "jobs/probe") == []
+
+
+def test_status_without_write_access_judges_leases_by_the_local_clock(tmp_path):
+    """A read-only view of the ledger (here: features writable=False) still counts live leases."""
+    make_files(tmp_path / "src", 4)
+    db = (tmp_path / "ledger" / "job").as_uri()
+    BucketTransfer(db).init(str(tmp_path / "src"), str(tmp_path / "dst"), chunk_size=2)
+    assert BucketLedger(db, lease_msec=3_600_000).try_lease(0)
+    st = BucketLedger(db, features={"writable": False}).status()
+    assert (st["leased"], st["available"], st["clock"]) == (2, 2, "local")
+    assert not (tmp_path / "ledger" / "job" / "clients").exists() or \
+        not [p for p in (tmp_path / "ledger" / "job" / "clients").iterdir() if not p.name.startswith(".")]
