@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
 from . import inputs
 from .objects import core_of
-from .exceptions import InvalidInputError, TransferError
+from .exceptions import InvalidInputError, TransferError, WorkersLostError
 from .jobs import DEFAULT_BATCH_BYTES, BatchSpec, batches, check_batch_size, ship, shippable_options, ships_specs
 
 if TYPE_CHECKING:
@@ -79,6 +79,9 @@ def get(cf: "CloudFiles", items: Iterable, executor: Any, *, raw: bool, part_siz
                         raise r["error"]
             out.extend(part)
             bar.update(len(part), sum(len(r["content"]) for r in part if isinstance(r["content"], bytes)))
+    except WorkersLostError as err:
+        err.result = out  # what the finished batches gave
+        raise
     finally:
         bar.close()
     return out
@@ -111,6 +114,9 @@ def puts(cf: "CloudFiles", reqs: Iterable[dict], executor: Any, *, progress: Any
             count += len(part["written"])
             errors.update(part["errors"])
             bar.update(len(spec.items), sum(_content_size(r) for r in spec.items))
+    except WorkersLostError as err:
+        err.result = count  # what the finished batches gave
+        raise
     finally:
         bar.close()
     _raise(errors, "upload")
@@ -123,10 +129,15 @@ def delete(cf: "CloudFiles", keys: Iterable, executor: Any, *, progress: Any, to
     size = check_batch_size(batch_size)
     bar = _Bar(progress, total if total is not None else _len(keys), "Deleting")
     errors: dict = {}
+    deleted = 0
     try:
         for spec, part in ship(executor, _specs(cf, "delete", batches(_checked(keys), size))):
             errors.update(part["errors"])
+            deleted += part["count"]
             bar.update(len(spec.items))
+    except WorkersLostError as err:
+        err.result = deleted  # what the finished batches gave
+        raise
     finally:
         bar.close()
     _raise(errors, "delete")
@@ -144,6 +155,9 @@ def exists(cf: "CloudFiles", keys: Iterable, executor: Any, *, progress: Any, to
                 raise next(iter(part["errors"].values()))
             out.update(part["found"])
             bar.update(len(spec.items))
+    except WorkersLostError as err:
+        err.result = out  # what the finished batches gave
+        raise
     finally:
         bar.close()
     return out
@@ -187,6 +201,9 @@ def transfer(src: "CloudFiles", dest: "CloudFiles", paths: Optional[Iterable], e
         for spec, part in ship(executor, specs()):
             result.merge(part)
             bar.update(len(spec.items), part.bytes)
+    except WorkersLostError as err:
+        err.result = result  # what the finished batches gave
+        raise
     finally:
         bar.close()
     return tr.finish(result, src, allow_missing)

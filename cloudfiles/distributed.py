@@ -79,10 +79,34 @@ def _timeout() -> float:
 
 
 @contextlib.contextmanager
+def _quiet_dask_logs() -> Iterator[None]:
+    """Dask's own loggers silenced for the block: a lost scheduler or worker becomes one
+    cloudfiles error, not that plus Dask's tracebacks on stderr (Dask's logging config
+    config sets levels per logger, so each is set here and restored after)."""
+    import logging
+
+    names = ["distributed"] + [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+    saved = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for n, level in saved.items():
+            logging.getLogger(n).setLevel(level)
+
+
+@contextlib.contextmanager
 def cluster_client(spec: str) -> Iterator[Any]:
-    """A ``distributed.Client`` for ``spec``, closed (and a local cluster stopped) on exit."""
+    """A ``distributed.Client`` for ``spec``, closed (and a local cluster stopped) on exit.
+    Dask's log lines are silenced meanwhile: what goes wrong is raised as one error."""
     kind, value = parse_spec(spec)
     distributed = _import()
+    with _quiet_dask_logs():
+        yield from _client_for(distributed, kind, value, spec)
+
+
+def _client_for(distributed: Any, kind: str, value: Any, spec: str) -> Iterator[Any]:
     if kind == "local":
         import dask
 
@@ -92,8 +116,12 @@ def cluster_client(spec: str) -> Iterator[Any]:
         env = {budget.ENV: str(budget.child_share(value))}
         with dask.config.set(QUIET_CLUSTER):  # the nannies hand this config to their workers
             try:
-                cluster = distributed.LocalCluster(n_workers=value, processes=True, threads_per_worker=1,
-                                                   dashboard_address=None, silence_logs=40, env=env)
+                # No dashboard; the scheduler's small HTTP server (health, metrics) on a free
+                # localhost port, so two local clusters never fight over Dask's :8787.
+                cluster = distributed.LocalCluster(
+                    n_workers=value, processes=True, threads_per_worker=1, dashboard_address=None,
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                    silence_logs=40, env=env)
             except Exception as err:
                 raise ClusterError(f"could not start a local Dask cluster ({spec}): {err}") from None
             try:

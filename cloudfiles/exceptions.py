@@ -6,6 +6,8 @@ those keep working.
 """
 from __future__ import annotations
 
+from typing import Any
+
 
 class CloudFilesError(Exception):
     """Root of every error raised by cloudfiles. Passwords in URLs in its
@@ -197,16 +199,23 @@ class MissingSourceError(TransferError, NotFoundError):
 
 
 class WorkersLostError(CloudFilesError):
-    """Shipped batches did not complete because their worker processes kept dying.
+    """Shipped batches did not complete because their worker processes kept dying
+    (a process pool's children, or a Dask batch's workers more often than the
+    scheduler's ``allowed-failures``).
 
     ``incomplete`` is how many shipped batches never returned a result;
-    ``replacements`` how many replacement process pools were tried first.
+    ``replacements`` how many replacement process pools were tried first;
+    ``result`` what the call had finished before it gave up, shaped as the call
+    returns it (``get``: the result dicts; ``puts``: the count written;
+    ``delete``: the count deleted; ``exists``: the ``{key: bool}`` found;
+    ``transfer_to``/``transfer_from``: a ``TransferResult``; ``sync``: a ``SyncResult``).
     """
 
-    def __init__(self, message: str, incomplete: int = 0, replacements: int = 0):
+    def __init__(self, message: str, incomplete: int = 0, replacements: int = 0, result: Any = None):
         super().__init__(message)
         self.incomplete = incomplete
         self.replacements = replacements
+        self.result = result
 
     def __reduce__(self):
         return type(self), (str(self), self.incomplete, self.replacements), self.__dict__

@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from .exceptions import CloudFilesError, InvalidInputError, TransferError
+from .exceptions import CloudFilesError, InvalidInputError, TransferError, WorkersLostError
 
 OPS = ("get", "puts", "delete", "exists", "transfer", "sync")
 DEFAULT_BATCH = 500            # keys per batch
@@ -282,6 +282,25 @@ def ship(executor: Any, specs: Iterable[BatchSpec], in_flight: Optional[int] = N
         yield from ship_futures(executor, specs, limit, run_batch, size=worker_slots(executor), ordered=ordered)
 
 
+def _dask_result(fut: Any, spec: BatchSpec, outstanding: int) -> Any:
+    """``fut.result()``, with Dask's own way of saying the work is lost as one of ours."""
+    from concurrent.futures import CancelledError
+
+    from distributed import KilledWorker
+
+    try:
+        return fut.result()
+    except KilledWorker:
+        raise WorkersLostError(
+            f"{outstanding} shipped batches were not completed: the Dask workers running {spec!r} died "
+            "more often than the scheduler allows (distributed.scheduler.allowed-failures)", outstanding) from None
+    except CancelledError:
+        from .distributed import ClusterError
+
+        raise ClusterError(f"{outstanding} shipped batches were not completed: the Dask cluster cancelled "
+                           f"{spec!r} (scheduler lost or restarted, or the client closed)") from None
+
+
 def _ship_dask(client: Any, specs: Iterator[BatchSpec], limit: int, ordered: bool = False) -> Iterator[tuple]:
     from distributed import as_completed
 
@@ -297,10 +316,10 @@ def _ship_dask(client: Any, specs: Iterator[BatchSpec], limit: int, ordered: boo
                 queue.append((spec, submit(spec)))
                 if len(queue) >= limit:
                     spec0, fut = queue.popleft()
-                    yield spec0, fut.result()
+                    yield spec0, _dask_result(fut, spec0, len(queue) + 1)
             while queue:
                 spec0, fut = queue.popleft()
-                yield spec0, fut.result()
+                yield spec0, _dask_result(fut, spec0, len(queue) + 1)
         finally:
             if queue:
                 client.cancel([f for _, f in queue])
@@ -314,9 +333,13 @@ def _ship_dask(client: Any, specs: Iterator[BatchSpec], limit: int, ordered: boo
             ac.add(fut)
             if len(pending) >= limit:
                 done = next(ac)
-                yield pending.pop(done.key)[0], done.result()
+                n = len(pending)
+                spec = pending.pop(done.key)[0]
+                yield spec, _dask_result(done, spec, n)
         for done in ac:
-            yield pending.pop(done.key)[0], done.result()
+            n = len(pending)
+            spec = pending.pop(done.key)[0]
+            yield spec, _dask_result(done, spec, n)
     finally:
         if pending:
             client.cancel([f for _, f in pending.values()])

@@ -469,3 +469,90 @@ def test_local_clusters_run_without_the_stack_sampling_profiler_or_work_stealing
     with cluster_client("local:1") as client:
         assert list(client.run(_profiler_setting).values()) == [False]
         assert client.run_on_scheduler(_stealing) is False
+
+
+def test_local_clusters_serve_no_dashboard_and_never_contend_for_port_8787():
+    import socket
+    import warnings
+
+    from cloudfiles.distributed import cluster_client
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))  # as a dashboard of some other cluster would
+        holder.listen()
+    except OSError:
+        pass  # already taken: the same situation
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with cluster_client("local:1") as client:
+                assert client.submit(sum, [1, 2]).result() == 3
+                port = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.http_server.port)
+        assert port != 8787
+        assert not [w for w in caught if "8787" in str(w.message)], [str(w.message) for w in caught]
+    finally:
+        holder.close()
+
+
+def test_a_batch_whose_workers_keep_dying_raises_workers_lost_with_the_partial_result(s3_server, tmp_path):
+    """Past the scheduler's allowed-failures (here 0) Dask gives up on a batch; the caller gets
+    one WorkersLostError (not Dask's KilledWorker) carrying the TransferResult of the batches
+    that did finish, and a re-run with skip_existing finishes the job."""
+    import signal
+    import threading
+    import time
+    from urllib.parse import urlsplit
+
+    import dask
+
+    from cloudfiles.exceptions import WorkersLostError
+    from cloudfiles.transfer import TransferResult
+    from tests.faultproxy import FaultProxy
+
+    n = 40
+    bucket = s3_server.make_bucket()
+    files = {f"k/{i:02d}.bin": os.urandom(200 + i) for i in range(n)}
+    CloudFiles(s3_server.cloudpath(bucket, "root"), secrets=s3_server.secrets).puts(list(files.items()))
+    dest_dir = tmp_path / "dest"
+    px = FaultProxy("127.0.0.1", urlsplit(s3_server.endpoint).port, style="s3").start()
+    px.delay(0.1, method="GET", path=r"/root/k/", times=None)  # a batch of 8 takes ~0.4 s on 2 threads
+    src = CloudFiles(f"s3://{px.url}/{bucket}/root", secrets=s3_server.secrets, num_threads=2)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                           dashboard_address=None, silence_logs=50)
+    client = distributed.Client(cluster)
+    done = threading.Event()
+    pids = client.run(os.getpid)
+
+    def killer() -> None:
+        while not done.is_set():
+            arrived = sum(len(f) for _, _, f in os.walk(dest_dir))
+            busy = [w for w, keys in client.processing().items()
+                    if any(str(k).startswith("cloudfiles-transfer-") for k in keys)]
+            if arrived >= 4 and busy:
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    try:
+        t = threading.Thread(target=killer, daemon=True)
+        t.start()
+        with pytest.raises(WorkersLostError, match="allowed-failures") as err:
+            src.transfer_to("file://" + str(dest_dir), executor=client, batch_size=8)
+        done.set()
+        t.join(5)
+        part = err.value.result
+        assert isinstance(part, TransferResult) and err.value.incomplete >= 1
+        assert part.transferred < n and not part.failed
+        landed = CloudFiles("file://" + str(dest_dir))
+        assert part.transferred <= len(list(landed.list()))  # every file counted arrived
+        src.transfer_to("file://" + str(dest_dir), skip_existing=True)
+        assert landed.get(list(files), return_dict=True) == files
+        assert pickle.loads(pickle.dumps(err.value)).result.transferred == part.transferred
+    finally:
+        done.set()
+        client.close()
+        cluster.close()
+        px.stop()
+

@@ -1,6 +1,7 @@
 """`cloudfiles cp -r --cluster tcp://...` on a real `dask scheduler` and `dask worker`
 processes started here, with a worker SIGKILLed mid-run (file:// -> S3 and
-S3 -> S3), then the driver SIGKILLed and the copy finished with `--resume`.
+S3 -> S3), then the driver SIGKILLed and the copy finished with `--resume`; and the
+scheduler SIGKILLed mid-copy (one error line, `--resume` finishes).
 
 Each copy is checked byte for byte, and the summary line must count every file
 exactly once.
@@ -188,6 +189,36 @@ def test_cp_cluster_survives_a_killed_worker_and_a_killed_driver(cluster, env, s
     after = _keys(client, b3, "again/")
     assert all(after[k] == v for k, v in before.items())  # what had arrived was not written again
     verify(b3, "again/")
+
+
+def test_a_scheduler_killed_mid_copy_is_one_error_line_and_resume_finishes(cluster, env, s3_server, tmp_path):
+    client = s3_server.boto3_client()
+    src = tmp_path / "src"
+    files = {}
+    for i in range(N):
+        rel = f"f{i:04d}.bin"
+        files[rel] = os.urandom(1000 + i)
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(files[rel])
+    bucket = s3_server.make_bucket()
+    url = s3_server.cloudpath(bucket, "data")
+    # the client gives the lost scheduler 5 s to come back before Dask cancels the batches
+    proc = _cp(dict(env, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="5s"), "cp", "-r", "--cluster",
+               cluster.address, "--batch-size", "8", "-b", "1", str(src), url)
+    start = time.monotonic()
+    _kill_when(proc, cluster.scheduler, lambda: client.list_objects_v2(Bucket=bucket, Prefix="data/")
+               .get("KeyCount", 0), 30)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and b"Traceback" not in err, err.decode()
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "the Dask cluster cancelled" in lines[0] and "batches were not completed" in \
+        lines[0], lines
+    assert time.monotonic() - start < 90
+    p = subprocess.run(CLI + ["cp", "-r", "--resume", str(src), url], env=env, capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    got = {rel: client.get_object(Bucket=bucket, Key="data/" + rel)["Body"].read()
+           for rel in _keys(client, bucket, "data/")}
+    assert got == files
 
 
 def test_cluster_errors_are_one_line(env, tmp_path):
