@@ -11,12 +11,18 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Union
 
 from . import inputs
 from .objects import core_of
+from .distributed import ClusterError
 from .exceptions import InvalidInputError, TransferError, WorkersLostError
 from .jobs import DEFAULT_BATCH_BYTES, BatchSpec, batches, check_batch_size, ship, shippable_options, ships_specs
 
 if TYPE_CHECKING:
     from .cloudfiles import CloudFiles
     from .transfer import TransferResult
+
+
+#: Shipped work given up on (workers kept dying; the scheduler lost): the error carries
+#: ``.result``, what the batches that did come back gave, shaped as the call returns it.
+LOST = (WorkersLostError, ClusterError)
 
 
 def use(executor: Any, *cfs: "CloudFiles") -> bool:
@@ -79,7 +85,7 @@ def get(cf: "CloudFiles", items: Iterable, executor: Any, *, raw: bool, part_siz
                         raise r["error"]
             out.extend(part)
             bar.update(len(part), sum(len(r["content"]) for r in part if isinstance(r["content"], bytes)))
-    except WorkersLostError as err:
+    except LOST as err:
         err.result = out  # what the finished batches gave
         raise
     finally:
@@ -114,7 +120,7 @@ def puts(cf: "CloudFiles", reqs: Iterable[dict], executor: Any, *, progress: Any
             count += len(part["written"])
             errors.update(part["errors"])
             bar.update(len(spec.items), sum(_content_size(r) for r in spec.items))
-    except WorkersLostError as err:
+    except LOST as err:
         err.result = count  # what the finished batches gave
         raise
     finally:
@@ -135,7 +141,7 @@ def delete(cf: "CloudFiles", keys: Iterable, executor: Any, *, progress: Any, to
             errors.update(part["errors"])
             deleted += part["count"]
             bar.update(len(spec.items))
-    except WorkersLostError as err:
+    except LOST as err:
         err.result = deleted  # what the finished batches gave
         raise
     finally:
@@ -155,7 +161,7 @@ def exists(cf: "CloudFiles", keys: Iterable, executor: Any, *, progress: Any, to
                 raise next(iter(part["errors"].values()))
             out.update(part["found"])
             bar.update(len(spec.items))
-    except WorkersLostError as err:
+    except LOST as err:
         err.result = out  # what the finished batches gave
         raise
     finally:
@@ -201,7 +207,7 @@ def transfer(src: "CloudFiles", dest: "CloudFiles", paths: Optional[Iterable], e
         for spec, part in ship(executor, specs()):
             result.merge(part)
             bar.update(len(spec.items), part.bytes)
-    except WorkersLostError as err:
+    except LOST as err:
         err.result = result  # what the finished batches gave
         raise
     finally:

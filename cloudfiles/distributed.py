@@ -38,7 +38,11 @@ QUIET_CLUSTER = {
 
 
 class ClusterError(CloudFilesError, ConnectionError):
-    """A Dask cluster could not be reached or started."""
+    """A Dask cluster could not be reached or started, or was lost under a running call
+    (then ``result`` holds what the finished batches gave, as for
+    :class:`~cloudfiles.exceptions.WorkersLostError`)."""
+
+    result: Any = None
 
 
 def parse_spec(spec: str) -> tuple[str, Any]:

@@ -287,6 +287,7 @@ def _dask_result(fut: Any, spec: BatchSpec, outstanding: int) -> Any:
     from concurrent.futures import CancelledError
 
     from distributed import KilledWorker
+    from distributed.comm import CommClosedError
 
     try:
         return fut.result()
@@ -294,10 +295,11 @@ def _dask_result(fut: Any, spec: BatchSpec, outstanding: int) -> Any:
         raise WorkersLostError(
             f"{outstanding} shipped batches were not completed: the Dask workers running {spec!r} died "
             "more often than the scheduler allows (distributed.scheduler.allowed-failures)", outstanding) from None
-    except CancelledError:
+    except (CancelledError, CommClosedError) as err:
         from .distributed import ClusterError
 
-        raise ClusterError(f"{outstanding} shipped batches were not completed: the Dask cluster cancelled "
+        how = "cancelled" if isinstance(err, CancelledError) else "lost the connection fetching"
+        raise ClusterError(f"{outstanding} shipped batches were not completed: the Dask cluster {how} "
                            f"{spec!r} (scheduler lost or restarted, or the client closed)") from None
 
 
