@@ -85,7 +85,7 @@ def _timeout() -> float:
 @contextlib.contextmanager
 def _quiet_dask_logs() -> Iterator[None]:
     """Dask's own loggers silenced for the block: a lost scheduler or worker becomes one
-    cloudfiles error, not that plus Dask's tracebacks on stderr (Dask's logging config
+    cloudfiles error, not that plus Dask's tracebacks on stderr (Dask's logging
     config sets levels per logger, so each is set here and restored after)."""
     import logging
 

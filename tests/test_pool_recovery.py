@@ -155,6 +155,10 @@ def test_a_pool_that_keeps_dying_ends_in_one_error_naming_the_batches(slow_sourc
     err = info.value
     assert err.replacements == 3 and 1 <= err.incomplete <= 4  # the window: 2 batches per process
     assert f"{err.incomplete} shipped batches were not completed" in str(err)
+    from cloudfiles.transfer import TransferResult
+
+    assert isinstance(err.result, TransferResult) and not err.result.failed  # what came back before
+    assert err.result.transferred < N
     # at least one child of each pool (the caller's and three replacements): a broken pool
     # terminates its other children itself, sometimes before the killer sees them
     assert len(killed) >= 4
