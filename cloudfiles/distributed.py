@@ -37,6 +37,14 @@ QUIET_CLUSTER = {
 }
 
 
+#: Seconds between a local:N worker's heartbeats. Dask's scheduler asks clusters of up
+#: to ten workers for one each 0.5 s (``distributed.scheduler.heartbeat_interval``, not
+#: a config setting); each carries the worker's metrics for the dashboard, and at 2 s an
+#: idle two-worker cluster used about half the CPU (docs/scale.md, "Dask's own CPU").
+#: A killed worker is noticed by its closed connection, not by a missed heartbeat.
+LOCAL_HEARTBEAT_SECONDS = 2.0
+
+
 class ClusterError(CloudFilesError, ConnectionError):
     """A Dask cluster could not be reached or started, or was lost under a running call
     (then ``result`` holds what the finished batches gave, as for
@@ -110,6 +118,23 @@ def cluster_client(spec: str) -> Iterator[Any]:
         yield from _client_for(distributed, kind, value, spec)
 
 
+@contextlib.contextmanager
+def _slower_heartbeats(seconds: float) -> Iterator[None]:
+    """While the block runs, schedulers in this process (a local:N cluster's) ask workers
+    for a heartbeat at most every ``seconds``; Dask's own choice is kept if longer."""
+    import distributed.scheduler as scheduler
+
+    original = getattr(scheduler, "heartbeat_interval", None)
+    if not callable(original):  # another Dask: leave it as it is
+        yield
+        return
+    scheduler.heartbeat_interval = lambda n: max(original(n), seconds)
+    try:
+        yield
+    finally:
+        scheduler.heartbeat_interval = original
+
+
 def _client_for(distributed: Any, kind: str, value: Any, spec: str) -> Iterator[Any]:
     if kind == "local":
         import dask
@@ -118,7 +143,8 @@ def _client_for(distributed: Any, kind: str, value: Any, spec: str) -> Iterator[
 
         # The workers split this process's byte budget, as parallel=N children do (cloudfiles/budget.py).
         env = {budget.ENV: str(budget.child_share(value))}
-        with dask.config.set(QUIET_CLUSTER):  # the nannies hand this config to their workers
+        # the nannies hand this config to their workers
+        with dask.config.set(QUIET_CLUSTER), _slower_heartbeats(LOCAL_HEARTBEAT_SECONDS):
             try:
                 # No dashboard; the scheduler's small HTTP server (health, metrics) on a free
                 # localhost port, so two local clusters never fight over Dask's :8787.

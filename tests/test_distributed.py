@@ -466,9 +466,26 @@ def test_local_clusters_run_without_the_stack_sampling_profiler_or_work_stealing
     # task stealing are off there (cloudfiles/distributed.py QUIET_CLUSTER)
     from cloudfiles.distributed import cluster_client
 
+    import time
+
+    import distributed.scheduler
+
+    from cloudfiles.distributed import LOCAL_HEARTBEAT_SECONDS
+
+    dask_default = distributed.scheduler.heartbeat_interval
     with cluster_client("local:1") as client:
         assert list(client.run(_profiler_setting).values()) == [False]
         assert client.run_on_scheduler(_stealing) is False
+        # the worker's heartbeat slows down to what the scheduler answers its first one with
+        deadline = time.monotonic() + 20
+        while client.run(_heartbeat_msec) != {w: LOCAL_HEARTBEAT_SECONDS * 1000 for w in client.run(_heartbeat_msec)}:
+            assert time.monotonic() < deadline, client.run(_heartbeat_msec)
+            time.sleep(0.2)
+    assert distributed.scheduler.heartbeat_interval is dask_default and dask_default(2) == 0.5  # restored
+
+
+def _heartbeat_msec(dask_worker):
+    return dask_worker.periodic_callbacks["heartbeat"].callback_time
 
 
 def test_local_clusters_serve_no_dashboard_and_never_contend_for_port_8787():
