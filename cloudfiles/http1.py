@@ -44,7 +44,11 @@ from .limits import MAX_CHUNK_LINE, MAX_HEADER_BYTES, PREALLOCATE, STREAM_MIN_RA
 #: bytes handed to a ``sink`` at a time
 SINK_CHUNK = 1024 * 1024
 _GROW_MAX = 64 * 1024 * 1024
-_RECV = 262144
+#: Bytes asked of one ``recv``. CPython allocates that much and shrinks it to what arrived;
+#: glibc serves blocks of 128 KiB and more with mmap/mremap/munmap system calls whenever
+#: its adaptive threshold is off (``MALLOC_TRIM_THRESHOLD_`` set, as Dask's nannies do
+#: for their workers): 256 KiB cost two extra system calls and fresh pages per response.
+_RECV = 65536
 _HEX = re.compile(rb"^[0-9A-Fa-f]{1,16}$")
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
 _RANGE = re.compile(r"^\s*bytes=(\d{1,20})-(\d{1,20})\s*$")

@@ -31,6 +31,7 @@ def _db_errors(db: str):
     cloudfiles xfer init ./data s3://b/data --db job.db
     cloudfiles xfer execute job.db --lease-msec 60000 --progress   # on every machine
     cloudfiles xfer status job.db
+    cloudfiles xfer release job.db    # every client stopped: free their leases now
 
     \b
     cloudfiles xfer init ./data s3://b/data --db s3://b/jobs/myjob   # a ledger in the bucket
