@@ -25,6 +25,15 @@ def _db_errors(db: str):
         fail(f"{db}: {err}")
 
 
+@contextmanager
+def _sqlite_job(db: str):
+    """The file set of the sqlite job at ``db``; one CLI error if it is missing or broken."""
+    if not os.path.isfile(db):
+        fail(f"{db}: no such transfer database")
+    with _db_errors(db):
+        yield ResumableTransfer(db).rfs
+
+
 @click.group(help="""Resumable transfers shared by any number of clients.
 
     \b
@@ -143,12 +152,9 @@ def xfer_status(db):
         click.echo(f"total {st['total']} finished {st['finished']} leased {st['leased']} available {st['available']}")
         click.echo(f"chunks {st['chunks']} done {st['chunks_done']} leased {st['chunks_leased']}")
         if st["clock"] == "local":
-            click.echo("(leases judged by this machine's clock: the service refused the clock probe)")
+            click.echo("(leases judged by this machine's clock: the service's clock could not be read)")
         return
-    if not os.path.isfile(db):
-        fail(f"{db}: no such transfer database")
-    with _db_errors(db):
-        rfs = ResumableTransfer(db).rfs
+    with _sqlite_job(db) as rfs:
         meta = rfs.metadata()
         click.echo(f"{meta['source']} -> {meta['dest']}")
         click.echo(f"total {rfs.total()} finished {rfs.total() - rfs.remaining()} "
@@ -172,10 +178,7 @@ def xfer_release(db):
         n = BucketTransfer(db).rfs.release()
         click.echo(f"released {n} chunk lease{'s' if n != 1 else ''}")
         return
-    if not os.path.isfile(db):
-        fail(f"{db}: no such transfer database")
-    with _db_errors(db):
-        rfs = ResumableTransfer(db).rfs
+    with _sqlite_job(db) as rfs:
         n = rfs.num_leased()
         rfs.release()
         click.echo(f"released {n} file lease{'s' if n != 1 else ''}")

@@ -122,15 +122,21 @@ def _summary(stderr: bytes) -> tuple:
     return tuple(int(x) for x in m.groups())
 
 
-def test_cp_cluster_survives_a_killed_worker_and_a_killed_driver(cluster, env, s3_server, tmp_path):
-    client = s3_server.boto3_client()
-    src = tmp_path / "src"
+def _tree(root) -> dict:
+    """N files of 2-8 KB in five folders under ``root``: {relative name: bytes}."""
     files = {}
     for i in range(N):
         rel = f"d{i % 5}/f{i:04d}.bin"
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
         files[rel] = os.urandom(2000 + 37 * i)
-        (src / rel).write_bytes(files[rel])
+        (root / rel).write_bytes(files[rel])
+    return files
+
+
+def test_cp_cluster_survives_a_killed_worker_and_a_killed_driver(cluster, env, s3_server, tmp_path):
+    client = s3_server.boto3_client()
+    src = tmp_path / "src"
+    files = _tree(src)
 
     def arrived(bucket: str, prefix: str) -> int:
         return client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0)
@@ -194,12 +200,7 @@ def test_cp_cluster_survives_a_killed_worker_and_a_killed_driver(cluster, env, s
 def test_a_scheduler_killed_mid_copy_is_one_error_line_and_resume_finishes(cluster, env, s3_server, tmp_path):
     client = s3_server.boto3_client()
     src = tmp_path / "src"
-    files = {}
-    for i in range(N):
-        rel = f"f{i:04d}.bin"
-        files[rel] = os.urandom(1000 + i)
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        (src / rel).write_bytes(files[rel])
+    files = _tree(src)
     bucket = s3_server.make_bucket()
     url = s3_server.cloudpath(bucket, "data")
     # the client gives the lost scheduler 5 s to come back before Dask cancels the batches
