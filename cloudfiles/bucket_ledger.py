@@ -27,8 +27,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from .exceptions import (AuthorizationError, CloudFilesError, InvalidInputError, NotFoundError,
-                         PreconditionFailedError, UnsupportedOperationError)
+from .exceptions import (AuthorizationError, CloudFilesError, InvalidInputError, PreconditionFailedError,
+                         UnsupportedOperationError)
 
 FORMAT = "cloudfiles-ledger/1"
 DEFAULT_CHUNK_SIZE = 1000
@@ -232,10 +232,11 @@ class BucketLedger:
         return f"clients/{self.client}"
 
     def drop_probe(self) -> None:
-        """Delete this client's clock probe (when it stops leasing)."""
+        """Delete this client's clock probe, if it can (a leftover probe is one tiny
+        object, and ``close()`` removes it with the rest of the ledger)."""
         try:
             self.core.delete(self.probe_key())
-        except NotFoundError:
+        except CloudFilesError:  # gone already, or allowed to write but not to delete
             pass
 
     def _status_now(self) -> tuple[float, str]:
@@ -246,10 +247,7 @@ class BucketLedger:
         except (AuthorizationError, UnsupportedOperationError):
             return time.time(), "local"
         finally:
-            try:
-                self.drop_probe()
-            except CloudFilesError:
-                pass  # e.g. allowed to write but not to delete: the probe is one tiny object
+            self.drop_probe()
         return (now, "service") if now is not None else (time.time(), "local")
 
     def check_conditional(self) -> None:
@@ -634,10 +632,7 @@ class BucketTransfer:
         finally:
             renewer.close()
             bar.close()
-            try:
-                ledger.drop_probe()
-            except CloudFilesError:
-                pass  # a leftover probe is harmless (and close() removes it)
+            ledger.drop_probe()
         return run
 
     def _finish(self, i: int, ledger: BucketLedger, renewer: _Renewer, run: LedgerRun, bar: Any) -> None:

@@ -335,13 +335,11 @@ def _ship_dask(client: Any, specs: Iterator[BatchSpec], limit: int, ordered: boo
             ac.add(fut)
             if len(pending) >= limit:
                 done = next(ac)
-                n = len(pending)
                 spec = pending.pop(done.key)[0]
-                yield spec, _dask_result(done, spec, n)
+                yield spec, _dask_result(done, spec, len(pending) + 1)
         for done in ac:
-            n = len(pending)
             spec = pending.pop(done.key)[0]
-            yield spec, _dask_result(done, spec, n)
+            yield spec, _dask_result(done, spec, len(pending) + 1)
     finally:
         if pending:
             client.cancel([f for _, f in pending.values()])

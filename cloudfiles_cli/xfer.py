@@ -26,12 +26,12 @@ def _db_errors(db: str):
 
 
 @contextmanager
-def _sqlite_job(db: str):
-    """The file set of the sqlite job at ``db``; one CLI error if it is missing or broken."""
+def _sqlite_job(db: str, lease_msec: int = 0):
+    """The sqlite job at ``db``; one CLI error if it is missing or broken."""
     if not os.path.isfile(db):
         fail(f"{db}: no such transfer database")
     with _db_errors(db):
-        yield ResumableTransfer(db).rfs
+        yield ResumableTransfer(db, lease_msec)
 
 
 @click.group(help="""Resumable transfers shared by any number of clients.
@@ -125,17 +125,15 @@ def xfer_execute(db, progress, lease_msec, block_size, cluster):
                 run = rt.execute(progress=progress, block_size=block_size, executor=client)
         click.echo(run.summary())
         return
-    if not os.path.isfile(db):
-        fail(f"{db}: no such transfer database")
-    if cluster is None:
-        with _db_errors(db):
-            ResumableTransfer(db, lease_msec).execute(progress=progress, block_size=block_size)
-        return
-    from cloudfiles.distributed import cluster_client, parse_spec
+    with _sqlite_job(db, lease_msec) as rt:
+        if cluster is None:
+            rt.execute(progress=progress, block_size=block_size)
+            return
+        from cloudfiles.distributed import cluster_client, parse_spec
 
-    parse_spec(cluster)
-    with _db_errors(db), cluster_client(cluster) as client:
-        ResumableTransfer(db, lease_msec).execute(progress=progress, block_size=block_size, executor=client)
+        parse_spec(cluster)
+        with cluster_client(cluster) as client:
+            rt.execute(progress=progress, block_size=block_size, executor=client)
 
 
 @xfer.command("status", help="""How many files are finished, leased and waiting.
@@ -154,7 +152,8 @@ def xfer_status(db):
         if st["clock"] == "local":
             click.echo("(leases judged by this machine's clock: the service's clock could not be read)")
         return
-    with _sqlite_job(db) as rfs:
+    with _sqlite_job(db) as rt:
+        rfs = rt.rfs
         meta = rfs.metadata()
         click.echo(f"{meta['source']} -> {meta['dest']}")
         click.echo(f"total {rfs.total()} finished {rfs.total() - rfs.remaining()} "
@@ -178,7 +177,8 @@ def xfer_release(db):
         n = BucketTransfer(db).rfs.release()
         click.echo(f"released {n} chunk lease{'s' if n != 1 else ''}")
         return
-    with _sqlite_job(db) as rfs:
+    with _sqlite_job(db) as rt:
+        rfs = rt.rfs
         n = rfs.num_leased()
         rfs.release()
         click.echo(f"released {n} file lease{'s' if n != 1 else ''}")
